@@ -1,0 +1,66 @@
+/**
+ * The contract of `pull` (src/oci/pull.ts): what it takes, what it reports while it works, and what it returns.
+ * The CLI renders `PullEvent`s as progress bars on a terminal and plain lines otherwise; `--json` prints the
+ * `PullResult`.
+ */
+import type { Digest, Logger } from "../internal/index.js";
+import type { Descriptor, Platform } from "./types.js";
+import type { WasmKind } from "../internal/index.js";
+
+export interface PullOptions {
+  /** The content store root; default `defaultRoot()`. */
+  root?: string;
+  /** Override platform selection (`wasi/wasm`). */
+  platform?: Platform;
+  /** Allow plain HTTP to non-loopback registries. */
+  plainHttp?: boolean;
+  /** Parallel layer downloads (default 4). */
+  concurrency?: number;
+  onEvent?: (event: PullEvent) => void;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+export type PullEvent =
+  /** The top-level manifest or index was fetched. */
+  | { type: "resolved"; name: string; digest: Digest; mediaType: string }
+  /** A manifest was chosen; `layers` is what will be fetched. */
+  | { type: "selected"; platform: Platform; format: string; manifest: Descriptor; layers: Descriptor[] }
+  /** A blob download started (`offset` > 0 when resumed), progressed, or finished (`cached` when already stored). */
+  | { type: "blob-start"; digest: Digest; size: number; offset: number; mediaType: string }
+  | { type: "blob-progress"; digest: Digest; size: number; done: number }
+  | { type: "blob-done"; digest: Digest; size: number; cached: boolean }
+  /** A download failed and will be retried from `offset` after `delayMs`. */
+  | { type: "blob-retry"; digest: Digest; offset: number; attempt: number; delayMs: number; reason: string }
+  /** The module was extracted (or found already extracted). */
+  | { type: "extracted"; module: Digest; size: number; cached: boolean };
+
+export interface PullResult {
+  /** Canonical name the image is stored under (`127.0.0.1:5000/hello:latest`, `oci:/path:tag`). */
+  name: string;
+  /** Digest of what the name resolved to (an index or a manifest). */
+  digest: Digest;
+  mediaType: string;
+  /** The manifest chosen for the platform. */
+  manifest: Descriptor;
+  platform: Platform;
+  /** Format of the image (format.ts `WasmFormat`) and a one-line description. */
+  format: string;
+  formatDescription: string;
+  module: {
+    digest: Digest;
+    size: number;
+    kind: WasmKind;
+    /** Absolute path of the extracted module in the store. */
+    path: string;
+    /** Path of the module inside the image (`/hello.wasm`), or the layer digest for raw layers. */
+    source: string;
+  };
+  /** The unpacked rootfs directory, when the image has tar layers. */
+  rootfs?: string;
+  entrypoint: string[];
+  env: string[];
+  workingDir: string;
+  /** Bytes fetched over the network in this pull (0 when everything was cached). */
+  bytesFetched: number;
+}
