@@ -1,0 +1,55 @@
+/**
+ * Small real wasm modules for fixtures, built at test time with `wat2wasm` from test/fixtures/hello.wat.
+ * Each message gives a module with its own digest, so a test that pulls the wrong manifest sees the wrong
+ * module rather than a coincidentally equal one.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository's test/fixtures directory (this file runs from dist/test/harness). */
+export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../test/fixtures");
+
+const cache = new Map<string, Buffer>();
+
+/** WAT string escapes for arbitrary bytes. */
+function watBytes(b: Buffer): string {
+  return [...b].map((x) => `\\${x.toString(16).padStart(2, "0")}`).join("");
+}
+
+/** A WASI command module that prints `message` and a newline. Cached per message. */
+export function helloModule(message: string): Buffer {
+  const hit = cache.get(message);
+  if (hit) return hit;
+  const text = Buffer.from(`${message}\n`, "utf8");
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(text.length);
+  const wat = readFileSync(join(FIXTURES_DIR, "hello.wat"), "utf8")
+    .replace("@LENGTH_LE@", watBytes(len))
+    .replace("@MESSAGE@", watBytes(text));
+  const dir = mkdtempSync(join(tmpdir(), "nodewasi-wat-"));
+  try {
+    writeFileSync(join(dir, "m.wat"), wat);
+    execFileSync("wat2wasm", [join(dir, "m.wat"), "-o", join(dir, "m.wasm")], { stdio: "pipe" });
+    const wasm = readFileSync(join(dir, "m.wasm"));
+    cache.set(message, wasm);
+    return wasm;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes that are not wasm (an ELF header and padding), for the linux/amd64 entries of mixed indexes. */
+export function notWasm(tag: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]),
+    Buffer.from(`not wasm: ${tag}\n`),
+  ]);
+}
+
+/** A minimal WebAssembly component preamble (`\0asm`, version 0x0d, layer 1): what wasip2 images carry. */
+export function componentBytes(): Buffer {
+  return Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
+}
