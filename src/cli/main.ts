@@ -1,0 +1,89 @@
+/**
+ * The `nodewasi` command: the program, its global options, its subcommands, and the mapping of how a command
+ * ended to an exit status. `bin/nodewasi` calls `main()` and exits with what it returns.
+ *
+ * Commands load `oci/` and `wasi/` lazily (inside their actions), so `--help` stays fast and works even when
+ * a part of the image half fails to load.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { defaultRoot } from "../internal/index.js";
+import type { CliState } from "./context.js";
+import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from "./exit-code.js";
+import { imagesCommand } from "./images-command.js";
+import { inspectCommand } from "./inspect-command.js";
+import { pruneCommand } from "./prune-command.js";
+import { pullCommand } from "./pull-command.js";
+import { reportError } from "./report-error.js";
+import { rmiCommand } from "./rmi-command.js";
+
+/** The package version, read from package.json beside dist/ (both `src/cli` and `dist/src/cli` are 3 deep). */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Builds the program; `state` collects the exit status of failures that do not end a command. */
+export function createProgram(state: CliState): Command {
+  const program = new Command("nodewasi")
+    .description(
+      "Run WebAssembly (WASI preview 1) OCI images on Node.js: pull, inspect and manage wasm images.",
+    )
+    .version(packageVersion(), "-V, --version", "print the version of nodewasi")
+    .option("--root <dir>", "state directory (content store)", defaultRoot())
+    .option("--debug", "log what happens, and print causes and stacks of errors")
+    .helpOption("-h, --help", "show help")
+    .helpCommand("help [command]", "show help for a command")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("hint: add --help for usage and examples")
+    .exitOverride()
+    .configureOutput({
+      // Commander prints `error: unknown option '--x'`; say who is talking, as every other message does.
+      outputError: (text, write) => write(`nodewasi: ${text.replace(/^error: /, "")}`),
+    })
+    .addHelpText(
+      "after",
+      `
+The state root defaults to $NODEWASI_ROOT, else /var/lib/nodewasi as root, else ~/.local/share/nodewasi.
+
+Examples:
+  $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest
+  $ nodewasi pull oci:./examples/images/hello
+  $ nodewasi images
+  $ nodewasi inspect --json oci:./examples/images/hello
+  $ nodewasi --root /tmp/nodewasi pull --plain-http 127.0.0.1:5000/hello:v1
+${EXIT_CODES_HELP}
+`,
+    );
+  pullCommand(program, state);
+  imagesCommand(program, state);
+  inspectCommand(program, state);
+  rmiCommand(program, state);
+  pruneCommand(program, state);
+  return program;
+}
+
+/** Runs the command line `argv` (as `process.argv`) and returns the exit status. Never throws. */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const state: CliState = { exitCode: ExitCode.Ok };
+  const program = createProgram(state);
+  try {
+    await program.parseAsync([...argv]);
+    return state.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end through exitOverride too, with exit code 0; everything else is a usage error
+      // that commander has already printed.
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    reportError(err, { debug: program.opts<{ debug?: boolean }>().debug === true });
+    const code = exitCodeFor(err);
+    return state.exitCode === ExitCode.Interrupted ? state.exitCode : code;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `nodewasi prune`: remove from the content store every blob, extracted module and rootfs that no image name
+ * references any more, and say how much was freed.
+ */
+import type { Command } from "commander";
+import { type CliState, contextFor } from "./context.js";
+import { formatBytes, plural } from "./format.js";
+
+/** Registers `prune` on `parent`. */
+export function pruneCommand(parent: Command, state: CliState): Command {
+  return parent
+    .command("prune")
+    .description("remove content that no image name references, and report the space freed")
+    .option("--json", 'print {"removed": N, "bytes": N}')
+    .addHelpText(
+      "after",
+      `
+Content of images still listed by \`nodewasi images\` is kept; remove names first with \`nodewasi rmi\`.
+
+Examples:
+  $ nodewasi prune
+  $ nodewasi rmi hello && nodewasi prune --json`,
+    )
+    .action(async (flags: { json?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd, state);
+      const oci = await import("../oci/index.js");
+      const store = await oci.ContentStore.open(ctx.root);
+      const result = await store.prune();
+      const removed = Array.isArray(result.removed) ? result.removed.length : Number(result.removed);
+      if (flags.json) ctx.out(`${JSON.stringify({ removed, bytes: result.bytes })}\n`);
+      else ctx.out(`removed ${plural(removed, "blob")}, freed ${formatBytes(result.bytes)}\n`);
+    });
+}

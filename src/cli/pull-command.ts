@@ -1,0 +1,112 @@
+/**
+ * `nodewasi pull REF`: fetch a wasm image into the content store and extract its module. Progress goes to
+ * stderr (bars on a terminal, plain lines otherwise); the result goes to stdout (a summary, the module digest
+ * with `--quiet`, or the `PullResult` as JSON with `--json`). Ctrl-C aborts the pull through its signal; a
+ * second Ctrl-C exits at once.
+ */
+import type { Command } from "commander";
+import { Code, ShimError } from "../internal/index.js";
+import type { PullOptions, PullResult } from "../oci/index.js";
+import { type CliState, contextFor } from "./context.js";
+import { formatBytes, formatDuration } from "./format.js";
+import type { PullProgress } from "./progress-lines.js";
+
+interface PullFlags {
+  platform?: string;
+  plainHttp?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Registers `pull` on `parent`. */
+export function pullCommand(parent: Command, state: CliState): Command {
+  return parent
+    .command("pull")
+    .description("fetch a wasm image into the local content store and extract its module")
+    .argument("<ref>", "registry reference, oci:DIR[:TAG] or oci-archive:FILE[:TAG]")
+    .option("--platform <os/arch>", "choose this platform from an index instead of the wasm preference order")
+    .option("--plain-http", "talk plain HTTP to the registry (loopback registries always may)")
+    .option("-q, --quiet", "print only the module digest, and no progress")
+    .option("--json", "print the pull result as JSON, and no progress")
+    .addHelpText(
+      "after",
+      `
+The platform preference is wasip1/wasm, wasi/wasm, wasi/wasm32, wasm32/wasi. Progress goes to stderr: bars on a
+terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored.
+
+Examples:
+  $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest
+  $ nodewasi pull --platform wasi/wasm docker.io/library/hello-wasm@sha256:0123...
+  $ nodewasi pull oci:./examples/images/hello
+  $ nodewasi pull oci-archive:./hello.tar:v1
+  $ nodewasi pull --plain-http registry.lan:5000/tools/hello:v1
+  $ nodewasi pull --json 127.0.0.1:5000/hello:latest | jq -r .module.path
+  $ MODULE=$(nodewasi pull -q oci:./examples/images/hello)`,
+    )
+    .action(async (ref: string, flags: PullFlags, cmd: Command) => {
+      const ctx = contextFor(cmd, state);
+      const oci = await import("../oci/index.js");
+      // Parse the platform before any network access, so a typo fails fast with a usage error.
+      const platform = flags.platform === undefined ? undefined : oci.parsePlatform(flags.platform);
+      const showProgress = !flags.quiet && !flags.json;
+      const progress: PullProgress | undefined = showProgress
+        ? ctx.stderrIsTTY
+          ? (await import("./progress-bars.js")).createBarProgress(process.stderr)
+          : (await import("./progress-lines.js")).createLineProgress(ctx.err)
+        : undefined;
+
+      const controller = new AbortController();
+      const onSigint = () => {
+        if (controller.signal.aborted) process.exit(130);
+        controller.abort(
+          new ShimError(Code.Canceled, `pull of ${ref} interrupted; press Ctrl-C again to exit now`),
+        );
+      };
+      process.on("SIGINT", onSigint);
+      const started = Date.now();
+      const opts: PullOptions = {
+        root: ctx.root,
+        logger: ctx.logger,
+        signal: controller.signal,
+        ...(platform ? { platform } : {}),
+        ...(flags.plainHttp ? { plainHttp: true } : {}),
+        ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
+      };
+      let result: PullResult;
+      try {
+        result = await oci.pull(ref, opts);
+        progress?.stop(true);
+      } catch (err) {
+        progress?.stop(false);
+        // Whatever the pull threw on its way out, an abort we asked for is an interruption.
+        throw controller.signal.aborted ? controller.signal.reason : err;
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+
+      if (progress) {
+        const fetched = result.bytesFetched
+          ? `fetched ${formatBytes(result.bytesFetched)}`
+          : "nothing fetched";
+        ctx.err(`done ${result.name} in ${formatDuration(Date.now() - started)}, ${fetched}\n`);
+      }
+      if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
+      else if (flags.quiet) ctx.out(`${result.module.digest}\n`);
+      else ctx.out(pullSummary(result, oci.formatPlatform));
+    });
+}
+
+/** The human summary of a pull, printed on stdout: one `key: value` line per fact. */
+export function pullSummary(r: PullResult, formatPlatform: (p: PullResult["platform"]) => string): string {
+  const rows: [string, string][] = [
+    ["name", r.name],
+    ["digest", r.digest],
+    ["platform", formatPlatform(r.platform)],
+    ["format", `${r.format} (${r.formatDescription})`],
+    ["module", `${r.module.digest} ${formatBytes(r.module.size)} (${r.module.size} bytes, ${r.module.kind})`],
+    ["path", r.module.path],
+  ];
+  if (r.entrypoint.length) rows.push(["entrypoint", r.entrypoint.join(" ")]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join("");
+}
