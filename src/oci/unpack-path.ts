@@ -1,0 +1,99 @@
+/**
+ * Path rules for unpacking untrusted tar entries (DESIGN decision 13). Names are checked as data before the
+ * file system is touched, and every parent is then checked with `lstat`, never followed, so a symlink planted
+ * by an earlier entry cannot redirect a later one (the "symlink then write through it" attack that hit
+ * docker cp, CVE-2018-15664, and many tar extractors).
+ */
+import { lstat, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { invalidArgument, type ShimError } from "../internal/index.js";
+import type { UnpackLimits } from "./unpack-limits.js";
+
+/** An entry's name split into clean components, or a reason it is refused. */
+export type EntryPath = { parts: string[] } | { error: string };
+
+/**
+ * Splits a tar entry name into components. Leading `./` and empty or `.` components are dropped (GNU tar and
+ * Docker write `./x` and `x/`); absolute names, `..` components, NUL bytes and over-long names are refused
+ * rather than rewritten, as a layer that contains them was not built by an honest tool.
+ */
+export function parseEntryPath(name: string, limits: UnpackLimits): EntryPath {
+  if (name.includes("\0")) return { error: "the name contains a NUL byte" };
+  if (Buffer.byteLength(name) > limits.maxPathBytes)
+    return { error: `the name is longer than ${limits.maxPathBytes} bytes` };
+  if (name.startsWith("/")) return { error: "absolute paths are not allowed in a layer" };
+  const parts: string[] = [];
+  for (const p of name.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p === "..") return { error: "`..` components are not allowed in a layer" };
+    if (Buffer.byteLength(p) > limits.maxNameBytes)
+      return { error: `a component is longer than ${limits.maxNameBytes} bytes` };
+    parts.push(p);
+  }
+  return { parts };
+}
+
+/**
+ * Whether a relative symlink at `parts` (components of its own path) pointing at `target` resolves inside the
+ * rootfs, judged lexically from the link's directory as the kernel would walk it if every component were a
+ * directory. Absolute targets are refused: inside a container they mean the container's root, but on the host,
+ * where nodewasi itself and node:wasi preopens resolve them, they would mean the host's root.
+ */
+export function symlinkTargetError(parts: string[], target: string): string | undefined {
+  if (target === "") return "the symlink target is empty";
+  if (target.includes("\0")) return "the symlink target contains a NUL byte";
+  if (target.startsWith("/")) return `the symlink target ${JSON.stringify(target)} is absolute`;
+  let depth = parts.length - 1;
+  for (const p of target.split("/")) {
+    if (p === "" || p === ".") continue;
+    depth += p === ".." ? -1 : 1;
+    if (depth < 0) return `the symlink target ${JSON.stringify(target)} climbs out of the rootfs`;
+  }
+  return undefined;
+}
+
+/**
+ * Makes sure every parent directory of `parts` under `root` is a real directory (creating missing ones with
+ * mode 0755), never passing through a symlink or a file. Returns the absolute path of the entry itself.
+ * `refuse` words the error for the entry at hand.
+ */
+export async function ensureParents(
+  root: string,
+  parts: string[],
+  refuse: (why: string) => ShimError,
+): Promise<string> {
+  let dir = root;
+  for (const p of parts.slice(0, -1)) {
+    dir = join(dir, p);
+    const st = await lstatOrUndefined(dir);
+    if (st === undefined) await mkdir(dir, { mode: 0o755 });
+    else if (st.isSymbolicLink())
+      throw refuse(`its parent ${JSON.stringify(relative(root, dir))} is a symlink`);
+    else if (!st.isDirectory())
+      throw refuse(`its parent ${JSON.stringify(relative(root, dir))} is not a directory`);
+  }
+  return join(dir, parts.at(-1) ?? "");
+}
+
+/** `lstat` that returns undefined for a missing path (and for a parent that is not a directory). */
+export async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
+  }
+}
+
+function relative(root: string, path: string): string {
+  return path.slice(root.length + 1);
+}
+
+/** The error for a refused entry: it names the layer, the entry and the reason. */
+export function refusal(layer: string, entry: string, why: string): ShimError {
+  return invalidArgument(
+    `layer ${layer}: refusing entry ${JSON.stringify(entry)}: ${why}; the image is malformed or hostile, ` +
+      "rebuild it or ask its publisher",
+  );
+}

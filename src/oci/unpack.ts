@@ -1,0 +1,242 @@
+/**
+ * Unpacks one tar layer into a rootfs, safely against hostile input (DESIGN decisions 12 and 13). Layers are
+ * applied in order onto the same directory; OCI whiteouts (image-spec layer.md: `.wh.NAME`, `.wh..wh..opq`)
+ * remove what lower layers put there. Nothing is ever written outside `rootfs`: names are checked as data,
+ * parents with `lstat` (never followed), files are created with `O_EXCL | O_NOFOLLOW`, and links are checked
+ * against where they point. Ownership is not applied (a rootless puller cannot, and a wasm guest has no use for
+ * it); permission bits are kept without setuid, setgid and sticky.
+ */
+import { constants } from "node:fs";
+import { chmod, link, mkdir, open, readdir, realpath, rm, symlink, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar, { type ExtractEvents } from "tar-stream";
+import { invalidArgument, ShimError } from "../internal/index.js";
+import { decompressionStages } from "./decompress.js";
+import type { LayerCompression } from "./media-types.js";
+import { DEFAULT_UNPACK_LIMITS, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
+import {
+  ensureParents,
+  lstatOrUndefined,
+  parseEntryPath,
+  refusal,
+  symlinkTargetError,
+} from "./unpack-path.js";
+
+export interface UnpackOptions {
+  limits?: Partial<UnpackLimits>;
+  signal?: AbortSignal;
+  /** How the layer is named in errors (its digest, usually); default "layer". */
+  name?: string;
+}
+
+export interface UnpackResult {
+  /** Tar entries applied (whiteouts included). */
+  entries: number;
+  /** Bytes of regular file content written. */
+  bytes: number;
+}
+
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+/** One tar entry as tar-stream 3 hands it over: a streamx readable with its header. */
+type Entry = ExtractEvents["entry"][1];
+/** Permission bits kept: rwx for user, group, other; never setuid (04000), setgid (02000) or sticky (01000). */
+const PERM = 0o777;
+
+/**
+ * Reads a tar layer from `stream` (compressed as `compression`) and applies it onto `rootfs`, which is created
+ * if missing. Any refused entry fails the whole layer with `InvalidArgument` naming the layer, the entry and
+ * the reason; entries applied before it stay (the caller discards the rootfs of a failed pull).
+ */
+export async function unpackLayer(
+  stream: Readable,
+  compression: LayerCompression,
+  rootfs: string,
+  opts: UnpackOptions = {},
+): Promise<UnpackResult> {
+  const limits: UnpackLimits = { ...DEFAULT_UNPACK_LIMITS, ...opts.limits };
+  const layer = opts.name ?? "layer";
+  await mkdir(rootfs, { recursive: true, mode: 0o755 });
+  const root = await realpath(rootfs);
+  const guard = new InflationGuard(limits, layer, compression !== "none");
+  const extract = tar.extract();
+  const piping = pipeline(
+    [stream, ...decompressionStages(compression, guard, layer), extract],
+    opts.signal ? { signal: opts.signal } : {},
+  );
+  // Errors surface through the iterator below; this keeps an early failure from being unhandled.
+  piping.catch(() => {});
+  const applier = new LayerApplier(root, layer, limits);
+  try {
+    for await (const entry of extract) {
+      try {
+        await applier.apply(entry);
+      } finally {
+        entry.resume();
+      }
+    }
+    await piping;
+  } catch (err) {
+    stream.destroy();
+    extract.destroy();
+    await piping.catch(() => {});
+    throw wordError(err, layer, applier.current);
+  }
+  return { entries: applier.entries, bytes: applier.bytes };
+}
+
+function wordError(err: unknown, layer: string, entry: string | undefined): ShimError {
+  if (err instanceof ShimError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const at = entry === undefined ? "" : ` at entry ${JSON.stringify(entry)}`;
+  if (typeof e.code === "string" && e.code.startsWith("Z_")) {
+    return invalidArgument(`layer ${layer}: corrupt gzip data${at} (${e.message}); pull it again`, {
+      cause: err,
+    });
+  }
+  if (e.name === "AbortError") return ShimError.from(err);
+  if (e.code === undefined || e.message?.includes("tar")) {
+    return invalidArgument(`layer ${layer}: not a valid tar stream${at} (${e.message}); pull it again`, {
+      cause: err,
+    });
+  }
+  const w = ShimError.from(err);
+  return new ShimError(w.code, `layer ${layer}: unpacking${at} failed: ${w.rawMessage}`, { cause: err });
+}
+
+/** Applies entries of one layer in order; remembers what this layer wrote so whiteouts spare it. */
+class LayerApplier {
+  entries = 0;
+  bytes = 0;
+  current: string | undefined;
+  readonly #written = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    readonly layer: string,
+    readonly limits: UnpackLimits,
+  ) {}
+
+  async apply(entry: Entry): Promise<void> {
+    const h = entry.header;
+    this.current = h.name;
+    const refuse = (why: string) => refusal(this.layer, h.name, why);
+    if (++this.entries > this.limits.maxEntries)
+      throw refuse(`the layer has more than ${this.limits.maxEntries} entries`);
+    const parsed = parseEntryPath(h.name, this.limits);
+    if ("error" in parsed) throw refuse(parsed.error);
+    const { parts } = parsed;
+    if (parts.length === 0) {
+      if (h.type === "directory") return; // "./": the rootfs itself
+      throw refuse("it names the rootfs itself");
+    }
+    const base = parts.at(-1)!;
+    if (base.startsWith(WHITEOUT)) return this.#whiteout(parts, base, refuse);
+    const path = await ensureParents(this.root, parts, refuse);
+    const key = parts.join("/");
+    switch (h.type) {
+      case "directory":
+        await this.#directory(path, h.mode);
+        break;
+      case "file":
+      case "contiguous-file":
+        await this.#file(entry, path, refuse);
+        break;
+      case "symlink": {
+        const why = symlinkTargetError(parts, h.linkname ?? "");
+        if (why) throw refuse(why);
+        await this.#clear(path, false);
+        await symlink(h.linkname!, path);
+        break;
+      }
+      case "link":
+        await this.#hardlink(path, h.linkname ?? "", refuse);
+        break;
+      case "character-device":
+      case "block-device":
+      case "fifo":
+        throw refuse(`${h.type} entries are not allowed in a wasm image layer`);
+      default:
+        throw refuse(`unsupported tar entry type ${JSON.stringify(h.type)}`);
+    }
+    this.#written.add(key);
+  }
+
+  async #directory(path: string, mode: number | undefined): Promise<void> {
+    const st = await lstatOrUndefined(path);
+    if (st?.isDirectory() !== true) {
+      await this.#clear(path, false);
+      await mkdir(path, { mode: 0o755 });
+    }
+    // Owner rwx is kept so later entries can be written into it by a rootless puller.
+    await chmod(path, ((mode ?? 0o755) & PERM) | 0o700);
+  }
+
+  async #file(entry: Entry, path: string, refuse: (why: string) => ShimError): Promise<void> {
+    const size = entry.header.size ?? 0;
+    if (this.bytes + size > this.limits.maxBytes) {
+      throw refuse(`the layer holds more than ${this.limits.maxBytes} bytes of files`);
+    }
+    await this.#clear(path, false);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const fh = await open(path, flags, (entry.header.mode ?? 0o644) & PERM & ~0o7000);
+    try {
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        this.bytes += chunk.length;
+        await fh.write(chunk);
+      }
+      // open() applied the umask; set the bits the layer asked for.
+      await fh.chmod((entry.header.mode ?? 0o644) & PERM);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async #hardlink(path: string, linkname: string, refuse: (why: string) => ShimError): Promise<void> {
+    const target = parseEntryPath(linkname, this.limits);
+    if ("error" in target)
+      throw refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${target.error}`);
+    if (target.parts.length === 0) throw refuse("the hardlink target is the rootfs itself");
+    const targetPath = await ensureParents(this.root, target.parts, (why) =>
+      refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${why}`),
+    );
+    const st = await lstatOrUndefined(targetPath);
+    if (st === undefined) throw refuse(`the hardlink target ${JSON.stringify(linkname)} does not exist`);
+    if (st.isSymbolicLink()) throw refuse(`the hardlink target ${JSON.stringify(linkname)} is a symlink`);
+    if (!st.isFile()) throw refuse(`the hardlink target ${JSON.stringify(linkname)} is not a regular file`);
+    if (targetPath === path) return;
+    await this.#clear(path, false);
+    await link(targetPath, path);
+  }
+
+  /** Removes whatever is at `path` (a whole tree for a directory) unless `keepDir` and it is a directory. */
+  async #clear(path: string, keepDir: boolean): Promise<void> {
+    const st = await lstatOrUndefined(path);
+    if (st === undefined) return;
+    if (st.isDirectory()) {
+      if (!keepDir) await rm(path, { recursive: true, force: true });
+    } else {
+      await unlink(path);
+    }
+  }
+
+  async #whiteout(parts: string[], base: string, refuse: (why: string) => ShimError): Promise<void> {
+    const dirParts = parts.slice(0, -1);
+    const dir = dirname(await ensureParents(this.root, parts, refuse));
+    if (base === OPAQUE) {
+      // Opaque: the directory hides everything from lower layers, but keeps what this layer put there.
+      for (const name of await readdir(dir)) {
+        if (!this.#written.has([...dirParts, name].join("/")))
+          await rm(join(dir, name), { recursive: true, force: true });
+      }
+      return;
+    }
+    const victim = base.slice(WHITEOUT.length);
+    if (victim === "" || victim === "." || victim === ".." || victim.startsWith(WHITEOUT)) {
+      throw refuse("a whiteout must name a file (.wh.NAME)");
+    }
+    await this.#clear(join(dir, victim), false);
+  }
+}
