@@ -1,0 +1,224 @@
+/**
+ * A loopback HTTP proxy in front of a registry that injects faults into chosen responses: error statuses,
+ * 429 with Retry-After, connection resets and truncation part way through a body, a flipped byte, a slow body.
+ * Rules match by method, path regex and which occurrence of the match; every injected fault is counted and
+ * every request is recorded (with its Range header) for assertions. Location headers pointing at the target
+ * are rewritten to the proxy so that uploads and redirects keep going through it.
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import { close, listen } from "./net.js";
+
+export type Fault =
+  /** Answer with this status and a registry-style error body, without asking the target. */
+  | { kind: "status"; status: number; retryAfter?: number }
+  /** Send the status line, headers and the first `afterBytes` body bytes, then reset the connection. */
+  | { kind: "reset"; afterBytes: number }
+  /** Send the first `afterBytes` body bytes, then close cleanly although Content-Length promised more. */
+  | { kind: "truncate"; afterBytes: number }
+  /** Invert every bit of the body byte at `offset`. */
+  | { kind: "flip"; offset: number }
+  /** Send the body in `chunkBytes` pieces, `delayMs` apart. */
+  | { kind: "slow"; chunkBytes: number; delayMs: number };
+
+export interface FaultRule {
+  /** HTTP method to match (any when absent). */
+  method?: string;
+  /** Matched against the request path with its query string. */
+  path: RegExp;
+  /** Which matching requests get the fault, 1-based; `"all"` for every one. Default: `[1]`. */
+  occurrences?: number[] | "all";
+  fault: Fault;
+}
+
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  range: string | undefined;
+  authorization: boolean;
+  status: number;
+  /** The kind of fault injected into this request, if any. */
+  fault?: Fault["kind"];
+}
+
+export interface FaultProxy {
+  /** `127.0.0.1:PORT` of the proxy: use it as the registry host. */
+  host: string;
+  requests: ProxiedRequest[];
+  /** How many faults each rule injected, by rule index. */
+  injected: number[];
+  /** Total faults injected. */
+  total(): number;
+  /** Replaces the rules (and resets their occurrence counters and counts). */
+  setRules(rules: FaultRule[]): void;
+  stop(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "proxy-connection",
+  "upgrade",
+  "host",
+]);
+
+/** Starts a proxy to `target` (`127.0.0.1:PORT`) applying `rules` (the first matching rule wins). */
+export async function startFaultProxy(target: string, rules: FaultRule[] = []): Promise<FaultProxy> {
+  let current = rules;
+  let seen: number[] = rules.map(() => 0);
+  let injected: number[] = rules.map(() => 0);
+  const requests: ProxiedRequest[] = [];
+  let self = "";
+
+  const pick = (req: IncomingMessage): { fault: Fault; index: number } | undefined => {
+    for (const [i, rule] of current.entries()) {
+      if (rule.method && rule.method.toUpperCase() !== req.method) continue;
+      if (!rule.path.test(req.url ?? "")) continue;
+      seen[i] = (seen[i] ?? 0) + 1;
+      const which = rule.occurrences ?? [1];
+      if (which === "all" || which.includes(seen[i] ?? 0)) {
+        injected[i] = (injected[i] ?? 0) + 1;
+        return { fault: rule.fault, index: i };
+      }
+      return undefined;
+    }
+    return undefined;
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const record: ProxiedRequest = {
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      range: req.headers.range,
+      authorization: req.headers.authorization !== undefined,
+      status: 0,
+    };
+    requests.push(record);
+    const hit = pick(req);
+    if (hit) record.fault = hit.fault.kind;
+    if (hit?.fault.kind === "status") {
+      const { status, retryAfter } = hit.fault;
+      req.resume();
+      record.status = status;
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
+      const code = status === 429 ? "TOOMANYREQUESTS" : "UNAVAILABLE";
+      res.writeHead(status, headers);
+      res.end(JSON.stringify({ errors: [{ code, message: `injected fault: HTTP ${status}` }] }));
+      return;
+    }
+    const headers: IncomingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+    headers.host = target;
+    const upstream = httpRequest(
+      {
+        host: target.split(":")[0],
+        port: Number(target.split(":")[1]),
+        method: req.method,
+        path: req.url,
+        headers,
+      },
+      (up) => {
+        record.status = up.statusCode ?? 0;
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(up.headers)) {
+          if (v === undefined || HOP_BY_HOP.has(k)) continue;
+          out[k] = k === "location" && typeof v === "string" ? v.replace(`//${target}/`, `//${self}/`) : v;
+        }
+        res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+        res.flushHeaders();
+        pipeWithFault(up, res, hit?.fault);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  };
+
+  const server = createServer(handle);
+  self = await listen(server);
+  return {
+    host: self,
+    requests,
+    get injected() {
+      return injected;
+    },
+    total: () => injected.reduce((a, b) => a + b, 0),
+    setRules(next) {
+      current = next;
+      seen = next.map(() => 0);
+      injected = next.map(() => 0);
+    },
+    stop: () => close(server),
+  };
+}
+
+/** Copies the upstream body to the client, applying a body fault. */
+function pipeWithFault(up: IncomingMessage, res: ServerResponse, fault: Fault | undefined): void {
+  if (!fault || fault.kind === "status") {
+    up.pipe(res);
+    return;
+  }
+  let sent = 0;
+  let stopped = false;
+  const cut = (chunk: Buffer, limit: number, how: "reset" | "truncate") => {
+    const keep = chunk.subarray(0, Math.max(0, limit - sent));
+    stopped = true;
+    up.destroy();
+    const finish = () => {
+      const socket = res.socket;
+      if (!socket) return;
+      if (how === "reset") socket.resetAndDestroy();
+      else socket.end();
+    };
+    if (keep.length) res.write(keep, finish);
+    else finish();
+  };
+  if (fault.kind === "slow") {
+    let writing = Promise.resolve();
+    up.on("data", (chunk: Buffer) => {
+      up.pause();
+      writing = (async () => {
+        for (let i = 0; i < chunk.length && !res.destroyed; i += fault.chunkBytes) {
+          res.write(chunk.subarray(i, i + fault.chunkBytes));
+          await new Promise((r) => setTimeout(r, fault.delayMs));
+        }
+        up.resume();
+      })();
+    });
+    up.on("end", () => void writing.then(() => res.end()));
+    res.on("close", () => up.destroy());
+    return;
+  }
+  up.on("data", (chunk: Buffer) => {
+    if (stopped) return;
+    switch (fault.kind) {
+      case "reset":
+      case "truncate":
+        if (sent + chunk.length > fault.afterBytes) {
+          cut(chunk, fault.afterBytes, fault.kind);
+          return;
+        }
+        break;
+      case "flip":
+        if (fault.offset >= sent && fault.offset < sent + chunk.length) {
+          chunk = Buffer.from(chunk);
+          const i = fault.offset - sent;
+          chunk[i] = (chunk[i] ?? 0) ^ 0xff;
+        }
+        break;
+    }
+    sent += chunk.length;
+    res.write(chunk);
+  });
+  up.on("end", () => {
+    if (stopped) return;
+    res.end();
+  });
+  res.on("close", () => up.destroy());
+}
