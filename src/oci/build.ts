@@ -162,7 +162,8 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
     run.Labels = { "containerd.runwasi.layers": sha256(hexes.join("")).slice(7) };
     config = {
       mediaType: MediaType.OciConfig,
-      body: { created, ...platformFields(platform), config: run, rootfs: { type: "layers", diff_ids: [] } },
+      // No `created`: oci-tar-builder leaves it out, so the config depends on the module alone.
+      body: { ...platformFields(platform), config: run, rootfs: { type: "layers", diff_ids: [] } },
     };
   } else {
     layer = addBlob(blobs, MediaType.OciLayer, opts.module, { [Annotation.Title]: moduleName });
