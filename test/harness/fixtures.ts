@@ -284,7 +284,7 @@ export function spinApp(): BuiltImage {
 /** Images a correct pull refuses with a reason: a Spin app and a wasip2 component. */
 export function refusedFixtures(): Fixture[] {
   return [
-    { repoTag: "refused/spin:v1", built: spinApp(), expect: { error: { code: -1, message: /spin/i } } },
+    { repoTag: "refused/spin:v1", built: spinApp(), expect: { error: { code: 9, message: /spin/i } } },
     {
       repoTag: "refused/component:v1",
       built: buildImage({
@@ -292,7 +292,7 @@ export function refusedFixtures(): Fixture[] {
         format: "artifact",
         platform: { os: "wasip2", architecture: "wasm" },
       }),
-      expect: { error: { code: -1, message: /component|wasip2|preview 2/i } },
+      expect: { error: { code: 9, message: /component|wasip2|preview 2/i } },
     },
   ];
 }
