@@ -1,0 +1,128 @@
+/**
+ * HTTP for the registry client: one undici `Agent` (a keep-alive `Pool` per origin) and redirects followed by
+ * hand. undici's own redirect handling is not used because the distribution spec says clients "MUST NOT
+ * forward Authorization headers across host boundaries" (distribution-spec commit dbaac7b) and blob
+ * redirects to S3 or GitHub's storage must arrive there without the registry's token; containerd likewise
+ * caps redirects at 10 and authorizes per host.
+ */
+import type { Readable } from "node:stream";
+import { Agent } from "undici";
+import type { IncomingHttpHeaders } from "undici/types/header.js";
+import { Code, ShimError } from "../../internal/index.js";
+import { isLoopbackHost } from "./hosts.js";
+
+/** A request body that can be sent again (for redirects and retries): bytes, or a factory of streams. */
+export type ReplayableBody = Buffer | (() => Readable);
+
+export interface SendRequest {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body?: ReplayableBody;
+  signal?: AbortSignal;
+  /** Sent only to this exact origin (scheme, host and port), never to a redirect target elsewhere. */
+  authorization?: { origin: string; value: string };
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body stream; read it, or `dump()` it to free the connection. */
+  body: Readable & { dump(opts?: { limit: number }): Promise<void> };
+  /** The URL that answered (after redirects). */
+  url: URL;
+}
+
+export interface TransportOptions {
+  userAgent: string;
+  /** Connections per origin (default 6, the browsers' figure). */
+  connections?: number;
+  /** Whether redirects may go from https to plain http on non-loopback hosts. */
+  plainHttp?: boolean;
+}
+
+/** containerd `core/remotes/docker/resolver.go` and Go's net/http both stop after 10 redirects. */
+export const MAX_REDIRECTS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export class Transport {
+  readonly #agent: Agent;
+  readonly #opts: TransportOptions;
+
+  constructor(opts: TransportOptions) {
+    this.#opts = opts;
+    this.#agent = new Agent({ connections: opts.connections ?? 6, keepAliveTimeout: 30_000 });
+  }
+
+  /**
+   * Sends a request, following up to 10 redirects. GET and HEAD follow every redirect kind; other methods
+   * follow only 307/308 (which keep method and body), and 303 turns into a GET. A redirect to another
+   * origin drops `Authorization`; a redirect from https to http is refused unless plain HTTP is allowed.
+   */
+  async send(req: SendRequest): Promise<HttpResponse> {
+    let url = req.url;
+    let method = req.method;
+    let body = req.body;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { "user-agent": this.#opts.userAgent, ...req.headers };
+      delete headers.authorization; // only ever from req.authorization, which is bound to one origin
+      if (req.authorization && url.origin === req.authorization.origin) {
+        headers.authorization = req.authorization.value;
+      }
+      if (body === undefined) delete headers["content-length"];
+      const res = await this.#agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: method as "GET",
+        headers,
+        body: typeof body === "function" ? body() : (body ?? null),
+        signal: req.signal ?? null,
+      });
+      const location = res.headers.location;
+      const follow =
+        REDIRECTS.has(res.statusCode) &&
+        typeof location === "string" &&
+        (method === "GET" || method === "HEAD" || res.statusCode === 303 || res.statusCode >= 307);
+      if (!follow) {
+        return { status: res.statusCode, headers: res.headers, body: res.body, url };
+      }
+      await res.body.dump().catch(() => {});
+      if (hop >= MAX_REDIRECTS) {
+        throw new ShimError(
+          Code.Unavailable,
+          `${req.method} ${req.url.host}${req.url.pathname}: more than ${MAX_REDIRECTS} redirects (last to ${url.host}); the registry or a proxy is misconfigured`,
+        );
+      }
+      const next = new URL(location, url);
+      this.#checkRedirect(req, url, next);
+      if (res.statusCode === 303 && method !== "HEAD") {
+        method = "GET";
+        body = undefined;
+      }
+      url = next;
+    }
+  }
+
+  #checkRedirect(req: SendRequest, from: URL, to: URL): void {
+    const bad = (why: string) =>
+      new ShimError(
+        Code.PermissionDenied,
+        `${req.method} ${req.url.host}${req.url.pathname}: refusing redirect from ${from.host} to ${to.protocol}//${to.host}: ${why}`,
+      );
+    if (to.protocol !== "https:" && to.protocol !== "http:") throw bad("not an http(s) URL");
+    if (to.username || to.password) throw bad("the URL carries credentials");
+    if (
+      from.protocol === "https:" &&
+      to.protocol === "http:" &&
+      !this.#opts.plainHttp &&
+      !isLoopbackHost(to.hostname)
+    ) {
+      throw bad("it downgrades https to plain http; use --plain-http if you trust this network");
+    }
+  }
+
+  /** Closes idle connections and refuses new requests. */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}
