@@ -81,9 +81,9 @@ export function inspectText(
     ["source", r.module.source],
     ["path", r.module.path],
     ["entrypoint", r.entrypoint.length ? r.entrypoint.join(" ") : "-"],
-    ["start export", wasm.startExport ?? "none"],
+    ["start", wasm.startExport ? "_start (a WASI command)" : "no _start export (a reactor or library)"],
     ["memory", memoryText(wasm.memory)],
-    ["wasi", String(wasm.wasi)],
+    ["wasi", wasm.wasi === "none" ? "none (imports no WASI)" : wasm.wasi],
   ];
   if (r.workingDir) rows.push(["working dir", r.workingDir]);
   if (r.env.length) rows.push(["env", r.env.join(" ")]);
@@ -104,5 +104,11 @@ export function inspectText(
 export function memoryText(memory: WasmInfo["memory"]): string {
   if (!memory) return "none";
   const pages = (n: number) => `${n} ${n === 1 ? "page" : "pages"} (${formatBytes(n * PAGE)})`;
-  return `min ${pages(Number(memory.min))}, ${memory.max === undefined ? "no max" : `max ${pages(Number(memory.max))}`}`;
+  const flags = [
+    memory.imported && "imported",
+    memory.shared && "shared",
+    memory.memory64 && "64-bit",
+  ].filter(Boolean);
+  const limits = `min ${pages(memory.min)}, ${memory.max === undefined ? "no max" : `max ${pages(memory.max)}`}`;
+  return flags.length ? `${limits} (${flags.join(", ")})` : limits;
 }

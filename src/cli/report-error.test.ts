@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Code, ShimError } from "../internal/index.js";
+import { reportError } from "./report-error.js";
+
+const capture = (err: unknown, debug = false) => {
+  let out = "";
+  reportError(err, { debug, write: (s) => (out += s) });
+  return out;
+};
+
+describe("reportError", () => {
+  it("prints the raw message, without the [code] prefix, after the program name", () => {
+    const out = capture(new ShimError(Code.NotFound, "hello is not in the store"));
+    assert.equal(out, "nodewasi: hello is not in the store\n");
+  });
+
+  it("adds a hint for authentication failures", () => {
+    const out = capture(new ShimError(Code.Unauthenticated, "ghcr.io/x/y: 401"));
+    assert.match(out, /^nodewasi: ghcr\.io\/x\/y: 401\nhint: .*docker login/);
+  });
+
+  it("prefers the thrower's hint", () => {
+    const out = capture(new ShimError(Code.Unavailable, "down", { details: { hint: "start the registry" } }));
+    assert.equal(out, "nodewasi: down\nhint: start the registry\n");
+  });
+
+  it("says interrupted for a cancellation", () => {
+    assert.equal(capture(new ShimError(Code.Canceled, "pull of x")), "nodewasi: interrupted: pull of x\n");
+  });
+
+  it("wraps non-ShimErrors", () => {
+    assert.equal(capture(new TypeError("boom")), "nodewasi: boom\n");
+  });
+
+  it("prints nothing of the cause chain without --debug", () => {
+    const out = capture(new ShimError(Code.Internal, "outer", { cause: new Error("inner cause") }));
+    assert.doesNotMatch(out, /inner cause/);
+  });
+
+  it("prints code, details, stacks and causes with --debug", () => {
+    const inner = new Error("inner cause");
+    const out = capture(
+      new ShimError(Code.DataLoss, "outer", {
+        cause: inner,
+        details: { digest: "sha256:ab" },
+        temporary: true,
+      }),
+      true,
+    );
+    assert.match(out, /^debug: code DataLoss \(15\), temporary$/m);
+    assert.match(out, /^debug: details \{"digest":"sha256:ab"\}$/m);
+    assert.match(out, /^debug: stack: ShimError: \[data_loss\] outer\n\s+at /m);
+    assert.match(out, /^debug: caused by: Error: inner cause\n\s+at /m);
+  });
+
+  it("stops on a cause cycle", () => {
+    const a = new Error("a");
+    const b = new Error("b", { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    const out = capture(new ShimError(Code.Internal, "x", { cause: a }), true);
+    assert.equal(out.match(/caused by/g)?.length, 2);
+  });
+});
