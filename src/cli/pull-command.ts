@@ -58,9 +58,7 @@ Examples:
       const controller = new AbortController();
       const onSigint = () => {
         if (controller.signal.aborted) process.exit(130);
-        controller.abort(
-          new ShimError(Code.Canceled, `pull of ${ref} interrupted; press Ctrl-C again to exit now`),
-        );
+        controller.abort(new ShimError(Code.Canceled, `pull of ${ref}`));
       };
       process.on("SIGINT", onSigint);
       const started = Date.now();
