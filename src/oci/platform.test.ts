@@ -239,6 +239,14 @@ describe("selectManifest", () => {
     );
   });
 
+  it("skips entries of unknown media types without fetching them", async () => {
+    const odd = entry(undefined, { mediaType: "application/vnd.in-toto+json" });
+    const img = entry("wasi/wasm", { mediaType: MediaType.DockerManifest });
+    const o = options();
+    assert.equal((await selectManifest(index(odd, img), o)).descriptor, img);
+    assert.deepEqual(o.fetched, []);
+  });
+
   it("says when the index is empty", async () => {
     await rejectsWith(selectManifest(index(), options()), Code.NotFound, /lists no images/);
   });

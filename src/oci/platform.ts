@@ -5,7 +5,7 @@
  * by their config, as containerd `images.Manifest` does.
  */
 import { failedPrecondition, invalidArgument, notFound } from "../internal/index.js";
-import { isIndexType } from "./media-types.js";
+import { isIndexType, isManifestType } from "./media-types.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type Platform } from "./types.js";
 
 /**
@@ -130,6 +130,8 @@ export async function selectManifest(index: ImageIndex, opts: SelectOptions): Pr
         if (await visit(await opts.fetchIndex(desc), [...via, desc])) return true;
         continue;
       }
+      // image-spec: an entry of an unknown media type MUST NOT be an error; it is just not an image.
+      if (!isManifestType(desc.mediaType)) continue;
       const platform = desc.platform ?? (await opts.fetchPlatformFromConfig(desc));
       offered.push(platform ? formatPlatform(platform) : "(no platform)");
       if (!platform) continue;
