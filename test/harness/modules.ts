@@ -53,3 +53,34 @@ export function notWasm(tag: string): Buffer {
 export function componentBytes(): Buffer {
   return Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
 }
+
+/** Unsigned LEB128, as wasm section sizes are written. */
+function leb128(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return Buffer.from(out);
+}
+
+/**
+ * A real module of about `size` bytes: `helloModule(message)` plus a custom section of pseudo-random bytes that
+ * do not compress, so blobs are big enough to be cut, resumed and corrupted part way through.
+ */
+export function bigModule(message: string, size: number): Buffer {
+  const base = helloModule(message);
+  const name = Buffer.from("nodewasi.padding");
+  const payload = Buffer.alloc(Math.max(0, size - base.length));
+  let x = 0x9e3779b9;
+  for (let i = 0; i < payload.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    payload[i] = x & 0xff;
+  }
+  const body = Buffer.concat([leb128(name.length), name, payload]);
+  return Buffer.concat([base, Buffer.from([0]), leb128(body.length), body]);
+}
