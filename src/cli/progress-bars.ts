@@ -33,6 +33,7 @@ export function createBarProgress(stream: NodeJS.WriteStream): PullProgress {
     Presets.shades_classic,
   );
   const bars = new Map<string, BarState>();
+  const after: string[] = [];
   // Before the first bar the multibar is not drawing and would hold log lines until it does: write directly.
   const log = (line: string) => (multibar.isActive ? multibar.log(`${line}\n`) : stream.write(`${line}\n`));
   const payload = (digest: string, size: number, done: number, status: string) => ({
@@ -88,17 +89,20 @@ export function createBarProgress(stream: NodeJS.WriteStream): PullProgress {
           break;
         }
         case "extracted":
-          log(
+          // Said after the bars, in stop(): above them it would read as if it came before the downloads.
+          after.push(
             `${e.cached ? "module already extracted" : "extracted module"} ${shortDigest(e.module, { algorithm: true })} ${formatBytes(e.size)}`,
           );
           break;
       }
     },
     stop() {
-      if (!multibar.isActive) return;
-      // update() draws the bars' final state and flushes log lines still buffered; stop() then leaves them.
-      multibar.update();
-      multibar.stop();
+      if (multibar.isActive) {
+        // update() draws the bars' final state and flushes log lines still buffered; stop() then leaves them.
+        multibar.update();
+        multibar.stop();
+      }
+      for (const line of after.splice(0)) stream.write(`${line}\n`);
     },
   };
 }
