@@ -2,7 +2,11 @@
  * Images: references, platforms, media types, the registry client with its auth, the content store, pull,
  * unpack and build. Knows nothing of running modules, of tasks or of containerd.
  */
+export * from "./format.js";
 export * from "./image-source.js";
+export * from "./manifest.js";
 export * from "./media-types.js";
+export * from "./platform.js";
 export * from "./pull-types.js";
+export * from "./reference.js";
 export * from "./types.js";
