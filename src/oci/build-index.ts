@@ -7,6 +7,7 @@ import { addBlob, type BuiltImage, EPOCH, jsonBytes } from "./build.js";
 import { MediaType } from "./media-types.js";
 import { Annotation, type Descriptor, type Platform } from "./types.js";
 
+/** One `manifests[]` entry of an index. */
 export interface IndexEntry {
   /** An image or an index (nested indexes are allowed, as image-spec says a client SHOULD support). */
   image: BuiltImage;
@@ -15,6 +16,7 @@ export interface IndexEntry {
   annotations?: Record<string, string>;
 }
 
+/** Index-wide choices: Docker or OCI types, an attestation, annotations. */
 export interface BuildIndexOptions {
   /** A Docker manifest list instead of an OCI index. */
   docker?: boolean;

@@ -14,6 +14,7 @@ import { invalidArgument } from "../internal/index.js";
 /** Entry kinds, as tar typeflags name them. */
 export type TarEntryType = "file" | "dir" | "symlink" | "link" | "char" | "block" | "fifo";
 
+/** One archive member; anything a tar can hold, so fixtures can build hostile layers. */
 export interface TarEntry {
   /** Name in the archive, written exactly as given (no leading `/` stripped, no `..` refused). */
   path: string;

@@ -29,6 +29,7 @@ import { Annotation, type Descriptor, type Platform } from "./types.js";
  */
 export type ImageFormat = "image" | "docker" | "compat" | "artifact" | "wasm-to-oci" | "runwasi" | "oras";
 
+/** Every format `buildImage` writes, for tests and `--format` help that must cover them all. */
 export const IMAGE_FORMATS: readonly ImageFormat[] = [
   "image",
   "docker",
@@ -53,6 +54,7 @@ export interface ExtraLayer {
   annotations?: Record<string, string>;
 }
 
+/** What to package and how; only `module` and `format` are required, every default is reproducible. */
 export interface BuildImageOptions {
   /** The module bytes; not validated, so fixtures can package broken or non-wasm content on purpose. */
   module: Uint8Array;

@@ -10,6 +10,7 @@ import type { BuiltImage } from "./build.js";
 import { MediaType } from "./media-types.js";
 import { Annotation, type Descriptor, type ImageIndex } from "./types.js";
 
+/** An image (or index) to record in a layout under a tag. */
 export interface LayoutImage {
   image: BuiltImage;
   /** Recorded as `org.opencontainers.image.ref.name`, the name skopeo's `oci:DIR:TAG` looks up. */
