@@ -19,7 +19,7 @@ export async function readCapped(
     const b = chunk as Buffer;
     if (size + b.length > max) {
       chunks.push(b.subarray(0, max - size));
-      body.destroy();
+      discard(body);
       return { bytes: Buffer.concat(chunks), truncated: true };
     }
     chunks.push(b);
@@ -32,4 +32,13 @@ export async function readCapped(
 export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v.join(", ") : v;
+}
+
+/**
+ * Drops a body we will not read. undici's body emits "Request aborted" when destroyed; nobody listens for it
+ * here, so it is swallowed instead of becoming an uncaught exception.
+ */
+export function discard(body: Readable): void {
+  body.on("error", () => {});
+  body.destroy();
 }

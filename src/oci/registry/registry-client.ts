@@ -22,7 +22,7 @@ import type { Descriptor } from "../types.js";
 import { repositoryScope } from "./challenge.js";
 import { type CredentialProvider, DockerCredentials } from "./credentials.js";
 import * as push from "./push.js";
-import { header, readCapped } from "./read-body.js";
+import { discard, header, readCapped } from "./read-body.js";
 import { RegistryHttp } from "./registry-http.js";
 import type { RetryOptions } from "./retry.js";
 
@@ -100,7 +100,7 @@ export class RegistryClient {
     });
     const declared = Number(header(res.headers, "content-length"));
     if (declared > MAX_MANIFEST_BYTES) {
-      res.body.destroy();
+      discard(res.body);
       throw tooBig(name, `declares ${declared} bytes`);
     }
     const { bytes, truncated } = await readCapped(res.body, MAX_MANIFEST_BYTES);
@@ -172,7 +172,7 @@ export class RegistryClient {
     if (res.status === 200) return { stream: res.body, offset: 0 };
     const range = /^bytes (\d+)-/.exec(header(res.headers, "content-range") ?? "");
     if (!range || Number(range[1]) !== offset) {
-      res.body.destroy();
+      discard(res.body);
       throw new ShimError(
         Code.Unavailable,
         `blob ${desc.digest} in ${registry}/${repository}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(header(res.headers, "content-range") ?? "")}`,
