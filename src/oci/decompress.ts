@@ -82,9 +82,7 @@ function zstd(guard: InflationGuard, layer: string): Transform {
       cb(
         err instanceof ShimError
           ? err
-          : invalidArgument(
-              `layer ${layer}: corrupt zstd data (${err instanceof Error ? err.message : err})`,
-            ),
+          : invalidArgument(`${layer}: corrupt zstd data (${err instanceof Error ? err.message : err})`),
       );
     }
   };

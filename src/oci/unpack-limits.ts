@@ -57,7 +57,7 @@ export class InflationGuard {
     const l = this.#limits;
     // The tar stream carries 512-byte headers and padding on top of content, so allow one header per entry.
     if (this.decompressed > l.maxBytes + l.maxEntries * 1024) {
-      throw tooBig(`layer ${this.#layer}: more than ${l.maxBytes} bytes after decompression`);
+      throw tooBig(`${this.#layer}: more than ${l.maxBytes} bytes after decompression`);
     }
     if (
       this.#measureRatio &&
@@ -65,7 +65,7 @@ export class InflationGuard {
       this.decompressed > l.maxRatio * Math.max(this.compressed, 1)
     ) {
       throw tooBig(
-        `layer ${this.#layer}: ${this.compressed} compressed bytes inflated to more than ${this.decompressed} ` +
+        `${this.#layer}: ${this.compressed} compressed bytes inflated to more than ${this.decompressed} ` +
           `(ratio above ${l.maxRatio}:1); refusing a likely decompression bomb`,
       );
     }

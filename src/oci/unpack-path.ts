@@ -93,7 +93,7 @@ function relative(root: string, path: string): string {
 /** The error for a refused entry: it names the layer, the entry and the reason. */
 export function refusal(layer: string, entry: string, why: string): ShimError {
   return invalidArgument(
-    `layer ${layer}: refusing entry ${JSON.stringify(entry)}: ${why}; the image is malformed or hostile, ` +
+    `${layer}: refusing entry ${JSON.stringify(entry)}: ${why}; the image is malformed or hostile, ` +
       "rebuild it or ask its publisher",
   );
 }

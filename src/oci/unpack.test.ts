@@ -71,7 +71,7 @@ function assertSentinelEmpty(): void {
 async function refused(entries: Entry[], match: RegExp): Promise<void> {
   const bytes = await tarOf(entries);
   await assert.rejects(
-    unpackLayer(Readable.from([bytes]), "none", rootfs, { name: "sha256:bad" }),
+    unpackLayer(Readable.from([bytes]), "none", rootfs, { name: "layer sha256:bad" }),
     (err: unknown) => {
       assert.ok(err instanceof ShimError, String(err));
       assert.equal(err.code, Code.InvalidArgument);
@@ -249,7 +249,7 @@ describe("unpackLayer", () => {
     for (const s of [pack, sink, gz]) s.on("error", () => {});
     feed();
     const started = Date.now();
-    await assert.rejects(unpackLayer(gz, "gzip", rootfs, { name: "sha256:bomb" }), (err: unknown) => {
+    await assert.rejects(unpackLayer(gz, "gzip", rootfs, { name: "layer sha256:bomb" }), (err: unknown) => {
       assert.ok(err instanceof ShimError);
       assert.equal(err.code, Code.InvalidArgument);
       assert.match(err.message, /layer sha256:bomb: .*ratio above 100:1/);

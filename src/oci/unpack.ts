@@ -27,7 +27,7 @@ import {
 export interface UnpackOptions {
   limits?: Partial<UnpackLimits>;
   signal?: AbortSignal;
-  /** How the layer is named in errors (its digest, usually); default "layer". */
+  /** How the layer is named in errors, e.g. `layer sha256:... of ghcr.io/x:1`; default "layer". */
   name?: string;
 }
 
@@ -92,18 +92,18 @@ function wordError(err: unknown, layer: string, entry: string | undefined): Shim
   const e = err as NodeJS.ErrnoException;
   const at = entry === undefined ? "" : ` at entry ${JSON.stringify(entry)}`;
   if (typeof e.code === "string" && e.code.startsWith("Z_")) {
-    return invalidArgument(`layer ${layer}: corrupt gzip data${at} (${e.message}); pull it again`, {
+    return invalidArgument(`${layer}: corrupt gzip data${at} (${e.message}); pull it again`, {
       cause: err,
     });
   }
   if (e.name === "AbortError") return ShimError.from(err);
   if (e.code === undefined || e.message?.includes("tar")) {
-    return invalidArgument(`layer ${layer}: not a valid tar stream${at} (${e.message}); pull it again`, {
+    return invalidArgument(`${layer}: not a valid tar stream${at} (${e.message}); pull it again`, {
       cause: err,
     });
   }
   const w = ShimError.from(err);
-  return new ShimError(w.code, `layer ${layer}: unpacking${at} failed: ${w.rawMessage}`, { cause: err });
+  return new ShimError(w.code, `${layer}: unpacking${at} failed: ${w.rawMessage}`, { cause: err });
 }
 
 /** Applies entries of one layer in order; remembers what this layer wrote so whiteouts spare it. */

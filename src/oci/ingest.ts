@@ -1,0 +1,178 @@
+/**
+ * One blob download into the content store (DESIGN decision 10), resumable like containerd's
+ * `ingest/<ref>/data`: partial bytes stay in `ingest/<hex>/data` across failures and processes, the hash is
+ * seeded by re-reading them, and the blob enters `blobs/sha256/` only after size and digest match, by an
+ * atomic rename. A lock file per ingest (lock.ts) keeps two processes from writing the same data file.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, rename, rm, rmdir, stat, truncate } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { type Digest, dataLoss, digestHex, invalidArgument, verifyContent } from "../internal/index.js";
+import { acquireLock, type HeldLock } from "./lock.js";
+import type { Descriptor } from "./types.js";
+
+/** Where an ingest writes, and how the store answers "is the blob there". */
+export interface IngestTarget {
+  /** `ingest/<hex>` of this blob. */
+  dir: string;
+  /** Final place, `blobs/sha256/<hex>`. */
+  blobPath: string;
+  has(desc: Descriptor): Promise<boolean>;
+}
+
+export class Ingest {
+  readonly desc: Descriptor;
+  /** True when the blob is already in the store: nothing to write, `commit` and `release` do nothing. */
+  readonly complete: boolean;
+  /** Bytes already present (a previous partial download), where `write` continues. */
+  offset: number;
+  #hash: Hash;
+  readonly #target: IngestTarget | undefined;
+  readonly #lock: HeldLock | undefined;
+  #committed = false;
+
+  private constructor(desc: Descriptor, offset: number, hash: Hash, target?: IngestTarget, lock?: HeldLock) {
+    this.desc = desc;
+    this.complete = target === undefined;
+    this.offset = offset;
+    this.#hash = hash;
+    this.#target = target;
+    this.#lock = lock;
+  }
+
+  /**
+   * Starts (or resumes) the ingest of `desc`: waits while another process holds its lock, and returns a
+   * `complete` ingest as soon as the blob is in the store. Partial data longer than the descriptor is dropped.
+   */
+  static async begin(desc: Descriptor, target: IngestTarget, signal?: AbortSignal): Promise<Ingest> {
+    const done = () => new Ingest(desc, desc.size, createHash("sha256"));
+    if (await target.has(desc)) return done();
+    await mkdir(target.dir, { recursive: true, mode: 0o700 });
+    const lock = await acquireLock(join(target.dir, "lock"), {
+      until: () => target.has(desc),
+      ...(signal ? { signal } : {}),
+    });
+    if (lock === undefined) return done();
+    try {
+      if (await target.has(desc)) {
+        await lock.release();
+        return done();
+      }
+      const data = join(target.dir, "data");
+      const size = await stat(data).then(
+        (s) => s.size,
+        () => 0,
+      );
+      const hash = createHash("sha256");
+      if (size > desc.size) await truncate(data, 0);
+      else if (size > 0) for await (const chunk of createReadStream(data)) hash.update(chunk as Buffer);
+      return new Ingest(desc, size > desc.size ? 0 : size, hash, target, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Appends `stream` to the partial data. `fromOffset` is where the stream starts: `offset` for a resumed
+   * download, or 0 when the source could not resume (HTTP 200 to a Range request), which discards the partial
+   * bytes first. A stream error leaves what was written for a later resume and is rethrown as is.
+   */
+  async write(stream: Readable, fromOffset: number, onBytes?: (n: number) => void): Promise<void> {
+    const target = this.#writable();
+    const data = join(target.dir, "data");
+    if (fromOffset !== this.offset) {
+      if (fromOffset !== 0) {
+        throw invalidArgument(
+          `ingest of ${this.desc.digest}: cannot continue at ${fromOffset}, have ${this.offset}`,
+        );
+      }
+      await truncate(data, 0).catch(() => {});
+      this.offset = 0;
+      this.#hash = createHash("sha256");
+    }
+    const fh = await open(data, "a", 0o600);
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (this.offset + chunk.length > this.desc.size) {
+          await fh.truncate(0);
+          this.offset = 0;
+          this.#hash = createHash("sha256");
+          throw dataLoss(
+            `content ${this.desc.digest} is larger than its descriptor says (${this.desc.size} bytes)`,
+            {
+              temporary: true,
+            },
+          );
+        }
+        await fh.write(chunk);
+        this.#hash.update(chunk);
+        this.offset += chunk.length;
+        onBytes?.(chunk.length);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Verifies size and digest against the descriptor, syncs the data to disk and renames it into
+   * `blobs/sha256/<hex>`. On a mismatch the partial data is discarded and `DataLoss` (temporary) is thrown.
+   */
+  async commit(): Promise<void> {
+    if (this.complete || this.#committed) return;
+    const target = this.#writable();
+    const data = join(target.dir, "data");
+    const digest: Digest = `sha256:${this.#hash.copy().digest("hex")}`;
+    try {
+      verifyContent(this.desc, this.offset, digest);
+    } catch (err) {
+      await rm(data, { force: true });
+      this.offset = 0;
+      this.#hash = createHash("sha256");
+      throw err;
+    }
+    const fh = await open(data, "a", 0o600);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await mkdir(dirname(target.blobPath), { recursive: true });
+    await rename(data, target.blobPath);
+    await syncDir(dirname(target.blobPath));
+    this.#committed = true;
+  }
+
+  /** Releases the lock; the ingest folder goes once nothing partial is left in it. Idempotent. */
+  async release(): Promise<void> {
+    if (this.#target === undefined || this.#lock === undefined) return;
+    await this.#lock.release();
+    await rmdir(this.#target.dir).catch(() => {});
+  }
+
+  #writable(): IngestTarget {
+    if (this.#target === undefined || this.#committed) {
+      throw invalidArgument(`ingest of ${this.desc.digest}: the blob is already stored; nothing to write`);
+    }
+    return this.#target;
+  }
+}
+
+/** Makes a rename durable (POSIX: the directory entry is only on disk after the directory is synced). */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r").catch(() => undefined);
+  if (fh === undefined) return;
+  try {
+    await fh.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The ingest folder name of a digest. */
+export const ingestName = (d: Digest): string => digestHex(d);
