@@ -18,7 +18,8 @@ export function isDigest(s: string): s is Digest {
 export function parseDigest(s: string, what = "digest"): Digest {
   if (!isDigest(s)) {
     const alg = /^([A-Za-z][A-Za-z0-9]*(?:[+._-][A-Za-z][A-Za-z0-9]*)*):/.exec(s)?.[1];
-    const why = alg && alg !== "sha256" ? `algorithm ${alg} is not supported (only sha256)` : "want sha256:<64 hex>";
+    const why =
+      alg && alg !== "sha256" ? `algorithm ${alg} is not supported (only sha256)` : "want sha256:<64 hex>";
     throw invalidArgument(`invalid ${what} ${JSON.stringify(s)}: ${why}`);
   }
   return s;
@@ -51,7 +52,11 @@ export class DigestStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.#expect && this.bytes > this.#expect.size) {
-      cb(dataLoss(`content ${this.#expect.digest} is larger than its descriptor says (${this.#expect.size} bytes)`));
+      cb(
+        dataLoss(
+          `content ${this.#expect.digest} is larger than its descriptor says (${this.#expect.size} bytes)`,
+        ),
+      );
       return;
     }
     this.hash.update(chunk);

@@ -47,7 +47,10 @@ export class ShimError extends Error {
   readonly temporary: boolean;
 
   constructor(code: Code, message: string, options: ShimErrorOptions = {}) {
-    super(`[${codeName(code)}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `[${codeName(code)}] ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.rawMessage = message;
     this.details = options.details ?? {};
@@ -62,9 +65,11 @@ export class ShimError extends Error {
     if (err instanceof ShimError) return err;
     if (err instanceof Error) {
       if (err.name === "AbortError") return new ShimError(Code.Canceled, err.message, { cause: err });
-      if (err.name === "TimeoutError") return new ShimError(Code.DeadlineExceeded, err.message, { cause: err });
+      if (err.name === "TimeoutError")
+        return new ShimError(Code.DeadlineExceeded, err.message, { cause: err });
       const errno = (err as NodeJS.ErrnoException).code;
-      const code = errno === "ENOENT" ? Code.NotFound : errno === "ENOSPC" ? Code.ResourceExhausted : fallback;
+      const code =
+        errno === "ENOENT" ? Code.NotFound : errno === "ENOSPC" ? Code.ResourceExhausted : fallback;
       return new ShimError(code, err.message, { cause: err });
     }
     return new ShimError(fallback, String(err));
@@ -72,7 +77,8 @@ export class ShimError extends Error {
 }
 
 /** Shorthands that read well where thrown: `throw notFound("image ...")`. */
-export const invalidArgument = (msg: string, o?: ShimErrorOptions) => new ShimError(Code.InvalidArgument, msg, o);
+export const invalidArgument = (msg: string, o?: ShimErrorOptions) =>
+  new ShimError(Code.InvalidArgument, msg, o);
 export const notFound = (msg: string, o?: ShimErrorOptions) => new ShimError(Code.NotFound, msg, o);
 export const failedPrecondition = (msg: string, o?: ShimErrorOptions) =>
   new ShimError(Code.FailedPrecondition, msg, o);

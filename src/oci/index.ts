@@ -2,11 +2,19 @@
  * Images: references, platforms, media types, the registry client with its auth, the content store, pull,
  * unpack and build. Knows nothing of running modules, of tasks or of containerd.
  */
+export * from "./build.js";
+export * from "./build-index.js";
+export * from "./build-tar.js";
 export * from "./format.js";
 export * from "./image-source.js";
+export * from "./layout-writer.js";
 export * from "./manifest.js";
 export * from "./media-types.js";
+export * from "./open-source.js";
 export * from "./platform.js";
+export * from "./pull.js";
 export * from "./pull-types.js";
 export * from "./reference.js";
+export * from "./registry/index.js";
+export * from "./store.js";
 export * from "./types.js";

@@ -86,4 +86,5 @@ export function tarLayerCompression(mediaType: string): LayerCompression | undef
 }
 
 export const isIndexType = (t: string | undefined): boolean => t !== undefined && INDEX_TYPES.includes(t);
-export const isManifestType = (t: string | undefined): boolean => t !== undefined && MANIFEST_TYPES.includes(t);
+export const isManifestType = (t: string | undefined): boolean =>
+  t !== undefined && MANIFEST_TYPES.includes(t);

@@ -3,9 +3,8 @@
  * The CLI renders `PullEvent`s as progress bars on a terminal and plain lines otherwise; `--json` prints the
  * `PullResult`.
  */
-import type { Digest, Logger } from "../internal/index.js";
+import type { Digest, Logger, WasmKind } from "../internal/index.js";
 import type { Descriptor, Platform } from "./types.js";
-import type { WasmKind } from "../internal/index.js";
 
 export interface PullOptions {
   /** The content store root; default `defaultRoot()`. */

@@ -1,0 +1,21 @@
+/**
+ * `npm run bench -- NAME [--runs N]`: side-by-side benchmarks against peer tools, alternating runs in one
+ * process so both see the same machine load, printing every run, the medians and the ratio. Benchmarks are
+ * never timed tests: the machines are shared and noisy, so only ratios within one run mean anything.
+ */
+import { benchPull } from "./pull.js";
+
+const BENCHES: Record<string, (runs: number) => Promise<void>> = { pull: benchPull };
+
+async function main(argv: string[]): Promise<void> {
+  const name = argv.find((a) => !a.startsWith("-"));
+  const runsFlag = argv.indexOf("--runs");
+  const runs = runsFlag >= 0 ? Number(argv[runsFlag + 1]) : 5;
+  if (!name || !BENCHES[name] || !Number.isInteger(runs) || runs < 1) {
+    process.stderr.write(`usage: npm run bench -- ${Object.keys(BENCHES).join("|")} [--runs N]\n`);
+    process.exit(2);
+  }
+  await BENCHES[name](runs);
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,90 @@
+/**
+ * Downloads one blob into the content store, resuming a broken download with a Range request from where the
+ * partial data ends (the store's ingest keeps it). Request-level retries (5xx, 429, resets before the body)
+ * happen inside the registry client; this loop covers what breaks mid-body and content that fails
+ * verification, with its own bounded backoff. A blob enters the store only after its size and digest match.
+ */
+import { Code, type Digest, ShimError, sleep } from "../internal/index.js";
+import type { ImageSource } from "./image-source.js";
+import type { PullEvent } from "./pull-types.js";
+import type { ContentStore } from "./store.js";
+import type { Descriptor } from "./types.js";
+
+export interface FetchBlobOptions {
+  attempts?: number;
+  baseDelayMs?: number;
+  onEvent?: (e: PullEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Node and undici errors that mean "the connection broke", so a resume can help. */
+const BROKEN = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNREFUSED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_ABORTED",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+  "Z_BUF_ERROR",
+]);
+
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof ShimError) {
+    if (err.code === Code.Canceled) return false;
+    return err.temporary || (err.cause !== undefined && isRetryable(err.cause));
+  }
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && BROKEN.has(code);
+}
+
+/**
+ * Ensures `desc` is in the store. Returns the number of bytes fetched over the wire (0 when it was already
+ * stored). Fails with the last error once `attempts` (default 5) are used up.
+ */
+export async function fetchBlob(
+  store: ContentStore,
+  source: ImageSource,
+  desc: Descriptor,
+  opts: FetchBlobOptions = {},
+): Promise<number> {
+  const attempts = opts.attempts ?? 5;
+  const emit = opts.onEvent ?? (() => {});
+  const digest: Digest = desc.digest;
+  let fetched = 0;
+  for (let attempt = 1; ; attempt++) {
+    const ingest = await store.ingest(desc, opts.signal);
+    let offset = 0;
+    try {
+      if (ingest.complete) {
+        emit({ type: "blob-done", digest, size: desc.size, cached: fetched === 0 });
+        return fetched;
+      }
+      const opened = await source.openBlob(desc, ingest.offset, opts.signal);
+      offset = opened.offset;
+      emit({ type: "blob-start", digest, size: desc.size, offset, mediaType: desc.mediaType });
+      let done = offset;
+      await ingest.write(opened.stream, offset, (n) => {
+        done += n;
+        fetched += n;
+        emit({ type: "blob-progress", digest, size: desc.size, done });
+      });
+      await ingest.commit();
+      emit({ type: "blob-done", digest, size: desc.size, cached: false });
+      return fetched;
+    } catch (err) {
+      if (attempt >= attempts || !isRetryable(err) || opts.signal?.aborted) {
+        throw ShimError.from(err, Code.Unavailable);
+      }
+      const delayMs =
+        Math.min(5000, (opts.baseDelayMs ?? 200) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      const reason = err instanceof Error ? err.message : String(err);
+      emit({ type: "blob-retry", digest, offset: ingest.offset, attempt, delayMs, reason });
+      await sleep(delayMs, opts.signal);
+    } finally {
+      await ingest.release();
+    }
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * `pull`: fetch an image from a registry, an OCI layout or an archive into the content store, choose the wasm
+ * manifest, fetch what it needs (layers in parallel, each verified), and extract the module. The second pull of
+ * the same image fetches and extracts nothing: blobs, the extraction record and the module are found in the
+ * store. Steps and their order follow containerd's fetch-then-unpack; the wasm rules are DESIGN 11 and 12.
+ */
+import { access } from "node:fs/promises";
+import { type Digest, defaultRoot, failedPrecondition, silentLogger } from "../internal/index.js";
+import { extractModule, unpackRootfs } from "./extract.js";
+import { fetchBlob } from "./fetch-blob.js";
+import { classifyImage, configIsJson } from "./format.js";
+import type { FetchedManifest, ImageSource } from "./image-source.js";
+import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from "./manifest.js";
+import { openSource } from "./open-source.js";
+import { configPlatform, formatPlatform, platformMatches, selectManifest } from "./platform.js";
+import type { PullEvent, PullOptions, PullResult } from "./pull-types.js";
+import { ContentStore } from "./store.js";
+import { Annotation, type Descriptor, type ImageConfig, type Platform } from "./types.js";
+
+export async function pull(input: string, opts: PullOptions = {}): Promise<PullResult> {
+  const { source, name } = await openSource(input, {
+    ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
+    logger: opts.logger ?? silentLogger,
+  });
+  try {
+    const store = await ContentStore.open(opts.root ?? defaultRoot());
+    return await pullFrom(store, source, name, opts);
+  } finally {
+    await source.close();
+  }
+}
+
+/** The pull steps over an already opened source; exported for the shim, which owns its store. */
+export async function pullFrom(
+  store: ContentStore,
+  source: ImageSource,
+  name: string,
+  opts: PullOptions = {},
+): Promise<PullResult> {
+  const { signal } = opts;
+  const emit = opts.onEvent ?? ((_: PullEvent) => {});
+  let bytesFetched = 0;
+  const keep = async (m: FetchedManifest) => {
+    await store.writeBlob(m.bytes);
+    return m;
+  };
+  const fetchJson = async (desc: Descriptor, cap: number): Promise<Buffer> => {
+    if (desc.size > cap) {
+      throw failedPrecondition(
+        `${name}: blob ${desc.digest} is ${desc.size} bytes; refusing more than ${cap}`,
+      );
+    }
+    bytesFetched += await fetchBlob(store, source, desc, { ...(signal ? { signal } : {}) });
+    return store.readBlob(desc);
+  };
+
+  const top = await keep(await source.resolve(signal));
+  emit({ type: "resolved", name, digest: top.digest, mediaType: top.mediaType });
+  const topDesc: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length };
+  const parsedTop = parseManifest(top.bytes, top.mediaType, name);
+
+  let manifestDesc: Descriptor;
+  let manifestBytes: FetchedManifest;
+  let platform: Platform | undefined;
+  if (parsedTop.kind === "index") {
+    const selected = await selectManifest(parsedTop.index, {
+      name,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+      fetchIndex: async (d) => {
+        const m = await keep(await source.fetchManifest(d, signal));
+        const p = parseManifest(m.bytes, d.mediaType, `${name}@${d.digest}`);
+        if (p.kind !== "index")
+          throw failedPrecondition(`${name}@${d.digest}: expected an index, got a manifest`);
+        return p.index;
+      },
+      fetchPlatformFromConfig: async (d) => {
+        const m = await keep(await source.fetchManifest(d, signal));
+        const p = parseManifest(m.bytes, d.mediaType, `${name}@${d.digest}`);
+        if (p.kind !== "manifest" || !configIsJson(p.manifest.config.mediaType)) return undefined;
+        return configPlatform(
+          parseImageConfig(await fetchJson(p.manifest.config, MAX_CONFIG_BYTES), d.digest),
+        );
+      },
+    });
+    manifestDesc = selected.descriptor;
+    platform = selected.platform;
+    manifestBytes = await keep(await source.fetchManifest(manifestDesc, signal));
+  } else {
+    manifestDesc = topDesc;
+    manifestBytes = top;
+  }
+  const parsed = parseManifest(manifestBytes.bytes, manifestDesc.mediaType, `${name}@${manifestDesc.digest}`);
+  if (parsed.kind !== "manifest") {
+    throw failedPrecondition(`${name}@${manifestDesc.digest}: expected a manifest, got an index`);
+  }
+  const manifest = parsed.manifest;
+  const config = configIsJson(manifest.config.mediaType)
+    ? parseImageConfig(await fetchJson(manifest.config, MAX_CONFIG_BYTES), `config of ${name}`)
+    : undefined;
+  platform ??= singleManifestPlatform(name, config, opts.platform);
+  const location = classifyImage(manifest, parsed.mediaType, config, name, {
+    explicitPlatform: opts.platform !== undefined,
+  });
+  const layers = location.module.kind === "layer" ? [location.module.layer] : location.tarLayers;
+  emit({ type: "selected", platform, format: location.format, manifest: manifestDesc, layers });
+
+  const cached = await cachedExtraction(store, manifestDesc.digest);
+  let module: PullResult["module"];
+  let rootfs: string | undefined;
+  if (cached) {
+    module = cached.module;
+    rootfs = cached.rootfs;
+    emit({ type: "extracted", module: module.digest, size: module.size, cached: true });
+  } else {
+    bytesFetched += await fetchAll(store, source, layers, opts);
+    rootfs = location.tarLayers.length
+      ? await unpackRootfs(store, manifestDesc.digest, location, name)
+      : undefined;
+    const extracted = await extractModule(store, location, name, rootfs);
+    module = {
+      digest: extracted.digest,
+      size: extracted.size,
+      kind: extracted.kind,
+      path: extracted.path,
+      source: extracted.source,
+    };
+    emit({ type: "extracted", module: module.digest, size: module.size, cached: false });
+  }
+
+  const result: PullResult = {
+    name,
+    digest: top.digest,
+    mediaType: top.mediaType,
+    manifest: manifestDesc,
+    platform,
+    format: location.format,
+    formatDescription: location.description,
+    module,
+    ...(rootfs ? { rootfs } : {}),
+    entrypoint: location.entrypoint,
+    env: location.env,
+    workingDir: location.workingDir,
+    bytesFetched,
+  };
+  await store.recordExtraction(manifestDesc.digest, result);
+  await store.tag(name, { ...topDesc, annotations: { [Annotation.ImageName]: name } });
+  return result;
+}
+
+/**
+ * The platform of a single manifest (no index): its config's, else the one asked for, else wasip1/wasm (an
+ * artifact config carries none). Whether a non-wasm platform is acceptable is classifyImage's rule (compat
+ * annotation, or asked for explicitly). `--platform` must agree with what the config says.
+ */
+function singleManifestPlatform(
+  name: string,
+  config: ImageConfig | undefined,
+  wanted: Platform | undefined,
+): Platform {
+  const declared = config ? configPlatform(config) : undefined;
+  if (wanted && declared && !platformMatches(wanted, declared)) {
+    throw failedPrecondition(
+      `${name} is a single-platform image for ${formatPlatform(declared)}, not ${formatPlatform(wanted)}`,
+    );
+  }
+  return declared ?? wanted ?? { os: "wasip1", architecture: "wasm" };
+}
+
+/** The module of an earlier pull of this manifest, when the record and the module file are both there. */
+async function cachedExtraction(
+  store: ContentStore,
+  manifest: Digest,
+): Promise<{ module: PullResult["module"]; rootfs?: string } | undefined> {
+  const record = (await store.extraction(manifest)) as PullResult | undefined;
+  if (!record?.module?.digest) return undefined;
+  try {
+    await access(store.modulePath(record.module.digest));
+    if (record.rootfs) await access(record.rootfs);
+  } catch {
+    return undefined;
+  }
+  return { module: record.module, ...(record.rootfs ? { rootfs: record.rootfs } : {}) };
+}
+
+/** Fetches `layers` with at most `opts.concurrency` (default 4) downloads at a time. */
+async function fetchAll(
+  store: ContentStore,
+  source: ImageSource,
+  layers: Descriptor[],
+  opts: PullOptions,
+): Promise<number> {
+  const queue = [...new Map(layers.map((l) => [l.digest, l])).values()];
+  let total = 0;
+  const worker = async () => {
+    for (let layer = queue.shift(); layer; layer = queue.shift()) {
+      total += await fetchBlob(store, source, layer, {
+        ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+  return total;
+}
