@@ -33,7 +33,14 @@ class Pusher {
     for (let attempt = 0; attempt < 2; attempt++) {
       const h: Record<string, string> = { ...headers };
       if (this.#authz) h.authorization = this.#authz;
-      const res = await fetch(url, { method, headers: h, ...(body ? { body } : {}), redirect: "manual" });
+      const res = await fetch(url, {
+        method,
+        headers: h,
+        ...(body ? { body } : {}),
+        redirect: "manual",
+      }).catch((err: Error) => {
+        throw new Error(`push: ${method} ${url}: ${err.message} (${String(err.cause)})`, { cause: err });
+      });
       if (res.status !== 401 || attempt === 1) return res;
       await res.arrayBuffer();
       await this.#answer(res.headers.get("www-authenticate") ?? "");
@@ -70,7 +77,6 @@ class Pusher {
     url.searchParams.set("digest", digest);
     const put = await this.request("PUT", url.toString(), data, {
       "content-type": "application/octet-stream",
-      "content-length": String(data.length),
     });
     if (put.status !== 201) throw new Error(`upload ${digest}: HTTP ${put.status} ${await put.text()}`);
     await put.arrayBuffer();
