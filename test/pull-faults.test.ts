@@ -196,7 +196,10 @@ describe("pull through faults", { skip: skip ?? false }, () => {
       assert.ok(err.temporary, "marked temporary");
       return true;
     });
-    assert.ok((proxy.injected[0] ?? 0) >= 2 && (proxy.injected[0] ?? 0) <= 10);
+    // Retry layers must not multiply: a client retrying 5 times inside a fetch loop retrying 5 times makes 25
+    // requests and ~10 s before a dead registry is reported. containerd and oras-go make 5 attempts in all.
+    const attempts = proxy.injected[0] ?? 0;
+    assert.ok(attempts >= 2 && attempts <= 10, `${attempts} attempts at the blob; want 2..10`);
     assert.ok(Date.now() - t0 < 30_000);
   });
 
