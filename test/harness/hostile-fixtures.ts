@@ -74,7 +74,7 @@ export async function hostileFixtures(sentinel: string): Promise<HostileFixture[
     image(
       "traversal",
       [{ path: `${up}/traversal.txt`, data: Buffer.from("escaped\n") }],
-      /\.\.|outside|traversal/i,
+      /`\.\.` components are not allowed|leads outside/,
     ),
     image("absolute", [{ path: `${sentinel}/absolute.txt`, data: Buffer.from("escaped\n") }], /absolute/i),
     image(
@@ -83,7 +83,7 @@ export async function hostileFixtures(sentinel: string): Promise<HostileFixture[
         { path: "escape", type: "symlink", linkname: sentinel },
         { path: "escape/through-symlink.txt", data: Buffer.from("escaped\n") },
       ],
-      /symlink|link|outside/i,
+      /symlink/i,
     ),
     image(
       "symlink-relative",
@@ -91,17 +91,17 @@ export async function hostileFixtures(sentinel: string): Promise<HostileFixture[
         { path: "dir/escape", type: "symlink", linkname: `../${up}` },
         { path: "dir/escape/through-relative.txt", data: Buffer.from("escaped\n") },
       ],
-      /symlink|link|outside/i,
+      /symlink/i,
     ),
     image(
       "hardlink-out",
       [{ path: "hard.txt", type: "link", linkname: `${sentinel}/${SENTINEL_TARGET}` }],
-      /link|outside|absolute/i,
+      /hardlink/i,
     ),
     image(
       "hardlink-up",
       [{ path: "hard2.txt", type: "link", linkname: `${up}/${SENTINEL_TARGET}` }],
-      /link|outside|\.\./i,
+      /hardlink/i,
     ),
     image("device", [{ path: "dev/kmsg", type: "char", devmajor: 1, devminor: 11 }], /device/i),
     image("block-device", [{ path: "dev/sda", type: "block", devmajor: 8, devminor: 0 }], /device/i),
@@ -112,7 +112,7 @@ export async function hostileFixtures(sentinel: string): Promise<HostileFixture[
         format: "image",
         compressLayer: () => ({ data: bomb, mediaType: MediaType.OciLayerGzip }),
       }),
-      message: /ratio|bomb|limit|inflat/i,
+      message: /ratio|inflated/i,
     },
   ];
 }
