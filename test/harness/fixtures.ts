@@ -4,12 +4,14 @@
  * sha256, the format and the platform chosen, or the error.
  */
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { type Digest, sha256 } from "../../src/internal/index.js";
 import { addBlob, type BuiltImage, buildImage, jsonBytes } from "../../src/oci/build.js";
 import { buildIndex } from "../../src/oci/build-index.js";
 import { MediaType } from "../../src/oci/media-types.js";
 import type { Descriptor } from "../../src/oci/types.js";
-import { componentBytes, helloModule, notWasm } from "./modules.js";
+import { componentBytes, FIXTURES_DIR, helloModule, notWasm } from "./modules.js";
 import { type PushAuth, pushBuilt } from "./push.js";
 
 export interface Fixture {
@@ -297,9 +299,29 @@ export function refusedFixtures(): Fixture[] {
   ];
 }
 
+/** The C hello module from examples/hello (wasi-libc, ~14 KiB) when it has been built, in a Docker image. */
+export function exampleFixtures(): Fixture[] {
+  const path = join(FIXTURES_DIR, "../../examples/hello/hello.wasm");
+  if (!existsSync(path)) return [];
+  const module = readFileSync(path);
+  return [
+    {
+      repoTag: "examples/hello:c",
+      built: buildImage({ module, format: "docker", entrypoint: "/hello.wasm", platform: WASI }),
+      expect: ok(module, "wasi/wasm", "docker", ["/hello.wasm"]),
+    },
+  ];
+}
+
 /** All registry fixtures except the hostile ones (hostile-fixtures.ts), which depend on a sentinel dir. */
 export function allFixtures(): Fixture[] {
-  return [...formatFixtures(), ...compressionFixtures(), ...platformFixtures(), ...refusedFixtures()];
+  return [
+    ...formatFixtures(),
+    ...compressionFixtures(),
+    ...platformFixtures(),
+    ...refusedFixtures(),
+    ...exampleFixtures(),
+  ];
 }
 
 /** Pushes every fixture to `host` (in parallel, a few at a time). */
