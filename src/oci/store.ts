@@ -11,7 +11,7 @@
  * Everything that enters it is verified first and arrives by atomic rename, so a crash or a concurrent pull
  * leaves either nothing or the right bytes. Several processes may use one store at once (locks in lock.ts).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import {
   chmod,
@@ -26,7 +26,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, DigestStream, dataLoss, digestHex, parseDigest, sha256 } from "../internal/index.js";
+import { type Digest, dataLoss, digestHex, parseDigest, sha256 } from "../internal/index.js";
 import { Ingest, syncDir } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
 import { acquireLock } from "./lock.js";
@@ -147,14 +147,11 @@ export class ContentStore extends OciLayout {
     const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
       await copyFile(srcPath, tmp, constants.COPYFILE_FICLONE);
-      const hashed = new DigestStream();
-      for await (const _ of createReadStream(tmp).pipe(hashed)) {
-        // Drain: the digest stream only hashes.
-      }
-      if (hashed.digest() !== digest) {
-        throw dataLoss(
-          `module ${srcPath} hashes to ${hashed.digest()}, expected ${digest}; pull the image again`,
-        );
+      const hash = createHash("sha256");
+      for await (const chunk of createReadStream(tmp)) hash.update(chunk as Buffer);
+      const got: Digest = `sha256:${hash.digest("hex")}`;
+      if (got !== digest) {
+        throw dataLoss(`module ${srcPath} hashes to ${got}, expected ${digest}; pull the image again`);
       }
       await chmod(tmp, 0o444);
       await rename(tmp, dest);

@@ -228,6 +228,32 @@ describe("unpackLayer", () => {
     await refused([{ name: `${"d/".repeat(2100)}f`, body: "x" }], /longer than 4096 bytes/);
   });
 
+  it("fails a truncated tar as InvalidArgument and stops when the caller aborts", async () => {
+    fresh();
+    const bytes = await tarOf([{ name: "big", body: "z".repeat(10_000) }]);
+    await assert.rejects(
+      unpackLayer(Readable.from([bytes.subarray(0, 3000)]), "none", rootfs),
+      (err: unknown) => {
+        assert.ok(err instanceof ShimError);
+        assert.equal(err.code, Code.InvalidArgument);
+        assert.match(err.message, /not a valid tar stream/);
+        return true;
+      },
+    );
+    const endless = new Readable({ read() {} });
+    endless.push(bytes.subarray(0, 1024));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    await assert.rejects(
+      unpackLayer(endless, "none", join(rootfs, "..", "r2"), { signal: ac.signal }),
+      (err: unknown) => {
+        assert.ok(err instanceof ShimError);
+        assert.equal(err.code, Code.Canceled);
+        return true;
+      },
+    );
+  });
+
   it("refuses a gzip bomb (1 GiB of zeros) early, without inflating it all", async () => {
     fresh();
     const pack = tar.pack();

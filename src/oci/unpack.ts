@@ -81,8 +81,13 @@ export async function unpackLayer(
   } catch (err) {
     stream.destroy();
     extract.destroy();
-    await piping.catch(() => {});
-    throw wordError(err, layer, applier.current);
+    const piped = await piping.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // An entry's stream only says "destroyed"; the pipeline knows why (truncated tar, corrupt gzip, abort).
+    const destroyed = (err as { code?: unknown }).code === "STREAM_DESTROYED";
+    throw wordError(destroyed && piped !== undefined ? piped : err, layer, applier.current);
   }
   return { entries: applier.entries, bytes: applier.bytes };
 }
