@@ -11,9 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "../internal/index.js";
-// buildImage and writeLayout are not on the oci/ face (index.ts): they make fixtures, not part of pulling.
-import { buildImage } from "../oci/build.js";
-import { writeLayout } from "../oci/layout-writer.js";
+import { buildImage, writeLayout } from "../oci/index.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const BIN = join(REPO, "bin", "nodewasi");
@@ -256,7 +254,7 @@ describe("nodewasi pull, images, inspect, rmi, prune", () => {
       t.skip("examples/images/hello is not built yet");
       return;
     }
-    const r = await nodewasi(["pull", "--json", `oci:${hello}`], env());
+    const r = await nodewasi(["pull", "--json", `oci:${hello}:latest`], env());
     assert.equal(r.code, 0, r.stderr);
     assert.match(JSON.parse(r.stdout).module.digest, /^sha256:[0-9a-f]{64}$/);
   });

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { buildImage } from "../oci/build.js";
+import { buildImage } from "../oci/index.js";
 
 const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "nodewasi");
 
