@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, rmdir, stat, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { type Digest, dataLoss, digestHex, invalidArgument, verifyContent } from "../internal/index.js";
+import { type Digest, dataLoss, invalidArgument, verifyContent } from "../internal/index.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import type { Descriptor } from "./types.js";
 
@@ -22,6 +22,10 @@ export interface IngestTarget {
   has(desc: Descriptor): Promise<boolean>;
 }
 
+/**
+ * A download in progress, held under its ingest lock until `release()`. Use: `begin`, then (unless
+ * `complete`) `write` from `offset` (again after a failure), `commit`, and always `release`.
+ */
 export class Ingest {
   readonly desc: Descriptor;
   /** True when the blob is already in the store: nothing to write, `commit` and `release` do nothing. */
@@ -173,6 +177,3 @@ export async function syncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-
-/** The ingest folder name of a digest. */
-export const ingestName = (d: Digest): string => digestHex(d);

@@ -28,6 +28,10 @@ export const IMAGE_LAYOUT_VERSION = "1.0.0";
 /** `readBlob` reads whole blobs into memory; beyond this, stream with `openBlob`. */
 export const DEFAULT_READ_LIMIT = 16 * 1024 * 1024;
 
+/**
+ * A read-only view of an OCI image layout. The content store extends it, so a store and a layout written by
+ * skopeo are read by the same code.
+ */
 export class OciLayout {
   /** The layout directory. */
   readonly dir: string;

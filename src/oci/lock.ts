@@ -9,8 +9,10 @@ import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { sleep } from "../internal/index.js";
 
+/** How often a waiter looks again at a lock held by a live process. */
 export const LOCK_POLL_MS = 50;
 
+/** How `acquireLock` waits. */
 export interface LockOptions {
   signal?: AbortSignal;
   /** Checked while waiting: when it returns true the lock is no longer needed and `acquire` returns undefined. */
@@ -77,6 +79,7 @@ export function isStale(holder: LockHolder): boolean {
   return !isAlive(holder.pid);
 }
 
+/** How long a lock file may stay empty (being written) before it counts as abandoned. */
 export const EMPTY_LOCK_GRACE_MS = 2000;
 
 /** Whether a process with this pid exists (EPERM means it exists but belongs to someone else). */

@@ -14,6 +14,7 @@ import { isIndexType, isManifestType } from "./media-types.js";
 import type { ContentStore } from "./store.js";
 import type { Descriptor } from "./types.js";
 
+/** What `prune` removed. */
 export interface PruneResult {
   /** Items removed: blobs, modules, rootfs folders, records and partial downloads. */
   removed: number;

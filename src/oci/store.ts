@@ -43,6 +43,10 @@ export interface StoredImage {
   descriptor: Descriptor;
 }
 
+/**
+ * nodewasi's content store: the layout readers of `OciLayout` plus ingest, tags, modules, rootfs folders,
+ * extraction records and prune. Safe to share between processes.
+ */
 export class ContentStore extends OciLayout {
   /** Opens the store at `root`, creating whatever is missing (folders mode 0700: pulls may hold private images). */
   static override async open(root: string): Promise<ContentStore> {

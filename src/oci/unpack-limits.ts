@@ -4,6 +4,7 @@
  */
 import { invalidArgument, type ShimError } from "../internal/index.js";
 
+/** Per-layer limits; each refusal names the limit so a user can tell a bomb from a big image. */
 export interface UnpackLimits {
   /** Most tar entries in one layer (default 100 000). */
   maxEntries: number;
@@ -21,6 +22,7 @@ export interface UnpackLimits {
   maxNameBytes: number;
 }
 
+/** The defaults of `UnpackLimits`. */
 export const DEFAULT_UNPACK_LIMITS: Readonly<UnpackLimits> = Object.freeze({
   maxEntries: 100_000,
   maxBytes: 2 * 1024 ** 3,

@@ -24,6 +24,7 @@ import {
   symlinkTargetError,
 } from "./unpack-path.js";
 
+/** Options of `unpackLayer`; limits not given keep their defaults (`DEFAULT_UNPACK_LIMITS`). */
 export interface UnpackOptions {
   limits?: Partial<UnpackLimits>;
   signal?: AbortSignal;
@@ -31,6 +32,7 @@ export interface UnpackOptions {
   name?: string;
 }
 
+/** What a layer contributed. */
 export interface UnpackResult {
   /** Tar entries applied (whiteouts included). */
   entries: number;
