@@ -1,10 +1,11 @@
 /**
- * `nodewasi pull` against a registry that stalls in the middle of a layer: the bin reports the download on
- * stderr, and Ctrl-C (SIGINT) ends it promptly with exit 130 and one `interrupted` message, nothing on stdout.
+ * `nodewasi pull` against a registry: credentials refused (exit 4), nothing listening (exit 5), and a layer
+ * that stalls halfway, where Ctrl-C (SIGINT) ends the pull promptly with exit 130 and one `interrupted`
+ * message, nothing on stdout.
  * The registry is a real HTTP server speaking the distribution API for one image, on loopback.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type ServerResponse } from "node:http";
@@ -34,6 +35,12 @@ function stallingRegistry(): { server: Server; layerSize: number } {
       res.end(req.method === "HEAD" ? undefined : body);
     };
     if (url === "/v2/" || url === "/v2") return send("application/json", Buffer.from("{}"), "");
+    if (url.startsWith("/v2/private/")) {
+      res.writeHead(401, { "www-authenticate": 'Basic realm="test"', "content-type": "application/json" });
+      return res.end(
+        JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }),
+      );
+    }
     const m = /^\/v2\/app\/(manifests|blobs)\/(.+)$/.exec(url);
     if (m?.[1] === "manifests" && (m[2] === "v1" || m[2] === image.manifest.digest)) {
       return send(image.manifest.mediaType, manifest, image.manifest.digest);
@@ -54,7 +61,17 @@ function stallingRegistry(): { server: Server; layerSize: number } {
   return { server, layerSize: module.length };
 }
 
-describe("nodewasi pull interrupted", () => {
+/** Runs the bin to the end with its own state root and no Docker credentials. */
+function run(args: string[], root: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const env = { ...process.env, NODEWASI_ROOT: root, DOCKER_CONFIG: join(root, "no-docker-config") };
+    execFile(BIN, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe("nodewasi pull from a registry", () => {
   let work: string;
   let server: Server;
   let host: string;
@@ -69,6 +86,23 @@ describe("nodewasi pull interrupted", () => {
     server.closeAllConnections();
     await new Promise((ok) => server.close(ok));
     await rm(work, { recursive: true, force: true });
+  });
+
+  it("exits 4 when the registry wants credentials", async () => {
+    const r = await run(["pull", `${host}/private/app:v1`], join(work, "root-401"));
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, new RegExp(`^nodewasi: .*${host.replace(/\./g, "\\.")}/private/app:v1.*401`));
+  });
+
+  it("exits 5 when nothing listens at the registry address", async () => {
+    const closed = createServer();
+    await new Promise<void>((ok) => closed.listen(0, "127.0.0.1", ok));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((ok) => closed.close(ok));
+    const r = await run(["pull", `127.0.0.1:${port}/app:v1`], join(work, "root-refused"));
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /^nodewasi: .*ECONNREFUSED/);
   });
 
   it("exits 130 on SIGINT during a layer download, and prints nothing on stdout", async () => {

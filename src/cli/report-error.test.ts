@@ -20,6 +20,13 @@ describe("reportError", () => {
     assert.match(out, /^nodewasi: ghcr\.io\/x\/y: 401\nhint: .*docker login/);
   });
 
+  it("adds no generic hint to a message that already gives advice", () => {
+    const out = capture(
+      new ShimError(Code.Unavailable, "GET x failed: ECONNREFUSED; check the registry host"),
+    );
+    assert.equal(out, "nodewasi: GET x failed: ECONNREFUSED; check the registry host\n");
+  });
+
   it("prefers the thrower's hint", () => {
     const out = capture(new ShimError(Code.Unavailable, "down", { details: { hint: "start the registry" } }));
     assert.equal(out, "nodewasi: down\nhint: start the registry\n");

@@ -12,10 +12,17 @@ export interface ReportErrorOptions {
   write?: (text: string) => void;
 }
 
-/** A hint for the user, keyed by what went wrong; `details.hint` from the thrower wins. */
+/** Messages that already end with advice (`...; check the host`, `...; run \`nodewasi pull X\``). */
+const ADVICE_RE = /;\s*(?:check|try|run|use|add|log in|pass|set|remove|pull|annotate|push|write|give|ask)\b/i;
+
+/**
+ * A hint for the user, keyed by what went wrong. `details.hint` from the thrower wins; no generic hint is added
+ * to a message that already says what to try.
+ */
 export function hintFor(err: ShimError): string | undefined {
   const given = err.details.hint;
   if (typeof given === "string" && given) return given;
+  if (ADVICE_RE.test(err.rawMessage)) return undefined;
   switch (err.code) {
     case Code.Unauthenticated:
     case Code.PermissionDenied:
