@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -157,6 +158,22 @@ describe("ContentStore", () => {
     const held = await store.ingest(desc2);
     await assert.rejects(store.ingest(desc2, AbortSignal.timeout(200)), /TimeoutError|aborted|timeout/i);
     await held.release();
+  });
+
+  it("steals an empty lock left by a process that died while creating it, once it is old", async () => {
+    const store = await freshStore();
+    const desc = blobDesc(randomBytes(10));
+    const dir = join(store.root, "ingest", desc.digest.slice(7));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "lock"), "");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, "lock"), old, old);
+    const ing = await store.ingest(desc, AbortSignal.timeout(2000));
+    assert.equal(ing.complete, false);
+    // Prune leaves a download that a live process holds.
+    assert.equal((await store.prune()).removed, 0);
+    assert.ok(existsSync(dir));
+    await ing.release();
   });
 
   it("two processes ingesting the same blob at once both succeed, one writes", async () => {
