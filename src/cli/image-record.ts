@@ -53,16 +53,19 @@ export async function listImages(store: ContentStore): Promise<ImageRecord[]> {
  */
 export async function findImage(store: ContentStore, input: string): Promise<ImageRecord> {
   const names = [input];
+  let invalid: unknown;
   try {
     const canonical = canonicalName(input);
     if (canonical !== input) names.push(canonical);
-  } catch {
-    // Not a valid reference: it can still be a name stored as is; report not-found below.
+  } catch (err) {
+    // Not a valid reference: it can still be a name stored as is; if not, the parse error is the answer.
+    invalid = err;
   }
   for (const name of names) {
     const descriptor = await store.resolve(name);
     if (descriptor) return withRecord(store, name, descriptor);
   }
+  if (invalid) throw invalid;
   throw notFound(`${input} is not in the store; run \`nodewasi pull ${input}\``, {
     details: { reference: input },
   });

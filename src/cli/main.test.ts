@@ -228,6 +228,13 @@ describe("nodewasi pull, images, inspect, rmi, prune", () => {
     );
   });
 
+  it("refuses an invalid reference instead of suggesting to pull it (exit 2)", async () => {
+    const r = await nodewasi(["inspect", "Bad Ref!!"], env());
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^nodewasi: .*invalid.*Bad Ref!!/i);
+    assert.doesNotMatch(r.stderr, /nodewasi pull/);
+  });
+
   it("rmi untags what exists, reports what does not, and exits 3", async () => {
     const r = await nodewasi(["rmi", "example.com/missing:v1", `oci:${layout}:v1`], env());
     assert.equal(r.code, 3);
@@ -245,7 +252,7 @@ describe("nodewasi pull, images, inspect, rmi, prune", () => {
     assert.ok(freed.bytes >= moduleBytes.length, first.stdout);
     const second = await nodewasi(["prune"], env());
     assert.equal(second.code, 0, second.stderr);
-    assert.equal(second.stdout, "removed 0 blobs, freed 0 B\n");
+    assert.equal(second.stdout, "removed 0 items, freed 0 B\n");
   });
 
   it("pulls the example image when it is there", async (t) => {

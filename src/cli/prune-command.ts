@@ -1,6 +1,6 @@
 /**
- * `nodewasi prune`: remove from the content store every blob, extracted module and rootfs that no image name
- * references any more, and say how much was freed.
+ * `nodewasi prune`: remove from the content store every blob, extracted module, rootfs, pull record and stale
+ * partial download that no image name references any more, and say how many items went and how much was freed.
  */
 import type { Command } from "commander";
 import { type CliState, contextFor } from "./context.js";
@@ -26,8 +26,8 @@ Examples:
       const oci = await import("../oci/index.js");
       const store = await oci.ContentStore.open(ctx.root);
       const result = await store.prune();
-      const removed = Array.isArray(result.removed) ? result.removed.length : Number(result.removed);
-      if (flags.json) ctx.out(`${JSON.stringify({ removed, bytes: result.bytes })}\n`);
-      else ctx.out(`removed ${plural(removed, "blob")}, freed ${formatBytes(result.bytes)}\n`);
+      // `removed` counts blobs, modules, rootfs folders, records and partial downloads alike.
+      if (flags.json) ctx.out(`${JSON.stringify({ removed: result.removed, bytes: result.bytes })}\n`);
+      else ctx.out(`removed ${plural(result.removed, "item")}, freed ${formatBytes(result.bytes)}\n`);
     });
 }
