@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { createLogger, defaultRoot, type Logger } from "../internal/index.js";
-import { exitCodeFor } from "./exit-code.js";
+import { ExitCode, exitCodeFor } from "./exit-code.js";
 import { reportError } from "./report-error.js";
 
 export interface CliContext {
@@ -49,6 +49,6 @@ export function contextFor(cmd: Command, state: CliState): CliContext {
 
 /** Interrupted beats everything; otherwise the first failure's code stands. */
 function worse(current: number, next: number): number {
-  if (next === 130 || current === 0) return next;
+  if (next === ExitCode.Interrupted || current === ExitCode.Ok) return next;
   return current;
 }
