@@ -24,6 +24,7 @@ export type PlainFetch = (req: {
   signal?: AbortSignal;
 }) => Promise<{ status: number; bytes: Buffer; retryAfterMs?: number }>;
 
+/** What the authenticator needs: a way to reach token servers, credentials, and the plain-HTTP policy. */
 export interface AuthenticatorOptions {
   fetch: PlainFetch;
   credentials?: CredentialProvider | undefined;
@@ -36,6 +37,10 @@ export interface AuthenticatorOptions {
 
 type Mode = { scheme: "basic" } | { scheme: "bearer"; realm: URL; service: string | undefined };
 
+/**
+ * Per-client auth state: how each registry wants to be addressed (learned from its first 401), credentials
+ * looked up once per registry, and the token cache. Safe to share between concurrent requests.
+ */
 export class Authenticator {
   readonly #opts: AuthenticatorOptions;
   readonly #modes = new Map<string, Mode>();

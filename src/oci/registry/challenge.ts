@@ -5,6 +5,7 @@
  * header may carry several challenges, so a split on "," is wrong; this is a small tokenizer instead.
  */
 
+/** One parsed challenge of a `WWW-Authenticate` header. */
 export interface Challenge {
   /** Lowercase scheme: `bearer`, `basic`, ... */
   scheme: string;

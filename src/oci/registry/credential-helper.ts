@@ -13,6 +13,7 @@ import type { Credentials } from "./credentials.js";
 const HELPER_TIMEOUT_MS = 15_000;
 const MAX_OUTPUT = 1 << 20;
 
+/** Environment (PATH) for the helper, where to log why it gave nothing, and how long it may take. */
 export interface HelperOptions {
   env?: NodeJS.ProcessEnv;
   logger: Logger;

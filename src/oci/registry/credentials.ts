@@ -28,6 +28,7 @@ export interface CredentialProvider {
   get(registry: string): Promise<Credentials | undefined>;
 }
 
+/** Where to look: the environment and home directory decide every file location. */
 export interface DockerCredentialsOptions {
   /** Environment for file locations and helpers (default `process.env`). */
   env?: NodeJS.ProcessEnv;

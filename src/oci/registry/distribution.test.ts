@@ -134,13 +134,22 @@ describe("against docker-registry (open)", { skip }, () => {
     const r = reg!.registry;
     const config = blob('{"architecture":"wasm","os":"wasip1"}');
     const layer = blob(`\0asm\x01\0\0\0${"x".repeat(10_000)}`);
-    await client.uploadBlob(r, "test/hello", config.desc, config.bytes);
+    await client.uploadBlob(r, "test/hello", config.desc, () => Readable.from([config.bytes]));
     await client.uploadBlob(r, "test/hello", layer.desc, () => Readable.from([layer.bytes]), {
       chunkSize: 4096,
     });
     assert.equal(await client.blobExists(r, "test/hello", layer.desc), true);
+    assert.equal(await client.blobExists(r, "test/hello", config.desc), true);
     // Uploading again is a no-op (the blob exists).
     await client.uploadBlob(r, "test/hello", layer.desc, layer.bytes);
+    // A stream whose bytes differ from the descriptor is refused by the registry.
+    const lie = blob("the real bytes");
+    await assert.rejects(
+      client.uploadBlob(r, "test/hello", { ...lie.desc, digest: sha256("other") }, () =>
+        Readable.from([lie.bytes]),
+      ),
+      (e: ShimError) => e.code === Code.InvalidArgument && /DIGEST_INVALID/.test(e.message),
+    );
     const manifest = manifestFor(config, layer);
     const digest = await client.putManifest(r, "test/hello", "v1", manifest, MediaType.OciManifest);
     assert.equal(digest, sha256(manifest));

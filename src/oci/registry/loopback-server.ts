@@ -6,6 +6,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
+/** One request as the server saw it, body included. */
 export interface Recorded {
   method: string;
   /** Path and query. */
@@ -15,6 +16,7 @@ export interface Recorded {
   socket: Socket;
 }
 
+/** A running server; `close()` drops open connections too, so tests end promptly. */
 export interface LoopbackServer {
   /** `http://127.0.0.1:<port>` */
   origin: string;
@@ -25,8 +27,10 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
+/** Answers one recorded request. */
 export type Handler = (req: Recorded, res: ServerResponse) => void | Promise<void>;
 
+/** Starts a server on 127.0.0.1 on a free port. */
 export async function loopbackServer(handler: Handler): Promise<LoopbackServer> {
   const requests: Recorded[] = [];
   const server = createServer((req, res) => {

@@ -6,7 +6,7 @@
  * shown in messages).
  */
 import type { Readable } from "node:stream";
-import { type Digest, invalidArgument, type Logger, sha256 } from "../../internal/index.js";
+import { Code, type Digest, invalidArgument, type Logger, ShimError, sha256 } from "../../internal/index.js";
 import type { Descriptor } from "../types.js";
 import { repositoryScope } from "./challenge.js";
 import { header } from "./read-body.js";
@@ -16,6 +16,7 @@ import type { HttpResponse } from "./transport.js";
 /** Blob content for upload: bytes, or a factory giving a fresh stream for each try. */
 export type BlobData = Buffer | (() => Readable);
 
+/** How to upload: one PUT (default) or PATCH chunks, and a signal to stop. */
 export interface UploadOptions {
   /** Upload in PATCH chunks of this many bytes instead of one PUT. */
   chunkSize?: number;
@@ -207,7 +208,8 @@ export async function putManifest(
 function nextLocation(res: HttpResponse, what: string): URL {
   const loc = header(res.headers, "location");
   if (!loc) {
-    throw invalidArgument(
+    throw new ShimError(
+      Code.Unknown,
       `${what}: the registry answered ${res.status} without a Location header; it does not follow the distribution spec`,
     );
   }

@@ -373,3 +373,31 @@ describe("blobs", () => {
     assert.equal(reg.requests.length, 0);
   });
 });
+
+describe("lifecycle", () => {
+  it("an aborted signal cancels a request that is waiting to retry", async () => {
+    const reg = await serve((_req, res) => json(res, 503, {}));
+    const c = client({ retry: { attempts: 5, baseMs: 10_000, maxMs: 10_000 } });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const t0 = Date.now();
+    await assert.rejects(
+      c.getManifest({ registry: reg.host, repository: "org/app", tag: "v1" }, { signal: ac.signal }),
+      (e: ShimError) => e.code === Code.Canceled,
+    );
+    assert.ok(Date.now() - t0 < 2000);
+  });
+
+  it("close() does not hang on a blob stream nobody finished reading", async () => {
+    const reg = await serve((_req, res) => {
+      res.writeHead(200, { "content-length": 1 << 20 });
+      res.write(Buffer.alloc(1024));
+    });
+    const c = new RegistryClient({ credentials: anonymous });
+    const opened = await c.openBlob(reg.host, "org/app", desc);
+    opened.stream.on("error", () => {});
+    const t0 = Date.now();
+    await c.close();
+    assert.ok(Date.now() - t0 < 3000);
+  });
+});

@@ -32,6 +32,7 @@ import type { RetryOptions } from "./retry.js";
  */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** Client settings; every field is optional and the defaults suit `nodewasi pull`. */
 export interface RegistryClientOptions {
   /** Speak plain HTTP to every registry (loopback registries always get plain HTTP). */
   plainHttp?: boolean;
@@ -58,6 +59,10 @@ export interface ManifestHead {
 /** A provider that never has credentials: anonymous access only. */
 export const anonymous: CredentialProvider = { get: async () => undefined };
 
+/**
+ * One client serves many registries and repositories at once; share it across parallel downloads so
+ * connections and tokens are reused. Every failure is a `ShimError` naming the request and what to try.
+ */
 export class RegistryClient {
   readonly #http: RegistryHttp;
   readonly #logger: Logger;

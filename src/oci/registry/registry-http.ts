@@ -21,6 +21,7 @@ import {
 } from "./retry.js";
 import { type HttpResponse, type ReplayableBody, Transport } from "./transport.js";
 
+/** One registry request: where, what it needs (scopes), and which answers the caller handles. */
 export interface RegistryRequest {
   /** The registry as named in the reference (`docker.io`, `localhost:5000`). */
   registry: string;
@@ -42,6 +43,7 @@ export interface RegistryRequest {
   idempotent?: boolean;
 }
 
+/** Settings shared by every request of a client. */
 export interface RegistryHttpOptions {
   userAgent: string;
   plainHttp?: boolean;
@@ -52,6 +54,7 @@ export interface RegistryHttpOptions {
   now?: () => number;
 }
 
+/** The request engine behind `RegistryClient` and the push functions; one per client. */
 export class RegistryHttp {
   readonly #transport: Transport;
   readonly #auth: Authenticator;
@@ -111,6 +114,11 @@ export class RegistryHttp {
         }
         throw connectionError(failed, err);
       }
+      this.#logger.debug("registry answered", {
+        request: `${req.method} ${url.host}${url.pathname}`,
+        status: res.status,
+        ...(res.url !== url ? { from: res.url.host } : {}),
+      });
       if (req.expect.includes(res.status)) return res;
       const body = await readCapped(res.body, ERROR_BODY_MAX).catch(() => undefined);
       if (res.status === 401 && authRounds < 2 && res.url.origin === base.origin) {
@@ -194,7 +202,9 @@ export class RegistryHttp {
       attempt,
       waitMs: ms,
     });
-    await sleep(ms, signal);
+    await sleep(ms, signal).catch((err: unknown) => {
+      throw ShimError.from(signal?.reason ?? err);
+    });
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import type { ImageSource } from "../image-source.js";
 import { formatReference, type Reference } from "../reference.js";
 import { MAX_MANIFEST_BYTES, type RegistryClient } from "./registry-client.js";
 
+/** Who owns the client. */
 export interface RegistrySourceOptions {
   /** Whether `close()` closes the client (default true: the source owns it). */
   closeClient?: boolean;

@@ -5,6 +5,7 @@
  * jitter", so many clients hitting one overloaded registry spread out instead of retrying in lockstep.
  */
 
+/** Retry tuning; tests use a tiny `baseMs` so backoff costs milliseconds. */
 export interface RetryOptions {
   /** Total tries including the first (default 5, as containerd `maxAttempts` and oras-go `MaxRetry`). */
   attempts: number;
@@ -19,6 +20,7 @@ export interface RetryOptions {
   retryAfterMaxMs?: number;
 }
 
+/** 5 tries, 200 ms base, 5 s cap: at most about 10 s of waiting before a failure is reported. */
 export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = {
   attempts: 5,
   baseMs: 200,

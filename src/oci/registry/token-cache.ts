@@ -8,6 +8,7 @@ export const DEFAULT_TOKEN_SECONDS = 60;
 /** Tokens are dropped this long before they expire, so a request never leaves with a dying token. */
 const MARGIN_MS = 5_000;
 
+/** Tokens by registry and scope set; `now` is injectable so tests control expiry. */
 export class TokenCache {
   readonly #entries = new Map<string, { token: string; expiresAt: number }>();
   readonly #now: () => number;

@@ -14,6 +14,7 @@ import { isLoopbackHost } from "./hosts.js";
 /** A request body that can be sent again (for redirects and retries): bytes, or a factory of streams. */
 export type ReplayableBody = Buffer | (() => Readable);
 
+/** One HTTP exchange before redirects; `authorization` is bound to one origin. */
 export interface SendRequest {
   url: URL;
   method: string;
@@ -24,6 +25,7 @@ export interface SendRequest {
   authorization?: { origin: string; value: string };
 }
 
+/** The final answer after redirects. */
 export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
@@ -33,6 +35,7 @@ export interface HttpResponse {
   url: URL;
 }
 
+/** Connection settings of the client. */
 export interface TransportOptions {
   userAgent: string;
   /** Connections per origin (default 6, the browsers' figure). */
@@ -45,6 +48,7 @@ export interface TransportOptions {
 export const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** The HTTP layer: keep-alive connections per origin, redirects by hand; knows nothing of auth or retries. */
 export class Transport {
   readonly #agent: Agent;
   readonly #opts: TransportOptions;
@@ -121,8 +125,19 @@ export class Transport {
     }
   }
 
-  /** Closes idle connections and refuses new requests. */
+  /**
+   * Refuses new requests and closes connections. Requests still streaming (a body nobody finished reading)
+   * get a second to end, then are destroyed, so an abandoned blob stream cannot keep `close()` hanging.
+   */
   async close(): Promise<void> {
-    await this.#agent.close();
+    // undici's close() waits for unread bodies forever, even after destroy(); race the two instead.
+    let timer: NodeJS.Timeout | undefined;
+    const destroyed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#agent.destroy().then(resolve, resolve);
+      }, 1000);
+    });
+    await Promise.race([this.#agent.close().catch(() => {}), destroyed]);
+    clearTimeout(timer);
   }
 }
