@@ -35,8 +35,13 @@ export async function runCredentialHelper(
     const child = spawn(program, ["get"], {
       env: opts.env ?? process.env,
       stdio: ["pipe", "pipe", "pipe"],
-      timeout: opts.timeoutMs ?? HELPER_TIMEOUT_MS,
     });
+    // Our own timer, not spawn's `timeout`: that one stays armed when the program does not exist, holding
+    // the process open for its whole length.
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? HELPER_TIMEOUT_MS);
+    timer.unref();
+    child.on("close", () => clearTimeout(timer));
+    child.on("error", () => clearTimeout(timer));
     const out: Buffer[] = [];
     let size = 0;
     child.stdout.on("data", (b: Buffer) => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../../internal/index.js";
+import { runCredentialHelper } from "./credential-helper.js";
 import { configKeyHost, DockerCredentials } from "./credentials.js";
 
 let home: string;
@@ -140,5 +141,22 @@ describe("DockerCredentials", () => {
     });
     assert.equal(await c.get("ghcr.io"), undefined);
     assert.match(lines.join(""), /not valid JSON.*d5\/config\.json/);
+  });
+});
+
+describe("runCredentialHelper", () => {
+  it("kills a helper that hangs, and refuses helper names with a path", async () => {
+    await writeFile(join(bin, "docker-credential-hang"), "#!/bin/sh\nexec sleep 30\n");
+    await chmod(join(bin, "docker-credential-hang"), 0o755);
+    const lines: string[] = [];
+    const logger = createLogger({ level: "debug", write: (l) => lines.push(l) });
+    const t0 = Date.now();
+    assert.equal(
+      await runCredentialHelper("hang", "x.example", { env: env(), logger, timeoutMs: 200 }),
+      undefined,
+    );
+    assert.ok(Date.now() - t0 < 5000);
+    assert.match(lines.join(""), /docker-credential-hang.*killed by SIGKILL/);
+    assert.equal(await runCredentialHelper("../../bin/sh", "x.example", { env: env(), logger }), undefined);
   });
 });
