@@ -13,7 +13,6 @@ export { parseRegistryErrors, type RegistryErrorEntry } from "./errors.js";
 export type { BlobData, UploadOptions } from "./push.js";
 export {
   anonymous,
-  MAX_MANIFEST_BYTES,
   type ManifestHead,
   RegistryClient,
   type RegistryClientOptions,

@@ -16,6 +16,8 @@ import {
   silentLogger,
 } from "../../internal/index.js";
 import type { FetchedManifest, OpenedBlob } from "../image-source.js";
+// 4 MiB: the size distribution-spec says registries should accept, and oras-go `defaultMaxMetadataBytes`.
+import { MAX_MANIFEST_BYTES } from "../manifest.js";
 import { MANIFEST_ACCEPT } from "../media-types.js";
 import { formatReference, type Reference } from "../reference.js";
 import type { Descriptor } from "../types.js";
@@ -25,12 +27,6 @@ import * as push from "./push.js";
 import { discard, header, readCapped } from "./read-body.js";
 import { RegistryHttp } from "./registry-http.js";
 import type { RetryOptions } from "./retry.js";
-
-/**
- * The largest manifest or index read: 4 MiB, the size distribution-spec says registries should accept and
- * oras-go's `defaultMaxMetadataBytes` (containerd allows 4*1048*1048).
- */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** Client settings; every field is optional and the defaults suit `nodewasi pull`. */
 export interface RegistryClientOptions {

@@ -5,8 +5,9 @@
  */
 import { Code, dataLoss, ShimError } from "../../internal/index.js";
 import type { ImageSource } from "../image-source.js";
+import { MAX_MANIFEST_BYTES } from "../manifest.js";
 import { formatReference, type Reference } from "../reference.js";
-import { MAX_MANIFEST_BYTES, type RegistryClient } from "./registry-client.js";
+import type { RegistryClient } from "./registry-client.js";
 
 /** Who owns the client. */
 export interface RegistrySourceOptions {
