@@ -31,8 +31,13 @@ export function decompressionStages(
         }),
       ];
     case "gzip":
-      // zlib bounds each output chunk (16 KiB) and honours backpressure, so counting after it is enough.
-      return [counter((n) => guard.input(n)), createGunzip(), counter((n) => guard.output(n))];
+      // zlib bounds each output chunk (here 128 KiB: fewer, larger chunks for tar and the disk) and honours
+      // backpressure, so counting after it is enough.
+      return [
+        counter((n) => guard.input(n)),
+        createGunzip({ chunkSize: GUNZIP_CHUNK }),
+        counter((n) => guard.output(n)),
+      ];
     case "zstd":
       return [zstd(guard, layer)];
   }
@@ -55,6 +60,9 @@ function counter(count: (n: number) => void): Transform {
     },
   });
 }
+
+/** Output chunk size of gunzip. */
+const GUNZIP_CHUNK = 128 * 1024;
 
 /** Compressed input is fed to fzstd in slices so one network chunk of RLE blocks cannot expand unchecked. */
 const ZSTD_SLICE = 16 * 1024;

@@ -4,11 +4,11 @@
  * is the file the image names. Either way the bytes must start with `\0asm`, and a component is refused.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, open, realpath, rename, rm } from "node:fs/promises";
+import { access, mkdir, open, realpath, rename, rm } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
+import type { Readable } from "node:stream";
 import {
   type Digest,
-  DigestStream,
   failedPrecondition,
   invalidArgument,
   notFound,
@@ -26,29 +26,60 @@ export interface ExtractedModule {
   kind: WasmKind;
   path: string;
   source: string;
-  rootfs?: string;
 }
 
-/** Unpacks `loc.tarLayers` (already in the store) into the manifest's rootfs, atomically: all layers or none. */
+export interface RootfsLayers {
+  /** Settles when the layer is in the store (its download promise). */
+  ready(digest: Digest): Promise<unknown>;
+  /**
+   * The bottom layer's bytes as they download (tee.ts). They end only once the blob is verified; if this
+   * stream fails for any reason, the layer is unpacked again from the stored blob.
+   */
+  streamed?: Readable;
+}
+
+/**
+ * Unpacks `loc.tarLayers` into the manifest's rootfs, atomically: a temporary folder renamed into place, so
+ * a rootfs that exists is complete (also one another process finished first). Returns its path.
+ */
 export async function unpackRootfs(
   store: ContentStore,
   manifest: Digest,
   loc: ModuleLocation,
   name: string,
+  layers: RootfsLayers,
 ): Promise<string> {
   const rootfs = store.rootfsPath(manifest);
+  if (await exists(rootfs)) {
+    layers.streamed?.destroy();
+    return rootfs;
+  }
   const tmp = `${rootfs}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true, mode: 0o755 });
   try {
-    for (const layer of loc.tarLayers) {
+    for (const [i, layer] of loc.tarLayers.entries()) {
       const compression = tarLayerCompression(layer.mediaType) ?? "none";
-      await unpackLayer(createReadStream(store.blobPath(layer.digest)), compression, tmp, {
-        name: `layer ${layer.digest} of ${name}`,
-      });
+      const opts = { name: `layer ${layer.digest} of ${name}` };
+      if (i === 0 && layers.streamed) {
+        const streamed = await Promise.all([
+          unpackLayer(layers.streamed, compression, tmp, opts),
+          layers.ready(layer.digest),
+        ]).then(
+          () => true,
+          () => false,
+        );
+        if (streamed) continue;
+        await rm(tmp, { recursive: true, force: true });
+        await mkdir(tmp, { mode: 0o755 });
+      }
+      await layers.ready(layer.digest);
+      await unpackLayer(createReadStream(store.blobPath(layer.digest)), compression, tmp, opts);
     }
     await mkdir(dirname(rootfs), { recursive: true });
-    await rm(rootfs, { recursive: true, force: true });
-    await rename(tmp, rootfs);
+    await rename(tmp, rootfs).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+      await rm(tmp, { recursive: true, force: true }); // another pull finished first; its rootfs is complete
+    });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
@@ -58,26 +89,21 @@ export async function unpackRootfs(
 
 /** Resolves the module file inside a rootfs, following links only while they stay inside. */
 async function moduleFile(rootfs: string, path: string, name: string): Promise<string> {
-  const candidate = join(rootfs, path);
   let real: string;
   try {
-    real = await realpath(candidate);
+    real = await realpath(join(rootfs, path));
   } catch {
     throw notFound(`${name}: the image names its module ${path}, but no such file is in its layers`);
   }
-  const rootReal = await realpath(rootfs);
-  const rel = relative(rootReal, real);
-  if (rel.startsWith(`..${sep}`) || rel === "..") {
+  const rel = relative(await realpath(rootfs), real);
+  if (rel === ".." || rel.startsWith(`..${sep}`)) {
     throw invalidArgument(`${name}: module path ${path} leads outside the image's rootfs`);
   }
   return real;
 }
 
-/** Hashes a file and checks its wasm header; refuses non-wasm and components with the reason. */
-async function checkModule(
-  file: string,
-  what: string,
-): Promise<{ digest: Digest; size: number; kind: WasmKind }> {
+/** Reads the wasm header of a file; refuses non-wasm and components with the reason. */
+async function moduleKind(file: string, what: string): Promise<WasmKind> {
   const fh = await open(file, "r");
   const head = Buffer.alloc(8);
   try {
@@ -92,12 +118,13 @@ async function checkModule(
       `${what} is a WebAssembly component (WASI preview 2); nodewasi runs preview 1 modules with node:wasi`,
     );
   }
-  const hasher = new DigestStream();
-  for await (const chunk of createReadStream(file).pipe(hasher)) void chunk;
-  return { digest: hasher.digest(), size: hasher.bytes, kind: header.kind };
+  return header.kind;
 }
 
-/** Extracts the module `loc` names and stores it under its digest. `rootfs` is set when layers were unpacked. */
+/**
+ * Extracts the module `loc` names and stores it under its digest: a raw layer is linked (it is a verified,
+ * immutable blob), a file of the rootfs is copied and hashed in one pass.
+ */
 export async function extractModule(
   store: ContentStore,
   loc: ModuleLocation,
@@ -107,18 +134,19 @@ export async function extractModule(
   if (loc.module.kind === "layer") {
     const layer = loc.module.layer;
     const file = store.blobPath(layer.digest);
-    const checked = await checkModule(file, `layer ${layer.digest} of ${name}`);
-    await store.putModule(file, checked.digest);
-    return {
-      ...checked,
-      path: store.modulePath(checked.digest),
-      source: layer.digest,
-      ...(rootfs ? { rootfs } : {}),
-    };
+    const kind = await moduleKind(file, `layer ${layer.digest} of ${name}`);
+    const stored = await store.importModule(file, { digest: layer.digest, link: true });
+    return { ...stored, kind, source: layer.digest };
   }
   if (!rootfs) throw invalidArgument(`${name}: the module is in tar layers but none were unpacked`);
   const file = await moduleFile(rootfs, loc.module.path, name);
-  const checked = await checkModule(file, `${loc.module.path} in ${name}`);
-  await store.putModule(file, checked.digest);
-  return { ...checked, path: store.modulePath(checked.digest), source: loc.module.path, rootfs };
+  const kind = await moduleKind(file, `${loc.module.path} in ${name}`);
+  return { ...(await store.importModule(file)), kind, source: loc.module.path };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

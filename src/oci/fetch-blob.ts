@@ -1,13 +1,15 @@
 /**
  * Downloads one blob into the content store, resuming a broken download with a Range request from where the
  * partial data ends (the store's ingest keeps it). Request-level retries (5xx, 429, resets before the body)
- * happen inside the registry client; this loop covers what breaks mid-body and content that fails
- * verification, with its own bounded backoff. A blob enters the store only after its size and digest match.
+ * happen inside the registry client, so a failure to open the blob is final here; this loop covers what
+ * breaks mid-body and content that fails verification, with its own bounded backoff. A blob enters the store
+ * only after its size and digest match.
  */
 import { Code, type Digest, ShimError, sleep } from "../internal/index.js";
 import type { ImageSource } from "./image-source.js";
 import type { PullEvent } from "./pull-types.js";
 import type { ContentStore } from "./store.js";
+import type { Tee } from "./tee.js";
 import type { Descriptor } from "./types.js";
 
 export interface FetchBlobOptions {
@@ -15,6 +17,8 @@ export interface FetchBlobOptions {
   baseDelayMs?: number;
   onEvent?: (e: PullEvent) => void;
   signal?: AbortSignal;
+  /** Also feed the bytes of the first attempt, if it starts at offset 0, to this side branch (tee.ts). */
+  tee?: Tee;
 }
 
 /** Node and undici errors that mean "the connection broke", so a resume can help. */
@@ -54,28 +58,55 @@ export async function fetchBlob(
   const emit = opts.onEvent ?? (() => {});
   const digest: Digest = desc.digest;
   let fetched = 0;
-  for (let attempt = 1; ; attempt++) {
+  let tee = opts.tee;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const result = await fetchAttempt(attempt);
+      if (result !== undefined) return result;
+    }
+  } finally {
+    tee?.fail(new Error(`the download of ${digest} did not stream from its start`));
+  }
+
+  /** One try: the bytes fetched once the blob is stored, or undefined to try again. */
+  async function fetchAttempt(attempt: number): Promise<number | undefined> {
     const ingest = await store.ingest(desc, opts.signal);
     let offset = 0;
+    let opening = true;
     try {
       if (ingest.complete) {
         emit({ type: "blob-done", digest, size: desc.size, cached: fetched === 0 });
         return fetched;
       }
-      const opened = await source.openBlob(desc, ingest.offset, opts.signal);
+      const side = tee;
+      tee = undefined;
+      const opened = await source.openBlob(desc, ingest.offset, opts.signal).catch((err: unknown) => {
+        throw ShimError.from(err, Code.Unavailable); // retried by the source already: not again here
+      });
+      opening = false;
       offset = opened.offset;
       emit({ type: "blob-start", digest, size: desc.size, offset, mediaType: desc.mediaType });
       let done = offset;
-      await ingest.write(opened.stream, offset, (n) => {
-        done += n;
-        fetched += n;
-        emit({ type: "blob-progress", digest, size: desc.size, done });
-      });
-      await ingest.commit();
+      const streaming = side && offset === 0 ? side : undefined;
+      if (side && !streaming) side.fail(new Error(`the download of ${digest} resumed at ${offset}`));
+      const body = streaming ? opened.stream.pipe(streaming.tap()) : opened.stream;
+      if (streaming) opened.stream.once("error", (err) => body.destroy(err));
+      try {
+        await ingest.write(body, offset, (n) => {
+          done += n;
+          fetched += n;
+          emit({ type: "blob-progress", digest, size: desc.size, done });
+        });
+        await ingest.commit();
+      } catch (err) {
+        streaming?.fail(err as Error);
+        throw err;
+      }
+      streaming?.end();
       emit({ type: "blob-done", digest, size: desc.size, cached: false });
       return fetched;
     } catch (err) {
-      if (attempt >= attempts || !isRetryable(err) || opts.signal?.aborted) {
+      if (opening || attempt >= attempts || !isRetryable(err) || opts.signal?.aborted) {
         throw ShimError.from(err, Code.Unavailable);
       }
       const delayMs =
@@ -83,6 +114,7 @@ export async function fetchBlob(
       const reason = err instanceof Error ? err.message : String(err);
       emit({ type: "blob-retry", digest, offset: ingest.offset, attempt, delayMs, reason });
       await sleep(delayMs, opts.signal);
+      return undefined;
     } finally {
       await ingest.release();
     }

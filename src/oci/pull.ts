@@ -5,6 +5,7 @@
  * store. Steps and their order follow containerd's fetch-then-unpack; the wasm rules are DESIGN 11 and 12.
  */
 import { access } from "node:fs/promises";
+import { PassThrough } from "node:stream";
 import { type Digest, defaultRoot, failedPrecondition, silentLogger } from "../internal/index.js";
 import { extractModule, unpackRootfs } from "./extract.js";
 import { fetchBlob } from "./fetch-blob.js";
@@ -15,6 +16,7 @@ import { openSource } from "./open-source.js";
 import { configPlatform, formatPlatform, platformMatches, selectManifest } from "./platform.js";
 import type { PullEvent, PullOptions, PullResult } from "./pull-types.js";
 import { ContentStore } from "./store.js";
+import { Tee } from "./tee.js";
 import { Annotation, type Descriptor, type ImageConfig, type Platform } from "./types.js";
 
 export async function pull(input: string, opts: PullOptions = {}): Promise<PullResult> {
@@ -112,10 +114,35 @@ export async function pullFrom(
     rootfs = cached.rootfs;
     emit({ type: "extracted", module: module.digest, size: module.size, cached: true });
   } else {
-    bytesFetched += await fetchAll(store, source, layers, opts);
-    rootfs = location.tarLayers.length
-      ? await unpackRootfs(store, manifestDesc.digest, location, name)
-      : undefined;
+    // The bottom layer unpacks while it downloads (when it is not stored yet); the others download in
+    // parallel and are applied in order from the store. Any failure stops the downloads still running.
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+    const rootfsDir = location.tarLayers.length ? store.rootfsPath(manifestDesc.digest) : undefined;
+    const bottom = location.tarLayers[0];
+    const side =
+      rootfsDir && bottom && !(await exists(rootfsDir)) && !(await store.has(bottom))
+        ? new PassThrough({ highWaterMark: 1 << 20 })
+        : undefined;
+    const fetches = startFetches(
+      store,
+      source,
+      layers,
+      { ...opts, signal },
+      side && bottom ? { [bottom.digest]: new Tee(side) } : {},
+    );
+    try {
+      rootfs = rootfsDir
+        ? await unpackRootfs(store, manifestDesc.digest, location, name, {
+            ready: (d) => fetches.get(d)!,
+            ...(side ? { streamed: side } : {}),
+          })
+        : undefined;
+      for (const n of await Promise.all(fetches.values())) bytesFetched += n;
+    } catch (err) {
+      stop.abort(err);
+      throw err;
+    }
     const extracted = await extractModule(store, location, name, rootfs);
     module = {
       digest: extracted.digest,
@@ -182,23 +209,46 @@ async function cachedExtraction(
   return { module: record.module, ...(record.rootfs ? { rootfs: record.rootfs } : {}) };
 }
 
-/** Fetches `layers` with at most `opts.concurrency` (default 4) downloads at a time. */
-async function fetchAll(
+/**
+ * Starts fetching `layers`, at most `opts.concurrency` (default 4) at a time, and returns each layer's
+ * promise of bytes fetched. The promises are marked handled: a caller awaits the ones it needs, in its order.
+ */
+function startFetches(
   store: ContentStore,
   source: ImageSource,
   layers: Descriptor[],
   opts: PullOptions,
-): Promise<number> {
-  const queue = [...new Map(layers.map((l) => [l.digest, l])).values()];
-  let total = 0;
-  const worker = async () => {
-    for (let layer = queue.shift(); layer; layer = queue.shift()) {
-      total += await fetchBlob(store, source, layer, {
+  tees: Record<string, Tee>,
+): Map<Digest, Promise<number>> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const slot = async () => {
+    while (running >= Math.max(1, opts.concurrency ?? 4)) await new Promise<void>((r) => waiting.push(r));
+    running++;
+  };
+  const fetches = new Map<Digest, Promise<number>>();
+  for (const layer of layers) {
+    if (fetches.has(layer.digest)) continue;
+    const tee = tees[layer.digest];
+    const p = slot().then(() =>
+      fetchBlob(store, source, layer, {
         ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
-  return total;
+        ...(tee ? { tee } : {}),
+      }).finally(() => {
+        running--;
+        waiting.shift()?.();
+      }),
+    );
+    p.catch(() => {});
+    fetches.set(layer.digest, p);
+  }
+  return fetches;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

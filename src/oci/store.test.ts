@@ -250,12 +250,14 @@ describe("ContentStore", () => {
     const wasm = Buffer.from("\0asm\x01\0\0\0");
     const src = join(tmp, `m-${n}.wasm`);
     writeFileSync(src, wasm);
-    const path = await store.putModule(src, sha256(wasm));
+    const { path, digest, size } = await store.importModule(src);
     assert.equal(path, store.modulePath(sha256(wasm)));
+    assert.equal(digest, sha256(wasm));
+    assert.equal(size, wasm.length);
     assert.deepEqual(readFileSync(path), wasm);
-    assert.equal(await store.putModule(src, sha256(wasm)), path);
+    assert.equal((await store.importModule(src, { digest: sha256(wasm) })).path, path);
     await assert.rejects(
-      store.putModule(src, sha256("other")),
+      store.importModule(src, { digest: sha256("other") }),
       (e: unknown) => e instanceof ShimError && e.code === Code.DataLoss,
     );
     assert.equal(existsSync(store.modulePath(sha256("other"))), false);
@@ -288,7 +290,7 @@ describe("ContentStore", () => {
       const src = join(tmp, `p-${tag}-${n}`);
       writeFileSync(src, wasm);
       const module: Digest = sha256(wasm);
-      await store.putModule(src, module);
+      await store.importModule(src, { digest: module });
       mkdirSync(join(store.rootfsPath(manifest.digest), "bin"), { recursive: true });
       writeFileSync(join(store.rootfsPath(manifest.digest), "bin/x"), "12345");
       await store.recordExtraction(manifest.digest, { module: { digest: module } });

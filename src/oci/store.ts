@@ -11,22 +11,12 @@
  * Everything that enters it is verified first and arrives by atomic rename, so a crash or a concurrent pull
  * leaves either nothing or the right bytes. Several processes may use one store at once (locks in lock.ts).
  */
-import { createHash, randomBytes } from "node:crypto";
-import { constants, createReadStream } from "node:fs";
-import {
-  chmod,
-  copyFile,
-  link,
-  mkdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  writeFile,
-} from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { link, mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, dataLoss, digestHex, parseDigest, sha256 } from "../internal/index.js";
+import { pipeline } from "node:stream/promises";
+import { type Digest, DigestStream, dataLoss, digestHex, parseDigest, sha256 } from "../internal/index.js";
 import { Ingest, syncDir } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
 import { acquireLock } from "./lock.js";
@@ -140,30 +130,46 @@ export class ContentStore extends OciLayout {
   }
 
   /**
-   * Keeps a copy of the module at `srcPath` under its digest, verified after copying (so a file changed
-   * meanwhile is refused, `DataLoss`). A copy rather than a hardlink: the source may sit in a rootfs a guest can
-   * write to, and a shared inode would let it change the stored module. `copyFile` clones where the file
-   * system can (FICLONE), so the copy is free on btrfs and xfs. Idempotent; returns the module's path.
+   * Keeps the module at `srcPath` under its digest, hashing it in the same pass that copies it (one read), and
+   * returns where it went. With `digest`, content that hashes otherwise is refused (`DataLoss`). With `link`,
+   * a hardlink replaces the copy: only for a source that is itself immutable and verified, a blob of this
+   * store. A module from a rootfs is copied, never linked: a guest can write to its rootfs, and a shared inode
+   * would let it change the stored module. Idempotent.
    */
-  async putModule(srcPath: string, digest: Digest): Promise<string> {
-    const dest = this.modulePath(digest);
-    if (await exists(dest)) return dest;
-    const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  async importModule(
+    srcPath: string,
+    opts: { digest?: Digest; link?: boolean } = {},
+  ): Promise<{ digest: Digest; size: number; path: string }> {
+    const dir = join(this.dir, "modules", "sha256");
+    const known = opts.digest ? this.modulePath(opts.digest) : undefined;
+    if (known && (await exists(known)))
+      return { digest: opts.digest!, size: (await stat(known)).size, path: known };
+    const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
     try {
-      await copyFile(srcPath, tmp, constants.COPYFILE_FICLONE);
-      const hash = createHash("sha256");
-      for await (const chunk of createReadStream(tmp)) hash.update(chunk as Buffer);
-      const got: Digest = `sha256:${hash.digest("hex")}`;
-      if (got !== digest) {
-        throw dataLoss(`module ${srcPath} hashes to ${got}, expected ${digest}; pull the image again`);
+      let digest: Digest;
+      let size: number;
+      if (opts.link && opts.digest) {
+        await link(srcPath, tmp);
+        digest = opts.digest;
+        size = (await stat(tmp)).size;
+      } else {
+        const hasher = new DigestStream();
+        await pipeline(createReadStream(srcPath), hasher, createWriteStream(tmp, { mode: 0o444 }));
+        digest = hasher.digest();
+        size = hasher.bytes;
+        if (opts.digest && digest !== opts.digest) {
+          throw dataLoss(
+            `module ${srcPath} hashes to ${digest}, expected ${opts.digest}; pull the image again`,
+          );
+        }
       }
-      await chmod(tmp, 0o444);
-      await rename(tmp, dest);
-      await syncDir(join(this.dir, "modules", "sha256"));
+      const path = this.modulePath(digest);
+      await rename(tmp, path);
+      await syncDir(dir);
+      return { digest, size, path };
     } finally {
       await rm(tmp, { force: true });
     }
-    return dest;
   }
 
   /** Where the rootfs of a manifest is unpacked. */

@@ -46,6 +46,8 @@ const OPAQUE = ".wh..wh..opq";
 type Entry = ExtractEvents["entry"][1];
 /** Permission bits kept: rwx for user, group, other; never setuid (04000), setgid (02000) or sticky (01000). */
 const PERM = 0o777;
+/** Bytes of file content gathered before one write. */
+const WRITE_BATCH = 1 << 20;
 
 /**
  * Reads a tar layer from `stream` (compressed as `compression`) and applies it onto `rootfs`, which is created
@@ -189,14 +191,31 @@ class LayerApplier {
     await this.#clear(path, false);
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fh = await open(path, flags, (entry.header.mode ?? 0o644) & PERM & ~0o7000);
+    // Chunks are written in batches, one write in flight while the next fills: a write awaited per chunk
+    // makes the disk the pace of the whole unpack.
+    let pending: Promise<unknown> = Promise.resolve();
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      await pending;
+      const bufs = batch;
+      batch = [];
+      batched = 0;
+      pending = bufs.length ? fh.writev(bufs) : Promise.resolve();
+    };
     try {
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         this.bytes += chunk.length;
-        await fh.write(chunk);
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) await flush();
       }
+      await flush();
+      await pending;
       // open() applied the umask; set the bits the layer asked for.
       await fh.chmod((entry.header.mode ?? 0o644) & PERM);
     } finally {
+      await pending.catch(() => {});
       await fh.close();
     }
   }
