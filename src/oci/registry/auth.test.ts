@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { after, describe, it } from "node:test";
-import { Code, type ShimError } from "../../internal/index.js";
+import { Code, createLogger, type ShimError } from "../../internal/index.js";
 import type { CredentialProvider, Credentials } from "./credentials.js";
 import { json, type LoopbackServer, loopbackServer, type Recorded } from "./loopback-server.js";
 import { anonymous, RegistryClient } from "./registry-client.js";
@@ -239,5 +239,33 @@ describe("bearer tokens", () => {
     await c.getManifest(ref);
     assert.equal(reg.requests.length, 3, "the second request sends Basic at once");
     await assert.rejects(client().getManifest(ref), (e: ShimError) => e.code === Code.Unauthenticated);
+  });
+});
+
+describe("sharing", () => {
+  it("parallel requests for the same scopes share one token fetch", async () => {
+    const tokens = await serve((_req, res) => setTimeout(() => json(res, 200, { token: "shared" }), 50));
+    const reg = await bearerRegistry(() => `${tokens.origin}/token`, "shared", "repository:org/app:pull");
+    const c = client();
+    const ref = { registry: reg.host, repository: "org/app", tag: "v1" };
+    await Promise.all(Array.from({ length: 5 }, () => c.getManifest(ref)));
+    assert.equal(tokens.requests.length, 1);
+  });
+
+  it("logs which credentials are used without the secret", async () => {
+    const lines: string[] = [];
+    const reg = await serve((req, res) => {
+      if (req.headers.authorization) res.writeHead(200, { "content-type": "application/json" }).end(MANIFEST);
+      else json(res, 401, {}, { "www-authenticate": 'Basic realm="r"' });
+    });
+    const c = new RegistryClient({
+      credentials: provider({ username: "carol", password: "pa55word" }),
+      logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+    });
+    clients.push(c);
+    await c.getManifest({ registry: reg.host, repository: "org/app", tag: "v1" });
+    const log = lines.join("");
+    assert.match(log, /using credentials.*carol.*<redacted>/);
+    assert.doesNotMatch(log, /pa55word/);
   });
 });

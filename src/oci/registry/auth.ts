@@ -6,7 +6,7 @@
  * registry is known to want Bearer, tokens for new scopes are fetched before the request, not after a
  * second 401, as containerd's authorizer does.
  */
-import { Code, type Logger, ShimError } from "../../internal/index.js";
+import { Code, type Logger, redact, ShimError } from "../../internal/index.js";
 import { type Challenge, challengeScopes, parseChallenges } from "./challenge.js";
 import type { CredentialProvider, Credentials } from "./credentials.js";
 import { registryError } from "./errors.js";
@@ -91,7 +91,11 @@ export class Authenticator {
       // ggcr puts the scopes the registry asked for first: "Some registries seem to only look at the first".
       const asked = challengeScopes(bearer);
       const wanted = [...asked.filter((s) => !scopes.includes(s)), ...scopes];
-      this.#tokens.delete(registry, scopes);
+      // Drop a token only if it is the one just refused: a parallel request may already have fetched anew.
+      for (const set of [scopes, wanted]) {
+        if (sent !== undefined && sent === `Bearer ${this.#tokens.get(registry, set)}`)
+          this.#tokens.delete(registry, set);
+      }
       const token = await this.#token(registry, mode, wanted, signal);
       this.#tokens.set(registry, scopes, token);
       return true;
@@ -116,6 +120,15 @@ export class Authenticator {
           });
           return undefined;
         }) ?? Promise.resolve(undefined);
+      p = p.then((c) => {
+        this.#opts.logger.debug(c ? "using credentials" : "no credentials; anonymous access", {
+          registry,
+          ...(c?.username !== undefined ? { username: c.username, password: redact(c.password) } : {}),
+          ...(c?.identityToken ? { identityToken: redact(c.identityToken) } : {}),
+          ...(c?.registryToken ? { registryToken: redact(c.registryToken) } : {}),
+        });
+        return c;
+      });
       this.#creds.set(registry, p);
     }
     return p;
@@ -133,17 +146,19 @@ export class Authenticator {
     const key = TokenCache.key(registry, scopes);
     let p = this.#inflight.get(key);
     if (!p) {
-      p = this.#fetchToken(registry, mode, scopes, signal).finally(() => this.#inflight.delete(key));
+      // Shared by every request waiting for these scopes, so it runs without any one caller's signal;
+      // each caller stops waiting on its own abort (below). Token requests are bounded by their retries.
+      p = this.#fetchToken(registry, mode, scopes).finally(() => this.#inflight.delete(key));
+      p.catch(() => {}); // a caller that gave up must not leave an unhandled rejection behind
       this.#inflight.set(key, p);
     }
-    return p;
+    return signal ? untilAborted(p, signal) : p;
   }
 
   async #fetchToken(
     registry: string,
     mode: Extract<Mode, { scheme: "bearer" }>,
     scopes: readonly string[],
-    signal?: AbortSignal,
   ): Promise<string> {
     const creds = await this.#credentials(registry);
     if (creds?.registryToken) return creds.registryToken;
@@ -163,7 +178,6 @@ export class Authenticator {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
         body: Buffer.from(form.toString()),
-        ...(signal ? { signal } : {}),
       });
       if (r.status === 200) return this.#accept(registry, scopes, r.bytes, mode.realm, "POST");
       if (r.status !== 404) throw fail("POST", mode.realm, r);
@@ -178,7 +192,6 @@ export class Authenticator {
       method: "GET",
       headers: {},
       ...(login ? { authorization: basic(creds.username!, creds.password!) } : {}),
-      ...(signal ? { signal } : {}),
     });
     if (r.status !== 200) throw fail("GET", url, r);
     return this.#accept(registry, scopes, r.bytes, url, "GET");
@@ -212,6 +225,16 @@ export class Authenticator {
     });
     return token;
   }
+}
+
+/** `p`, or the signal's reason as a `ShimError` (Canceled) as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(ShimError.from(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(ShimError.from(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function basic(user: string, password: string): string {
