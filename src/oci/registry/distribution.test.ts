@@ -229,6 +229,7 @@ describe("against docker-registry with htpasswd", { skip }, () => {
     const client = new RegistryClient({ credentials: creds("pass"), retry: { baseMs: 5, maxMs: 20 } });
     try {
       const r = reg!.registry;
+      await client.ping(r);
       const b = blob("secret layer");
       await client.uploadBlob(r, "private/app", b.desc, b.bytes);
       const opened = await client.openBlob(r, "private/app", b.desc);

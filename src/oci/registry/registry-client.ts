@@ -183,6 +183,24 @@ export class RegistryClient {
     return { stream: res.body, offset };
   }
 
+  /**
+   * Checks that the registry speaks the distribution API and accepts our credentials: `GET /v2/` (end-1),
+   * authenticating on a 401 like any request (a token with no scope). For `nodewasi login`-style checks;
+   * pulls do not need it, since every request reacts to its own 401 (as containerd does).
+   */
+  async ping(registry: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.#http.request({
+      registry,
+      method: "GET",
+      path: "/v2/",
+      scopes: [],
+      expect: [200],
+      what: `registry ${registry}`,
+      ...(signal ? { signal } : {}),
+    });
+    await res.body.dump().catch(() => {});
+  }
+
   /** Whether `repo` holds the blob. */
   blobExists(
     registry: string,
