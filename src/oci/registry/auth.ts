@@ -96,8 +96,8 @@ export class Authenticator {
         if (sent !== undefined && sent === `Bearer ${this.#tokens.get(registry, set)}`)
           this.#tokens.delete(registry, set);
       }
-      const token = await this.#token(registry, mode, wanted, signal);
-      this.#tokens.set(registry, scopes, token);
+      await this.#token(registry, mode, wanted, signal);
+      this.#tokens.alias(registry, wanted, scopes);
       return true;
     }
     if (challenges.some((c) => c.scheme === "basic")) {

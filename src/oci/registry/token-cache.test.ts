@@ -32,3 +32,19 @@ describe("TokenCache", () => {
     assert.equal(c.get("r", ["s"]), undefined);
   });
 });
+
+describe("TokenCache.alias", () => {
+  it("shares a token and its expiry under another scope set", () => {
+    let now = 0;
+    const c = new TokenCache(() => now);
+    c.set("r", ["a", "b"], "wide", 300);
+    c.alias("r", ["a", "b"], ["a"]);
+    assert.equal(c.get("r", ["a"]), "wide");
+    now = 200_000;
+    assert.equal(c.get("r", ["a"]), "wide");
+    now = 300_000;
+    assert.equal(c.get("r", ["a"]), undefined);
+    c.alias("r", ["missing"], ["x"]);
+    assert.equal(c.get("r", ["x"]), undefined);
+  });
+});

@@ -44,6 +44,15 @@ export class TokenCache {
     this.#entries.set(TokenCache.key(registry, scopes), { token, expiresAt });
   }
 
+  /**
+   * Files the token cached for `from` under `to` as well, with the same expiry: a token fetched for merged
+   * scopes also serves requests that asked for fewer.
+   */
+  alias(registry: string, from: readonly string[], to: readonly string[]): void {
+    const e = this.#entries.get(TokenCache.key(registry, from));
+    if (e) this.#entries.set(TokenCache.key(registry, to), { ...e });
+  }
+
   /** Forgets a token that the registry refused, so the next request fetches a fresh one. */
   delete(registry: string, scopes: readonly string[]): void {
     this.#entries.delete(TokenCache.key(registry, scopes));
