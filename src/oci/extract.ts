@@ -5,7 +5,7 @@
  */
 import { createReadStream } from "node:fs";
 import { access, mkdir, open, realpath, rename, rm } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, posix, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import {
   type Digest,
@@ -18,7 +18,7 @@ import {
 import type { ModuleLocation } from "./format.js";
 import { tarLayerCompression } from "./media-types.js";
 import type { ContentStore } from "./store.js";
-import { unpackLayer } from "./unpack.js";
+import { type FileDigest, UNKNOWN, unpackLayer } from "./unpack.js";
 
 export interface ExtractedModule {
   digest: Digest;
@@ -38,9 +38,15 @@ export interface RootfsLayers {
   streamed?: Readable;
 }
 
+export interface UnpackedRootfs {
+  path: string;
+  /** The module's digest, hashed as it was unpacked (absent when the rootfs was already there). */
+  module?: FileDigest;
+}
+
 /**
  * Unpacks `loc.tarLayers` into the manifest's rootfs, atomically: a temporary folder renamed into place, so
- * a rootfs that exists is complete (also one another process finished first). Returns its path.
+ * a rootfs that exists is complete (also one another process finished first).
  */
 export async function unpackRootfs(
   store: ContentStore,
@@ -48,18 +54,20 @@ export async function unpackRootfs(
   loc: ModuleLocation,
   name: string,
   layers: RootfsLayers,
-): Promise<string> {
+): Promise<UnpackedRootfs> {
   const rootfs = store.rootfsPath(manifest);
   if (await exists(rootfs)) {
     layers.streamed?.destroy();
-    return rootfs;
+    return { path: rootfs };
   }
+  const key = loc.module.kind === "rootfs" ? rootfsKey(loc.module.path) : undefined;
+  const digests = new Map<string, FileDigest>(key ? [[key, UNKNOWN]] : []);
   const tmp = `${rootfs}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true, mode: 0o755 });
   try {
     for (const [i, layer] of loc.tarLayers.entries()) {
       const compression = tarLayerCompression(layer.mediaType) ?? "none";
-      const opts = { name: `layer ${layer.digest} of ${name}` };
+      const opts = { name: `layer ${layer.digest} of ${name}`, digests };
       if (i === 0 && layers.streamed) {
         const streamed = await Promise.all([
           unpackLayer(layers.streamed, compression, tmp, opts),
@@ -71,24 +79,40 @@ export async function unpackRootfs(
         if (streamed) continue;
         await rm(tmp, { recursive: true, force: true });
         await mkdir(tmp, { mode: 0o755 });
+        if (key) digests.set(key, UNKNOWN);
       }
       await layers.ready(layer.digest);
       await unpackLayer(createReadStream(store.blobPath(layer.digest)), compression, tmp, opts);
     }
     await mkdir(dirname(rootfs), { recursive: true });
-    await rename(tmp, rootfs).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
-      await rm(tmp, { recursive: true, force: true }); // another pull finished first; its rootfs is complete
-    });
+    const mine = await rename(tmp, rootfs).then(
+      () => true,
+      async (err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+        await rm(tmp, { recursive: true, force: true }); // another pull finished first; its rootfs is complete
+        return false;
+      },
+    );
+    const module = key ? digests.get(key) : undefined;
+    return { path: rootfs, ...(mine && module && module !== UNKNOWN ? { module } : {}) };
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
-  return rootfs;
+}
+
+/** `/app/main.wasm` -> `app/main.wasm`, the unpacker's key for a path; undefined when it climbs (`..`). */
+function rootfsKey(path: string): string | undefined {
+  const parts = posix.normalize(`/${path}`).split("/").filter(Boolean);
+  return parts.includes("..") ? undefined : parts.join("/");
 }
 
 /** Resolves the module file inside a rootfs, following links only while they stay inside. */
-async function moduleFile(rootfs: string, path: string, name: string): Promise<string> {
+async function moduleFile(
+  rootfs: string,
+  path: string,
+  name: string,
+): Promise<{ real: string; direct: boolean }> {
   let real: string;
   try {
     real = await realpath(join(rootfs, path));
@@ -99,7 +123,7 @@ async function moduleFile(rootfs: string, path: string, name: string): Promise<s
   if (rel === ".." || rel.startsWith(`..${sep}`)) {
     throw invalidArgument(`${name}: module path ${path} leads outside the image's rootfs`);
   }
-  return real;
+  return { real, direct: rel === rootfsKey(path) };
 }
 
 /** Reads the wasm header of a file; refuses non-wasm and components with the reason. */
@@ -122,26 +146,29 @@ async function moduleKind(file: string, what: string): Promise<WasmKind> {
 }
 
 /**
- * Extracts the module `loc` names and stores it under its digest: a raw layer is linked (it is a verified,
- * immutable blob), a file of the rootfs is copied and hashed in one pass.
+ * Extracts the module `loc` names and stores it under its digest (linked: store.importModule). A raw layer is
+ * a verified blob; a file of the rootfs is hashed again only when the unpacker did not hash it at that very
+ * path (a symlink in between, or a rootfs another pull unpacked).
  */
 export async function extractModule(
   store: ContentStore,
   loc: ModuleLocation,
   name: string,
-  rootfs: string | undefined,
+  rootfs: UnpackedRootfs | undefined,
 ): Promise<ExtractedModule> {
   if (loc.module.kind === "layer") {
     const layer = loc.module.layer;
     const file = store.blobPath(layer.digest);
     const kind = await moduleKind(file, `layer ${layer.digest} of ${name}`);
-    const stored = await store.importModule(file, { digest: layer.digest, link: true });
+    const stored = await store.importModule(file, { digest: layer.digest, verified: true });
     return { ...stored, kind, source: layer.digest };
   }
   if (!rootfs) throw invalidArgument(`${name}: the module is in tar layers but none were unpacked`);
-  const file = await moduleFile(rootfs, loc.module.path, name);
-  const kind = await moduleKind(file, `${loc.module.path} in ${name}`);
-  return { ...(await store.importModule(file)), kind, source: loc.module.path };
+  const file = await moduleFile(rootfs.path, loc.module.path, name);
+  const kind = await moduleKind(file.real, `${loc.module.path} in ${name}`);
+  const known = file.direct ? rootfs.module : undefined;
+  const stored = await store.importModule(file.real, known ? { digest: known.digest, verified: true } : {});
+  return { ...stored, kind, source: loc.module.path };
 }
 
 async function exists(path: string): Promise<boolean> {

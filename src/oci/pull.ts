@@ -7,7 +7,7 @@
 import { access } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { type Digest, defaultRoot, failedPrecondition, silentLogger } from "../internal/index.js";
-import { extractModule, unpackRootfs } from "./extract.js";
+import { extractModule, type UnpackedRootfs, unpackRootfs } from "./extract.js";
 import { fetchBlob } from "./fetch-blob.js";
 import { classifyImage, configIsJson } from "./format.js";
 import type { FetchedManifest, ImageSource } from "./image-source.js";
@@ -131,8 +131,9 @@ export async function pullFrom(
       { ...opts, signal },
       side && bottom ? { [bottom.digest]: new Tee(side) } : {},
     );
+    let unpacked: UnpackedRootfs | undefined;
     try {
-      rootfs = rootfsDir
+      unpacked = rootfsDir
         ? await unpackRootfs(store, manifestDesc.digest, location, name, {
             ready: (d) => fetches.get(d)!,
             ...(side ? { streamed: side } : {}),
@@ -143,7 +144,8 @@ export async function pullFrom(
       stop.abort(err);
       throw err;
     }
-    const extracted = await extractModule(store, location, name, rootfs);
+    rootfs = unpacked?.path;
+    const extracted = await extractModule(store, location, name, unpacked);
     module = {
       digest: extracted.digest,
       size: extracted.size,

@@ -12,10 +12,9 @@
  * leaves either nothing or the right bytes. Several processes may use one store at once (locks in lock.ts).
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { copyFile, link, mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { type Digest, DigestStream, dataLoss, digestHex, parseDigest, sha256 } from "../internal/index.js";
 import { Ingest, syncDir } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
@@ -130,39 +129,36 @@ export class ContentStore extends OciLayout {
   }
 
   /**
-   * Keeps the module at `srcPath` under its digest, hashing it in the same pass that copies it (one read), and
-   * returns where it went. With `digest`, content that hashes otherwise is refused (`DataLoss`). With `link`,
-   * a hardlink replaces the copy: only for a source that is itself immutable and verified, a blob of this
-   * store. A module from a rootfs is copied, never linked: a guest can write to its rootfs, and a shared inode
-   * would let it change the stored module. Idempotent.
+   * Keeps the module at `srcPath` under its digest and returns where it went. The module is hardlinked, not
+   * copied: sources are immutable content of this store (a verified blob, or a file of an image's rootfs,
+   * which tasks never write to: they get their own copy), so sharing the inode costs nothing and writes no
+   * bytes. Across file systems it is copied. The digest is computed by reading the file unless the caller
+   * vouches for it with `verified` (it hashed these very bytes itself); a given digest that does not match is
+   * refused (`DataLoss`). Idempotent.
    */
   async importModule(
     srcPath: string,
-    opts: { digest?: Digest; link?: boolean } = {},
+    opts: { digest?: Digest; verified?: boolean } = {},
   ): Promise<{ digest: Digest; size: number; path: string }> {
     const dir = join(this.dir, "modules", "sha256");
     const known = opts.digest ? this.modulePath(opts.digest) : undefined;
     if (known && (await exists(known)))
       return { digest: opts.digest!, size: (await stat(known)).size, path: known };
+    let digest = opts.digest;
+    if (!digest || !opts.verified) {
+      const hasher = new DigestStream();
+      for await (const _ of createReadStream(srcPath).pipe(hasher)) void _;
+      if (digest && hasher.digest() !== digest) {
+        throw dataLoss(
+          `module ${srcPath} hashes to ${hasher.digest()}, expected ${digest}; pull the image again`,
+        );
+      }
+      digest = hasher.digest();
+    }
     const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
     try {
-      let digest: Digest;
-      let size: number;
-      if (opts.link && opts.digest) {
-        await link(srcPath, tmp);
-        digest = opts.digest;
-        size = (await stat(tmp)).size;
-      } else {
-        const hasher = new DigestStream();
-        await pipeline(createReadStream(srcPath), hasher, createWriteStream(tmp, { mode: 0o444 }));
-        digest = hasher.digest();
-        size = hasher.bytes;
-        if (opts.digest && digest !== opts.digest) {
-          throw dataLoss(
-            `module ${srcPath} hashes to ${digest}, expected ${opts.digest}; pull the image again`,
-          );
-        }
-      }
+      await link(srcPath, tmp).catch(() => copyFile(srcPath, tmp));
+      const size = (await stat(tmp)).size;
       const path = this.modulePath(digest);
       await rename(tmp, path);
       await syncDir(dir);

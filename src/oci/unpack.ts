@@ -6,13 +6,14 @@
  * against where they point. Ownership is not applied (a rootless puller cannot, and a wasm guest has no use for
  * it); permission bits are kept without setuid, setgid and sticky.
  */
+import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { chmod, link, mkdir, open, readdir, realpath, rm, symlink, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar, { type ExtractEvents } from "tar-stream";
-import { invalidArgument, ShimError } from "../internal/index.js";
+import { type Digest, invalidArgument, ShimError } from "../internal/index.js";
 import { decompressionStages } from "./decompress.js";
 import type { LayerCompression } from "./media-types.js";
 import { DEFAULT_UNPACK_LIMITS, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
@@ -30,6 +31,18 @@ export interface UnpackOptions {
   signal?: AbortSignal;
   /** How the layer is named in errors, e.g. `layer sha256:... of ghcr.io/x:1`; default "layer". */
   name?: string;
+  /**
+   * Files to hash while they are written, by rootfs-relative path (`app/main.wasm`). Shared across the layers
+   * of one rootfs: a regular file written at such a path sets its entry; anything else done to the path (a
+   * link, a directory, a whiteout of it or of a parent) deletes the entry. What remains after the last layer
+   * is the digest of the file at that path, so the puller need not read the module again.
+   */
+  digests?: Map<string, FileDigest>;
+}
+
+export interface FileDigest {
+  digest: Digest;
+  size: number;
 }
 
 /** What a layer contributed. */
@@ -48,6 +61,8 @@ type Entry = ExtractEvents["entry"][1];
 const PERM = 0o777;
 /** Bytes of file content gathered before one write. */
 const WRITE_BATCH = 1 << 20;
+/** The digest entry of a path whose content is no longer known (a link, a directory, removed...). */
+export const UNKNOWN: FileDigest = Object.freeze({ digest: "sha256:unknown" as Digest, size: -1 });
 
 /**
  * Reads a tar layer from `stream` (compressed as `compression`) and applies it onto `rootfs`, which is created
@@ -72,7 +87,7 @@ export async function unpackLayer(
   );
   // Errors surface through the iterator below; this keeps an early failure from being unhandled.
   piping.catch(() => {});
-  const applier = new LayerApplier(root, layer, limits);
+  const applier = new LayerApplier(root, layer, limits, opts.digests ?? new Map());
   try {
     for await (const entry of extract) {
       try {
@@ -126,6 +141,7 @@ class LayerApplier {
     readonly root: string,
     readonly layer: string,
     readonly limits: UnpackLimits,
+    readonly digests: Map<string, FileDigest>,
   ) {}
 
   async apply(entry: Entry): Promise<void> {
@@ -145,13 +161,14 @@ class LayerApplier {
     if (base.startsWith(WHITEOUT)) return this.#whiteout(parts, base, refuse);
     const path = await ensureParents(this.root, parts, refuse);
     const key = parts.join("/");
+    this.#forget(key);
     switch (h.type) {
       case "directory":
         await this.#directory(path, h.mode);
         break;
       case "file":
       case "contiguous-file":
-        await this.#file(entry, path, refuse);
+        await this.#file(entry, path, refuse, this.digests.has(key) ? key : undefined);
         break;
       case "symlink": {
         const why = symlinkTargetError(parts, h.linkname ?? "");
@@ -183,7 +200,18 @@ class LayerApplier {
     await chmod(path, ((mode ?? 0o755) & PERM) | 0o700);
   }
 
-  async #file(entry: Entry, path: string, refuse: (why: string) => ShimError): Promise<void> {
+  /** Drops the digests of `key` and of everything below it: they no longer describe what is there. */
+  #forget(key: string): void {
+    for (const k of this.digests.keys())
+      if (k === key || k.startsWith(`${key}/`)) this.digests.set(k, UNKNOWN);
+  }
+
+  async #file(
+    entry: Entry,
+    path: string,
+    refuse: (why: string) => ShimError,
+    hashKey?: string,
+  ): Promise<void> {
     const size = entry.header.size ?? 0;
     if (this.bytes + size > this.limits.maxBytes) {
       throw refuse(`the layer holds more than ${this.limits.maxBytes} bytes of files`);
@@ -204,14 +232,20 @@ class LayerApplier {
       pending = bufs.length ? fh.writev(bufs) : Promise.resolve();
     };
     try {
+      const hash = hashKey === undefined ? undefined : createHash("sha256");
+      let size = 0;
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         this.bytes += chunk.length;
+        size += chunk.length;
+        hash?.update(chunk);
         batch.push(chunk);
         batched += chunk.length;
         if (batched >= WRITE_BATCH) await flush();
       }
       await flush();
       await pending;
+      if (hash && hashKey !== undefined)
+        this.digests.set(hashKey, { digest: `sha256:${hash.digest("hex")}`, size });
       // open() applied the umask; set the bits the layer asked for.
       await fh.chmod((entry.header.mode ?? 0o644) & PERM);
     } finally {
@@ -254,8 +288,11 @@ class LayerApplier {
     if (base === OPAQUE) {
       // Opaque: the directory hides everything from lower layers, but keeps what this layer put there.
       for (const name of await readdir(dir)) {
-        if (!this.#written.has([...dirParts, name].join("/")))
+        const key = [...dirParts, name].join("/");
+        if (!this.#written.has(key)) {
+          this.#forget(key);
           await rm(join(dir, name), { recursive: true, force: true });
+        }
       }
       return;
     }
@@ -263,6 +300,7 @@ class LayerApplier {
     if (victim === "" || victim === "." || victim === ".." || victim.startsWith(WHITEOUT)) {
       throw refuse("a whiteout must name a file (.wh.NAME)");
     }
+    this.#forget([...dirParts, victim].join("/"));
     await this.#clear(join(dir, victim), false);
   }
 }
