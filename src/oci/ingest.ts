@@ -10,6 +10,7 @@ import { mkdir, open, rename, rm, rmdir, stat, truncate } from "node:fs/promises
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type Digest, dataLoss, invalidArgument, verifyContent } from "../internal/index.js";
+import { BatchWriter } from "./batch-writer.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import type { Descriptor } from "./types.js";
 
@@ -21,9 +22,6 @@ export interface IngestTarget {
   blobPath: string;
   has(desc: Descriptor): Promise<boolean>;
 }
-
-/** Bytes gathered before one write to the partial data file. */
-const WRITE_BATCH = 1 << 20;
 
 /**
  * A download in progress, held under its ingest lock until `release()`. Use: `begin`, then (unless
@@ -99,25 +97,13 @@ export class Ingest {
       this.offset = 0;
       this.#hash = createHash("sha256");
     }
-    // Chunks are hashed as they arrive and written in batches, one write in flight while the next batch fills,
-    // so the network keeps flowing while the disk writes (awaiting a write per chunk halves throughput). Every
-    // byte counted reaches the file, also when the stream breaks, so a resume continues exactly there.
     const fh = await open(data, "a", 0o600);
-    let pending: Promise<unknown> = Promise.resolve();
-    let batch: Buffer[] = [];
-    let batched = 0;
-    const flush = async () => {
-      await pending;
-      const bufs = batch;
-      batch = [];
-      batched = 0;
-      pending = bufs.length ? fh.writev(bufs) : Promise.resolve();
-    };
+    const out = new BatchWriter(fh);
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (this.offset + chunk.length > this.desc.size) {
-          batch = [];
-          await pending.catch(() => {});
+          out.discard();
+          await out.flush().catch(() => {});
           await fh.truncate(0);
           ({ offset: this.offset, hash: this.#hash } = await readPartial(data));
           throw dataLoss(
@@ -128,13 +114,11 @@ export class Ingest {
         this.#hash.update(chunk);
         this.offset += chunk.length;
         onBytes?.(chunk.length);
-        batch.push(chunk);
-        batched += chunk.length;
-        if (batched >= WRITE_BATCH) await flush();
+        await out.write(chunk);
       }
     } finally {
-      await flush().catch(() => {});
-      await pending.finally(() => fh.close());
+      // Every counted byte reaches the file, also when the stream broke, so a resume continues exactly there.
+      await out.flush().finally(() => fh.close());
     }
   }
 

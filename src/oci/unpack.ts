@@ -14,6 +14,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar, { type ExtractEvents } from "tar-stream";
 import { type Digest, invalidArgument, ShimError } from "../internal/index.js";
+import { BatchWriter } from "./batch-writer.js";
 import { decompressionStages } from "./decompress.js";
 import type { LayerCompression } from "./media-types.js";
 import { DEFAULT_UNPACK_LIMITS, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
@@ -59,8 +60,6 @@ const OPAQUE = ".wh..wh..opq";
 type Entry = ExtractEvents["entry"][1];
 /** Permission bits kept: rwx for user, group, other; never setuid (04000), setgid (02000) or sticky (01000). */
 const PERM = 0o777;
-/** Bytes of file content gathered before one write. */
-const WRITE_BATCH = 1 << 20;
 /** The digest entry of a path whose content is no longer known (a link, a directory, removed...). */
 export const UNKNOWN: FileDigest = Object.freeze({ digest: "sha256:unknown" as Digest, size: -1 });
 
@@ -219,37 +218,23 @@ class LayerApplier {
     await this.#clear(path, false);
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fh = await open(path, flags, (entry.header.mode ?? 0o644) & PERM & ~0o7000);
-    // Chunks are written in batches, one write in flight while the next fills: a write awaited per chunk
-    // makes the disk the pace of the whole unpack.
-    let pending: Promise<unknown> = Promise.resolve();
-    let batch: Buffer[] = [];
-    let batched = 0;
-    const flush = async () => {
-      await pending;
-      const bufs = batch;
-      batch = [];
-      batched = 0;
-      pending = bufs.length ? fh.writev(bufs) : Promise.resolve();
-    };
+    const out = new BatchWriter(fh);
     try {
       const hash = hashKey === undefined ? undefined : createHash("sha256");
-      let size = 0;
+      let written = 0;
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         this.bytes += chunk.length;
-        size += chunk.length;
+        written += chunk.length;
         hash?.update(chunk);
-        batch.push(chunk);
-        batched += chunk.length;
-        if (batched >= WRITE_BATCH) await flush();
+        await out.write(chunk);
       }
-      await flush();
-      await pending;
+      await out.flush();
       if (hash && hashKey !== undefined)
-        this.digests.set(hashKey, { digest: `sha256:${hash.digest("hex")}`, size });
+        this.digests.set(hashKey, { digest: `sha256:${hash.digest("hex")}`, size: written });
       // open() applied the umask; set the bits the layer asked for.
       await fh.chmod((entry.header.mode ?? 0o644) & PERM);
     } finally {
-      await pending.catch(() => {});
+      await out.flush().catch(() => {});
       await fh.close();
     }
   }

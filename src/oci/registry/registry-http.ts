@@ -6,7 +6,7 @@
  * full-jitter backoff, honouring `Retry-After`. PATCH is never retried: a chunk may already have landed.
  */
 import { type Logger, ShimError, sleep } from "../../internal/index.js";
-import { Authenticator } from "./auth.js";
+import { Authenticator, type PlainFetch } from "./auth.js";
 import type { CredentialProvider } from "./credentials.js";
 import { connectionError, type FailedRequest, registryError } from "./errors.js";
 import { registryBaseUrl } from "./hosts.js";
@@ -138,14 +138,7 @@ export class RegistryHttp {
   }
 
   /** A request with no registry auth (token endpoints), retried like the rest; any final status is returned. */
-  async #plainFetch(r: {
-    url: URL;
-    method: string;
-    headers: Record<string, string>;
-    authorization?: string;
-    body?: Buffer;
-    signal?: AbortSignal;
-  }): Promise<{ status: number; bytes: Buffer; retryAfterMs?: number }> {
+  async #plainFetch(r: Parameters<PlainFetch>[0]): ReturnType<PlainFetch> {
     const failed: FailedRequest = {
       what: "token request",
       method: r.method,

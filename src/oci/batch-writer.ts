@@ -1,0 +1,47 @@
+/**
+ * Appends a stream of chunks to an open file in batches, with one write in flight while the next batch fills:
+ * awaiting a write per chunk (16-64 KiB from a socket or zlib) makes the disk the pace of the whole stream.
+ * Every chunk passed to `write` is on disk once `close` has settled, also after a failure upstream, which is
+ * what lets a broken download resume exactly where its bytes end.
+ */
+import type { FileHandle } from "node:fs/promises";
+
+/** Bytes gathered before one write. */
+const BATCH = 1 << 20;
+
+export class BatchWriter {
+  readonly #fh: FileHandle;
+  #pending: Promise<unknown> = Promise.resolve();
+  #batch: Buffer[] = [];
+  #batched = 0;
+
+  constructor(fh: FileHandle) {
+    this.#fh = fh;
+  }
+
+  /** Queues `chunk`; waits only when a full batch must wait for the write before it. */
+  async write(chunk: Buffer): Promise<void> {
+    this.#batch.push(chunk);
+    this.#batched += chunk.length;
+    if (this.#batched >= BATCH) await this.#flush();
+  }
+
+  /** Drops what is queued and not yet written (for content that must not reach the file). */
+  discard(): void {
+    this.#batch = [];
+    this.#batched = 0;
+  }
+
+  /** Writes what is queued and waits for every write; rejects with the first write error. */
+  async flush(): Promise<void> {
+    await this.#flush();
+    await this.#pending;
+  }
+
+  async #flush(): Promise<void> {
+    await this.#pending;
+    const bufs = this.#batch;
+    this.discard();
+    this.#pending = bufs.length ? this.#fh.writev(bufs) : Promise.resolve();
+  }
+}
