@@ -6,7 +6,7 @@ import { resolve as resolvePath } from "node:path";
 import type { Logger } from "../internal/index.js";
 import type { ImageSource } from "./image-source.js";
 import { archiveSource, layoutSource } from "./layout-source.js";
-import { formatReference, parseSourceSpec } from "./reference.js";
+import { formatSourceSpec, parseSourceSpec } from "./reference.js";
 import { DockerCredentials, RegistryClient, registrySource } from "./registry/index.js";
 
 export interface OpenSourceOptions {
@@ -21,11 +21,21 @@ export interface OpenedSource {
   name: string;
 }
 
+/**
+ * The name the store keeps `input` under: a registry reference normalised (`hello` ->
+ * `docker.io/library/hello:latest`), an `oci:` or `oci-archive:` path made absolute. Throws `InvalidArgument`
+ * for something that is neither.
+ */
+export function sourceName(input: string): string {
+  const spec = parseSourceSpec(input);
+  return formatSourceSpec(spec.kind === "registry" ? spec : { ...spec, path: resolvePath(spec.path) });
+}
+
 export async function openSource(input: string, opts: OpenSourceOptions = {}): Promise<OpenedSource> {
   const spec = parseSourceSpec(input);
+  const name = sourceName(input);
   switch (spec.kind) {
     case "registry": {
-      const name = formatReference(spec.ref);
       const client = new RegistryClient({
         plainHttp: opts.plainHttp ?? false,
         credentials: new DockerCredentials(opts.env ? { env: opts.env } : {}),
@@ -33,15 +43,9 @@ export async function openSource(input: string, opts: OpenSourceOptions = {}): P
       });
       return { source: registrySource(client, spec.ref, name), name };
     }
-    case "oci": {
-      const path = resolvePath(spec.path);
-      const source = await layoutSource(path, spec.tag);
-      return { source, name: `oci:${path}${spec.tag ? `:${spec.tag}` : ""}` };
-    }
-    case "oci-archive": {
-      const path = resolvePath(spec.path);
-      const source = await archiveSource(path, spec.tag);
-      return { source, name: `oci-archive:${path}${spec.tag ? `:${spec.tag}` : ""}` };
-    }
+    case "oci":
+      return { source: await layoutSource(resolvePath(spec.path), spec.tag), name };
+    case "oci-archive":
+      return { source: await archiveSource(resolvePath(spec.path), spec.tag), name };
   }
 }

@@ -172,7 +172,7 @@ export async function pullFrom(
     bytesFetched,
   };
   await store.recordExtraction(manifestDesc.digest, result);
-  await store.tag(name, { ...topDesc, annotations: { [Annotation.ImageName]: name } });
+  await store.tag(name, { ...topDesc, annotations: { [Annotation.PulledManifest]: manifestDesc.digest } });
   return result;
 }
 

@@ -72,4 +72,6 @@ export const Annotation = {
   WasmVariant: "module.wasm.image/variant",
   DockerReferenceType: "vnd.docker.reference.type",
   DockerReferenceDigest: "vnd.docker.reference.digest",
+  /** On a tag in the store: the manifest its last pull chose (the tag itself may name an index). */
+  PulledManifest: "io.nodewasi.pull.manifest",
 } as const;
