@@ -182,7 +182,7 @@ describe("ContentStore", () => {
     const desc = blobDesc(bytes);
     const file = join(tmp, `content-${n}`);
     writeFileSync(file, bytes);
-    const worker = fileURLToPath(new URL("./ingest-worker.fixture.js", import.meta.url));
+    const worker = fileURLToPath(new URL("../../test/harness/ingest-worker.js", import.meta.url));
     const run = () =>
       new Promise<{ complete?: boolean; wrote?: number }>((resolve, reject) => {
         const child = fork(worker, [store.root, desc.digest, String(desc.size), file], { stdio: "pipe" });
