@@ -1,0 +1,79 @@
+/**
+ * The seam between tasks and the execution of a module (STYLE "Seams"): a run context in, an exit status
+ * out. The child-process runner (child-runner.ts, DESIGN decision 5) is one implementation; tests of the Task
+ * service use a fake. Nothing here knows of containers, tasks or containerd.
+ */
+
+/** Where one of the guest's standard streams goes, as runc takes stdio URIs (DESIGN decision 16). */
+export type StdioTarget =
+  /** Nothing: /dev/null. */
+  | { kind: "null" }
+  /** A FIFO (or any path) opened by the runner: for stdin read-only and blocking, else write-only. */
+  | { kind: "fifo"; path: string }
+  /** `file:///path`: appended to. */
+  | { kind: "file"; path: string }
+  /** `binary:///path?args`: a logging binary started with the stream on fd 3 (stdout) or 4 (stderr). */
+  | { kind: "binary"; path: string; args: string[] }
+  /** An fd the caller already holds (tests, the CLI); the runner duplicates nothing, it only uses it. */
+  | { kind: "fd"; fd: number };
+
+export interface RunSpec {
+  /** Path of the module file on the host. */
+  module: string;
+  /** argv as the guest sees it; argv[0] is usually the module's path in the image. */
+  args: string[];
+  env: Record<string, string>;
+  /** Guest path -> host directory. `/` is usually the rootfs. */
+  preopens: Record<string, string>;
+  /** Guest working directory (informational: WASI has no chdir; passed as PWD). */
+  cwd?: string;
+  stdin: StdioTarget;
+  stdout: StdioTarget;
+  stderr: StdioTarget;
+  /** Cap on linear memory in bytes (DESIGN decision 9); undefined = the module's own limit. */
+  memoryLimit?: number;
+  /** Export to call instead of `_start` (`module.wasm#func`), for reactors. */
+  entry?: string;
+}
+
+export interface ExitStatus {
+  /** 0-255: proc_exit(n) -> n & 0xff, return from _start -> 0, trap -> 134, signal -> 128 + signo. */
+  code: number;
+  /** When the process ended. */
+  at: Date;
+  /** Set when a signal ended it. */
+  signal?: NodeJS.Signals;
+  /** Set when a trap ended it: the trap message (also written to the guest's stderr). */
+  trap?: string;
+  /** Set when the memory cap was hit (for the /tasks/oom event). */
+  oom?: boolean;
+}
+
+export interface ProcessStats {
+  /** Resident memory of the runner process, bytes. */
+  memoryBytes: number;
+  /** CPU time used, nanoseconds (user + system). */
+  cpuNanos: number;
+}
+
+/** A started guest. */
+export interface RunningProcess {
+  readonly pid: number;
+  /** Settles once the guest has exited and every stdio write end is closed and flushed. */
+  readonly exited: Promise<ExitStatus>;
+  /** Sends a signal to the runner (SIGKILL, SIGTERM, SIGINT ... all end it; exit status 128 + signo). */
+  kill(signal: NodeJS.Signals | number): void;
+  /** SIGSTOP / SIGCONT. */
+  pause(): void;
+  resume(): void;
+  stats(): Promise<ProcessStats>;
+  /** Closes the guest's stdin (CloseIO). */
+  closeStdin(): void;
+}
+
+export interface Runner {
+  /** Starts a guest. Fails (ShimError) before anything runs when the spec cannot be honoured. */
+  start(spec: RunSpec): Promise<RunningProcess>;
+  /** Stops warm processes and every guest still running. */
+  close(): Promise<void>;
+}
