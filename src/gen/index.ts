@@ -1,0 +1,31 @@
+/**
+ * Protobuf messages and service descriptors generated from proto/ by `npm run generate` (buf + protoc-gen-es);
+ * only this file is written by hand. Each message `M` comes as a type `M` and a schema `MSchema`:
+ * `create(MSchema, {...})`, `toBinary(MSchema, m)`, `fromBinary(MSchema, bytes)` from "@bufbuild/protobuf";
+ * `anyPack`, `anyUnpack`, `timestampFromDate`, `EmptySchema` from "@bufbuild/protobuf/wkt".
+ *
+ * Names are flat except where two packages collide: containerd.task.v3 is `taskV3.*` (the same messages as
+ * v2, which are flat), google.rpc.Status is `RpcStatus` (containerd's task `Status` enum keeps its name), and
+ * ttrpc's frame payloads are `ttrpc.Request` / `ttrpc.Response`.
+ */
+
+// containerd.task.v2: the Task service (`Task`) and its messages, served under v2 and v3 names.
+export * from "./containerd/runtime/task/v2/shim_pb.js";
+export * as taskV3 from "./containerd/runtime/task/v3/shim_pb.js";
+// containerd.types.Mount; containerd.v1.types Status, ExitReason, Process, ProcessInfo.
+export * from "./containerd/types/mount_pb.js";
+export * from "./containerd/types/task/task_pb.js";
+// containerd.events Task* events, and the Events service they are forwarded through.
+export * from "./containerd/events/task_pb.js";
+export * from "./containerd/services/ttrpc/events/v1/events_pb.js";
+// google.rpc.Status and ttrpc's Request/Response, for the ttrpc transport.
+export {
+  file_google_rpc_status,
+  type Status as RpcStatus,
+  StatusSchema as RpcStatusSchema,
+} from "./google/rpc/status_pb.js";
+export * as ttrpc from "./ttrpc/request_pb.js";
+// nodewasi.v1: Images, Tasks, CreateOptions.
+export * from "./nodewasi/v1/create_options_pb.js";
+export * from "./nodewasi/v1/images_pb.js";
+export * from "./nodewasi/v1/tasks_pb.js";
