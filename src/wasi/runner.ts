@@ -34,6 +34,9 @@ export interface RunSpec {
   memoryLimit?: number;
   /** Export to call instead of `_start` (`module.wasm#func`), for reactors. */
   entry?: string;
+  /** Container id and namespace, given to a `binary://` logging binary as CONTAINER_ID / CONTAINER_NAMESPACE. */
+  id?: string;
+  namespace?: string;
 }
 
 export interface ExitStatus {

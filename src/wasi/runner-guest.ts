@@ -1,0 +1,204 @@
+/**
+ * The guest thread of a runner process (see runner-main.ts): loads node:wasi at boot (so a warm runner has
+ * paid for it), then runs one spec. Every node:wasi pitfall of reference node-wasi.md is handled here:
+ * stdio are dedicated integer fds from `openSync` (§1.7: uvwasi uses the fd itself, a guest `fd_close(1)`
+ * closes it; a `FileHandle.fd` is closed on GC), a stdin FIFO is opened blocking (§1.7.3: O_NONBLOCK reaches
+ * the guest as EAGAIN; blocking only this thread is fine), and preopen fds are closed after the run (§1.11).
+ */
+import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { WASI } from "node:wasi";
+import { parentPort } from "node:worker_threads";
+import { Code, ShimError } from "../internal/index.js";
+import { capMemory } from "./memory-cap.js";
+import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
+import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
+
+const port = parentPort;
+if (!port) throw new Error("runner-guest.js runs only as the runner's worker thread");
+const post = (msg: FromRunner) => port.postMessage(msg);
+
+port.once("message", (spec: ChildSpec) => post(run(spec)));
+post({ type: "ready", pid: 0 });
+
+/** Runs the spec to its end and returns the status to report; `started` is posted once the guest is ready. */
+function run(spec: ChildSpec): FromRunner {
+  let prepared: Prepared;
+  try {
+    prepared = prepare(spec);
+  } catch (err) {
+    const e = ShimError.from(err, Code.FailedPrecondition);
+    return { type: "failed", code: e.code, message: e.rawMessage };
+  }
+  const { wasi, instance, fds, errFd, entry } = prepared;
+  post({ type: "started" });
+  let status: FromRunner;
+  try {
+    if (entry === undefined) {
+      status = { type: "exit", code: wasi.start(instance) & 0xff };
+    } else {
+      wasi.initialize(instance);
+      (instance.exports[entry] as () => unknown)();
+      status = { type: "exit", code: 0 };
+    }
+  } catch (err) {
+    status = entry !== undefined && typeof err === "symbol" ? exitCodeOf(wasi) : trapped(err, errFd);
+  }
+  // §1.11: preopen fds (and files the guest left open) are never closed by node:wasi. Guest fds from 3 up;
+  // stop after a run of EBADF (errno 8) so a guest that closed one preopen does not hide the ones after it.
+  for (let fd = 3, misses = 0; misses < 16; fd++) {
+    misses = (wasi.wasiImport.fd_close as (fd: number) => number)(fd) === 8 ? misses + 1 : 0;
+  }
+  for (const fd of new Set(fds)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // The guest closed it already with fd_close (uvwasi closes the host fd itself, §1.7.1).
+    }
+  }
+  return status;
+}
+
+interface Prepared {
+  wasi: WASI;
+  instance: WasmInstance;
+  fds: number[];
+  errFd: number;
+  entry: string | undefined;
+}
+
+function prepare(spec: ChildSpec): Prepared {
+  const what = `module ${spec.module}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(spec.module);
+  } catch (cause) {
+    throw new ShimError(
+      Code.NotFound,
+      `${what}: cannot read it (${(cause as Error).message}); check the image's entrypoint`,
+      { cause },
+    );
+  }
+  if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
+  let mod: WasmModule;
+  try {
+    mod = new wasm.Module(bytes);
+  } catch (cause) {
+    throw new ShimError(
+      Code.InvalidArgument,
+      `${what}: not a valid wasm module: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const exports = wasm.Module.exports(mod);
+  const has = (name: string, kind: string) => exports.some((e) => e.name === name && e.kind === kind);
+  if (!has("memory", "memory")) {
+    throw new ShimError(
+      Code.InvalidArgument,
+      `${what}: exports no memory named "memory", which node:wasi needs`,
+    );
+  }
+  if (spec.entry === undefined && !has("_start", "function")) {
+    throw new ShimError(
+      Code.InvalidArgument,
+      `${what}: exports no _start function (a reactor? name an export with module.wasm#func)`,
+    );
+  }
+  if (spec.entry !== undefined && (has("_start", "function") || !has(spec.entry, "function"))) {
+    throw new ShimError(
+      Code.InvalidArgument,
+      has("_start", "function")
+        ? `${what}: #${spec.entry} needs a reactor module, but this one exports _start; run it without #${spec.entry}`
+        : `${what}: exports no function ${JSON.stringify(spec.entry)}`,
+    );
+  }
+  for (const [guest, host] of Object.entries(spec.preopens)) {
+    let dir = false;
+    try {
+      dir = statSync(host).isDirectory();
+    } catch {}
+    if (!dir)
+      throw new ShimError(
+        Code.NotFound,
+        `preopen ${guest}: host directory ${host} does not exist or is not a directory`,
+      );
+  }
+  const version = wasm.Module.imports(mod).some((i) => i.module === "wasi_unstable")
+    ? "unstable"
+    : "preview1";
+  const fds: number[] = [];
+  const opened = new Map<string, number>();
+  const open = (target: ChildStdio, input: boolean): number => {
+    const key = JSON.stringify(target);
+    const again = opened.get(key);
+    if (again !== undefined) return again;
+    const fd = openTarget(target, input);
+    opened.set(key, fd);
+    fds.push(fd);
+    return fd;
+  };
+  try {
+    const stdin = open(spec.stdin, true);
+    const stdout = open(spec.stdout, false);
+    const stderr = open(spec.stderr, false);
+    const wasi = new WASI({
+      version,
+      args: spec.args,
+      env: spec.env,
+      preopens: spec.preopens,
+      stdin,
+      stdout,
+      stderr,
+      returnOnExit: true,
+    });
+    const instance = new wasm.Instance(mod, wasi.getImportObject());
+    return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    if (err instanceof ShimError) throw err;
+    const e = err as Error;
+    const code = e instanceof RangeError ? Code.ResourceExhausted : Code.FailedPrecondition;
+    throw new ShimError(code, `${what}: cannot instantiate: ${e.message}`, { cause: err });
+  }
+}
+
+/** Opens one stream for the guest. FIFOs open without O_CREAT (a missing FIFO is an error, not a new file). */
+function openTarget(t: ChildStdio, input: boolean): number {
+  if (t.kind === "fd") return t.fd;
+  const path = t.kind === "null" ? "/dev/null" : t.path;
+  const flags = input
+    ? constants.O_RDONLY
+    : t.kind === "file"
+      ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT
+      : constants.O_WRONLY;
+  try {
+    return openSync(path, flags, 0o644);
+  } catch (cause) {
+    throw new ShimError(
+      Code.NotFound,
+      `${input ? "stdin" : "stdout/stderr"} ${t.kind} ${path}: cannot open it (${(cause as Error).message}); create it before starting the task`,
+      { cause },
+    );
+  }
+}
+
+/** Decision 6: a trap is status 134 and `Error: wasm trap: <message>` on the guest's own stderr. */
+function trapped(err: unknown, errFd: number): FromRunner {
+  const message = err instanceof Error ? err.message : String(err);
+  try {
+    writeSync(errFd, `Error: wasm trap: ${message}\n`);
+  } catch {
+    // The guest closed its stderr; the status still carries the message.
+  }
+  const oom = err instanceof RangeError && /memory/i.test(message);
+  return oom ? { type: "exit", code: 134, trap: message, oom } : { type: "exit", code: 134, trap: message };
+}
+
+/**
+ * `proc_exit` inside an export called after `initialize()`: node:wasi throws its private symbol and keeps
+ * the code on a symbol-keyed field (start() would catch both); read it back by the symbol's description.
+ */
+function exitCodeOf(wasi: WASI): FromRunner {
+  const key = Object.getOwnPropertySymbols(wasi).find((s) => s.description === "kExitCode");
+  const code = key === undefined ? 0 : Number((wasi as unknown as Record<symbol, unknown>)[key]);
+  return { type: "exit", code: code & 0xff };
+}

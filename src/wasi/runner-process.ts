@@ -1,0 +1,134 @@
+/**
+ * One runner process seen from the parent: spawned (directly or under bwrap), booted (`ready`), given one spec
+ * (`started` or `failed`), then ended (`exit` status over IPC, then the process's own exit). Used by
+ * ChildRunner for warm and cold runners alike.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { constants } from "node:os";
+import type { Stream } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { Code, ShimError } from "../internal/index.js";
+import type { ExitStatus } from "./runner.js";
+import type { ChildSpec, FromRunner, ToRunner } from "./runner-protocol.js";
+
+const RUNNER_MAIN = fileURLToPath(new URL("./runner-main.js", import.meta.url));
+const STDERR_KEEP = 4096;
+
+export interface SpawnOptions {
+  /** Extra stdio for the child from fd 4 on (fd 3 is IPC): caller fds and logger sockets. */
+  extraStdio?: (number | Stream)[];
+  /** bwrap path and its arguments before `--`; absent = no sandbox. */
+  sandbox?: { bwrap: string; args: string[] };
+  /** `--wasm-max-mem-pages` on Node's command line (decision 9). */
+  maxPages?: number;
+}
+
+/** The end of a runner: the status it reported, and how its process ended. */
+export interface RunnerEnd {
+  status: ExitStatus;
+  /** Last bytes the runner itself wrote to stderr (Node crashes; never guest output). */
+  stderr: string;
+}
+
+export class RunnerProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the runner's host pid once Node has booted. */
+  readonly ready: Promise<number>;
+  /** Settles after the process exited and its stdio closed. */
+  readonly ended: Promise<RunnerEnd>;
+  private reported: Extract<FromRunner, { type: "exit" }> | undefined;
+  private startWaiter: { resolve: () => void; reject: (e: ShimError) => void } | undefined;
+  private stderrTail = "";
+  private gone = false;
+
+  constructor(opts: SpawnOptions = {}) {
+    const node = [
+      process.execPath,
+      "--no-warnings",
+      ...(opts.maxPages === undefined ? [] : [`--wasm-max-mem-pages=${Math.max(1, opts.maxPages)}`]),
+      RUNNER_MAIN,
+    ];
+    const [file, args] = opts.sandbox
+      ? [opts.sandbox.bwrap, [...opts.sandbox.args, "--", ...node]]
+      : [node[0]!, node.slice(1)];
+    // The runner's env is empty: the guest's env comes from the spec only, and nothing of the shim's leaks.
+    this.child = spawn(file, args, {
+      stdio: ["ignore", "ignore", "pipe", "ipc", ...(opts.extraStdio ?? [])],
+      env: {},
+    });
+    this.child.stderr?.on("data", (b: Buffer) => {
+      this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
+    });
+    this.ready = new Promise<number>((resolve, reject) => {
+      this.child.on("message", (msg: FromRunner) => {
+        if (msg.type === "ready") resolve(msg.pid);
+        else if (msg.type === "started") this.startWaiter?.resolve();
+        else if (msg.type === "failed") this.startWaiter?.reject(new ShimError(msg.code, msg.message));
+        else if (msg.type === "exit") this.reported = msg;
+      });
+      this.child.once("error", (err) =>
+        reject(new ShimError(Code.Internal, `runner: cannot start ${file} (${err.message})`, { cause: err })),
+      );
+      this.child.once("exit", () => reject(this.diedEarly("while booting")));
+    });
+    this.ready.catch(() => {});
+    this.ended = new Promise<RunnerEnd>((resolve) => {
+      this.child.once("close", (code, signal) => {
+        this.gone = true;
+        this.startWaiter?.reject(this.diedEarly("before the guest started"));
+        resolve({ status: this.statusOf(code, signal, opts.sandbox !== undefined), stderr: this.stderrTail });
+      });
+    });
+  }
+
+  /** Sends the spec; resolves once the guest is about to run, rejects (ShimError) when it cannot. */
+  run(spec: ChildSpec): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.gone) return reject(this.diedEarly("before the guest started"));
+      this.startWaiter = { resolve, reject };
+      this.child.send({ type: "run", spec } satisfies ToRunner);
+    });
+  }
+
+  /** Keeps an idle warm runner from holding the parent's event loop open (and lets a busy one hold it). */
+  setRef(ref: boolean): void {
+    const handles = [this.child, this.child.channel, this.child.stderr] as ({
+      ref(): void;
+      unref(): void;
+    } | null)[];
+    for (const h of handles) {
+      if (ref) h?.ref();
+      else h?.unref();
+    }
+  }
+
+  private diedEarly(when: string): ShimError {
+    const tail = this.stderrTail.trim();
+    return new ShimError(
+      Code.Internal,
+      `runner process ${this.child.pid ?? "?"} exited ${when}${tail ? `: ${tail}` : ""}; run with --debug, and check that bwrap and node work here`,
+    );
+  }
+
+  /**
+   * Decision 6: the status the runner reported wins (proc_exit, return, trap); else a signal gives 128+signo.
+   * bwrap turns its child's death by signal into its own exit status 128+signo (it does not die of it), so
+   * under bwrap a status above 128 with no report means a signal too.
+   */
+  private statusOf(code: number | null, signal: NodeJS.Signals | null, sandboxed: boolean): ExitStatus {
+    const at = new Date();
+    const r = this.reported;
+    if (r) {
+      const s: ExitStatus = { code: r.code, at };
+      if (r.trap !== undefined) s.trap = r.trap;
+      if (r.oom) s.oom = true;
+      return s;
+    }
+    if (signal) return { code: 128 + (constants.signals[signal] ?? 0), at, signal };
+    if (sandboxed && code !== null && code > 128) {
+      const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
+      if (name) return { code, at, signal: name as NodeJS.Signals };
+    }
+    return { code: code ?? 255, at };
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The messages between a ChildRunner, its runner processes (runner-main.ts) and the guest thread inside each
+ * (runner-guest.ts). Plain JSON over Node's IPC channel and a worker port; nothing here is public API.
+ */
+
+/** Where the runner finds one standard stream: a path it opens itself, or an fd it was started with. */
+export type ChildStdio =
+  | { kind: "null" }
+  | { kind: "fifo"; path: string }
+  | { kind: "file"; path: string }
+  /** An fd passed in the spawn's stdio array (a caller's fd, or a logging binary's socket). */
+  | { kind: "fd"; fd: number };
+
+/** A RunSpec as the runner receives it: stdio resolved to what the child can open, the cap in pages. */
+export interface ChildSpec {
+  module: string;
+  args: string[];
+  env: Record<string, string>;
+  preopens: Record<string, string>;
+  stdin: ChildStdio;
+  stdout: ChildStdio;
+  stderr: ChildStdio;
+  /** Memory cap in 64 KiB pages, applied by rewriting the module and by `--wasm-max-mem-pages`. */
+  maxPages?: number;
+  entry?: string;
+}
+
+/** Parent -> runner. */
+export type ToRunner = { type: "run"; spec: ChildSpec };
+
+/** Runner -> parent (the guest thread sends the same through the runner's main thread). */
+export type FromRunner =
+  /** Node has booted and node:wasi is loaded; `pid` is the runner's own (host) pid. */
+  | { type: "ready"; pid: number }
+  /** The module compiled and instantiated and stdio is open; the guest is about to run. */
+  | { type: "started" }
+  /** The spec could not be honoured; nothing ran. `code` is a gRPC code for ShimError. */
+  | { type: "failed"; code: number; message: string }
+  /** The guest ended; its stdio and preopen fds are closed. The runner exits with `code` next. */
+  | { type: "exit"; code: number; trap?: string; oom?: boolean };
