@@ -125,7 +125,10 @@ export class ChildRunner implements Runner {
     this.closed = true;
     const all = [...this.warm, ...this.live];
     this.warm.length = 0;
-    for (const r of all) r.child.kill("SIGKILL");
+    for (const r of all) {
+      r.setRef(true); // an idle warm runner is unref'd; its end must keep the loop alive while we await it
+      r.child.kill("SIGKILL");
+    }
     await Promise.all(all.map((r) => r.ended));
   }
 
