@@ -80,8 +80,12 @@ export async function startBinaryLogger(
     ready!.resume();
     ready!.once("close", () => {
       clearTimeout(timer);
-      child.removeAllListeners("exit");
-      resolve();
+      // A logger that dies closes fd 5 too; its exit may be seen just after. Its stream ends are then gone.
+      setImmediate(() => {
+        if (child.exitCode !== null || child.signalCode !== null || stdout!.destroyed) return;
+        child.removeAllListeners("exit");
+        resolve();
+      });
     });
   });
   return logger;

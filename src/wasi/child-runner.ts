@@ -132,6 +132,11 @@ export class ChildRunner implements Runner {
     await Promise.all(all.map((r) => r.ended));
   }
 
+  /** Pids of the idle warm runners (for tests and `--debug` output). */
+  warmPids(): number[] {
+    return this.warm.flatMap((r) => (r.child.pid === undefined ? [] : [r.child.pid]));
+  }
+
   private takeWarm(): RunnerProcess {
     const r = this.warm.shift()!;
     r.setRef(true);

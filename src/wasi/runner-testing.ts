@@ -32,15 +32,33 @@ export function mkfifo(path: string): string {
 
 /**
  * Reads a FIFO to EOF. The open blocks (in the threadpool) until the runner opens the write end, so call this
- * BEFORE `start()`, which waits for the guest's stdio to be open. Reading through a libuv pipe handle, not a
- * read stream (reference node-wasi.md §1.7.4: `createReadStream` on a FIFO hung the process at exit).
+ * BEFORE `start()`, which waits for the guest's stdio to be open. Reads through a libuv pipe handle, not a read
+ * stream (reference node-wasi.md §1.7.4: `createReadStream` on a FIFO hung the process at exit). `first`
+ * resolves with the first chunk, while the writer may still run.
  */
-export async function readFifo(path: string): Promise<Buffer> {
-  const fd = await openFd(path, "r");
-  const sock = new Socket({ fd, readable: true, writable: false });
-  const chunks: Buffer[] = [];
-  for await (const c of sock) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+export function readFifoChunks(path: string): { first: Promise<Buffer>; all: Promise<Buffer> } {
+  let gotFirst: (b: Buffer) => void = () => {};
+  const first = new Promise<Buffer>((resolve) => {
+    gotFirst = resolve;
+  });
+  const all = (async () => {
+    const fd = await openFd(path, "r");
+    const sock = new Socket({ fd, readable: true, writable: false });
+    const chunks: Buffer[] = [];
+    for await (const c of sock) {
+      if (chunks.length === 0) gotFirst(c as Buffer);
+      chunks.push(c as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    gotFirst(body);
+    return body;
+  })();
+  return { first, all };
+}
+
+/** `readFifoChunks(path).all`. */
+export function readFifo(path: string): Promise<Buffer> {
+  return readFifoChunks(path).all;
 }
 
 /** Opens the write end of a FIFO (resolves once the guest opened the read end). */

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { mkfifo, tempDir } from "./runner-testing.js";
+
+const tmp = tempDir();
+after(tmp.remove);
+
+/** Running, or stopped, but not a zombie: an orphan's zombie waits for whoever adopts it to reap it. */
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+};
+
+describe("runner processes die with their parent", () => {
+  it("a guest blocked in fd_read, a busy guest and idle warm runners all end when the shim is SIGKILLed", async (t) => {
+    const fifo = mkfifo(join(tmp.dir, "stdin.fifo"));
+    const script = join(tmp.dir, "parent.mjs");
+    // The parent holds the stdin FIFO's write end itself (O_RDWR never blocks), so the guest blocks in read.
+    writeFileSync(
+      script,
+      `import { openSync } from "node:fs";
+      import { ChildRunner } from ${JSON.stringify(new URL("./child-runner.js", import.meta.url).href)};
+      import { specFor } from ${JSON.stringify(new URL("./runner-testing.js", import.meta.url).href)};
+      const hold = openSync(${JSON.stringify(fifo)}, "r+");
+      const r = new ChildRunner({ isolation: "none", pool: 2 });
+      const a = await r.start(specFor("cat-stdin", [], { stdin: { kind: "fifo", path: ${JSON.stringify(fifo)} } }));
+      const b = await r.start(specFor("busy-loop"));
+      await new Promise((res) => setTimeout(res, 300));
+      const warm = r.warmPids();
+      console.log(JSON.stringify([a.pid, b.pid, ...warm]));
+      setInterval(() => {}, 1000);`,
+    );
+    const parent = spawn(process.execPath, ["--no-warnings", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    for await (const c of parent.stdout) {
+      out += c;
+      if (out.includes("\n")) break;
+    }
+    const pids = JSON.parse(out) as number[];
+    assert.equal(pids.length, 4, out);
+    assert.ok(pids.every(alive));
+    parent.kill("SIGKILL");
+    const t0 = performance.now();
+    while (pids.some(alive) && performance.now() - t0 < 2000) await sleep(20);
+    const took = performance.now() - t0;
+    assert.deepEqual(pids.filter(alive), [], `still alive after ${took.toFixed(0)} ms`);
+    t.diagnostic(`all 4 runners gone ${took.toFixed(0)} ms after the parent died`);
+  });
+});
