@@ -29,3 +29,5 @@ export * as ttrpc from "./ttrpc/request_pb.js";
 export * from "./nodewasi/v1/create_options_pb.js";
 export * from "./nodewasi/v1/images_pb.js";
 export * from "./nodewasi/v1/tasks_pb.js";
+// Hand-written: the transport-free shape of a service implementation (ServiceImpl, CallContext).
+export type * from "./service-impl.js";

@@ -82,5 +82,6 @@ export const invalidArgument = (msg: string, o?: ShimErrorOptions) =>
 export const notFound = (msg: string, o?: ShimErrorOptions) => new ShimError(Code.NotFound, msg, o);
 export const failedPrecondition = (msg: string, o?: ShimErrorOptions) =>
   new ShimError(Code.FailedPrecondition, msg, o);
+export const alreadyExists = (msg: string, o?: ShimErrorOptions) => new ShimError(Code.AlreadyExists, msg, o);
 export const unimplemented = (msg: string, o?: ShimErrorOptions) => new ShimError(Code.Unimplemented, msg, o);
 export const dataLoss = (msg: string, o?: ShimErrorOptions) => new ShimError(Code.DataLoss, msg, o);

@@ -1,0 +1,107 @@
+/**
+ * What a task runs, read from an OCI bundle (runtime-spec config.json), as containerd hands it over: the
+ * process (`args`, `env`, `cwd`), the rootfs, bind mounts that become preopens, and the memory limit. The
+ * module is `process.args[0]` resolved inside the rootfs (relative to `cwd`, or through `PATH`), with an
+ * optional `#export` suffix as runwasi takes it (`/app.wasm#run`).
+ */
+import { readFile, realpath, stat } from "node:fs/promises";
+import { isAbsolute, join, posix, relative, sep } from "node:path";
+import { invalidArgument, notFound } from "../internal/index.js";
+
+/** The parts of an OCI runtime spec nodewasi reads (opencontainers/runtime-spec config.md). */
+export interface RuntimeSpec {
+  process?: { args?: string[]; env?: string[]; cwd?: string; terminal?: boolean };
+  root?: { path?: string; readonly?: boolean };
+  mounts?: { destination: string; source?: string; type?: string; options?: string[] }[];
+  linux?: { resources?: { memory?: { limit?: number } } };
+  annotations?: Record<string, string>;
+}
+
+export async function readRuntimeSpec(bundle: string): Promise<RuntimeSpec> {
+  const path = join(bundle, "config.json");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    throw notFound(`bundle ${bundle} has no config.json (an OCI runtime spec)`);
+  }
+  try {
+    const spec = JSON.parse(text) as RuntimeSpec;
+    if (typeof spec !== "object" || spec === null) throw new Error("not an object");
+    return spec;
+  } catch (err) {
+    throw invalidArgument(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `["A=1", "B=x=y"]` -> `{A: "1", B: "x=y"}`; later entries win, as in a process environment. */
+export function envRecord(env: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of env) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Bind mounts of the spec as preopens (guest path -> host dir). Mounts of kernel filesystems (proc, sysfs,
+ * tmpfs, devpts, mqueue, cgroup...) mean nothing to a wasm guest and are skipped; so are binds of files
+ * (WASI preopens are directories).
+ */
+export async function mountPreopens(mounts: RuntimeSpec["mounts"]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const m of mounts ?? []) {
+    const bind = m.type === "bind" || m.options?.includes("bind") || m.options?.includes("rbind");
+    if (!bind || !m.source || !isAbsolute(m.source)) continue;
+    const st = await stat(m.source).catch(() => undefined);
+    if (st?.isDirectory()) out[m.destination] = m.source;
+  }
+  return out;
+}
+
+export interface ModuleRef {
+  /** The module file on the host. */
+  host: string;
+  /** Its path inside the rootfs, as the guest would name it. */
+  guest: string;
+  /** The export to run instead of `_start`, from `path#export`. */
+  entry?: string;
+}
+
+/**
+ * Resolves `args0` (`/app.wasm`, `app.wasm`, `hello` via PATH, `x.wasm#run`) inside `rootfs`. Symlinks are
+ * followed only while they stay inside. NotFound says where it looked.
+ */
+export async function resolveModule(
+  rootfs: string,
+  args0: string,
+  cwd = "/",
+  path = "/usr/local/bin:/usr/bin:/bin",
+): Promise<ModuleRef> {
+  const hash = args0.lastIndexOf("#");
+  const file = hash > 0 ? args0.slice(0, hash) : args0;
+  const entry = hash > 0 ? args0.slice(hash + 1) : undefined;
+  const candidates = file.startsWith("/")
+    ? [file]
+    : file.includes("/")
+      ? [posix.join(cwd, file)]
+      : [
+          posix.join(cwd, file),
+          ...path
+            .split(":")
+            .filter(Boolean)
+            .map((d) => posix.join(d, file)),
+        ];
+  const root = await realpath(rootfs);
+  for (const guest of candidates) {
+    const host = await realpath(join(root, guest)).catch(() => undefined);
+    if (!host) continue;
+    const rel = relative(root, host);
+    if (rel === ".." || rel.startsWith(`..${sep}`)) {
+      throw invalidArgument(`${args0} resolves outside the container's rootfs`);
+    }
+    if ((await stat(host)).isFile()) return { host, guest, ...(entry ? { entry } : {}) };
+  }
+  throw notFound(`module ${file} not found in the rootfs ${rootfs} (looked at ${candidates.join(", ")})`);
+}

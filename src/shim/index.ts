@@ -1,0 +1,14 @@
+/**
+ * The Task service and its companions (Images, Tasks), transport-free: containers, processes, the task state
+ * machine, bundles and rootfs, stdio, and the events interface. Never imports `rpc`; the composition roots
+ * (`cli`, `containerd`) serve these objects over gRPC or ttrpc.
+ */
+export * from "./bundle.js";
+export * from "./events.js";
+export * from "./image-resolver.js";
+export * from "./images-service.js";
+export * from "./state.js";
+export * from "./task-process.js";
+export * from "./task-service.js";
+export * from "./task-setup.js";
+export * from "./tasks-service.js";

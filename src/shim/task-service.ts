@@ -1,0 +1,350 @@
+/**
+ * containerd's Task service (shim v2 API, DESIGN decision 1): plain async methods from request messages to
+ * response messages, no transport in sight, so gRPC, ttrpc and tests all call the same object. Semantics are
+ * those containerd depends on (reference containerd-shim-protocol.md section 4): Wait blocks until exit even
+ * before Start, State reports STOPPED after exit, Kill takes any signal, Delete returns the exit, Shutdown ends
+ * the shim only when no task is left. Events go to the injected publisher, in order per process.
+ */
+import { rm } from "node:fs/promises";
+import { create } from "@bufbuild/protobuf";
+import { anyIs, anyPack, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  CreateOptionsSchema,
+  type CreateTaskRequest,
+  type DeleteRequest,
+  type ExecProcessRequest,
+  type KillRequest,
+  type ServiceImpl,
+  StatsSchema,
+  type Task,
+  TaskCreateSchema,
+  TaskDeleteSchema,
+  TaskExecAddedSchema,
+  TaskExecStartedSchema,
+  TaskExitSchema,
+  TaskPausedSchema,
+  TaskResumedSchema,
+  TaskStartSchema,
+} from "../gen/index.js";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  unimplemented,
+} from "../internal/index.js";
+import type { Runner } from "../wasi/index.js";
+import { type EventPublisher, Topic } from "./events.js";
+import type { ImageResolver } from "./image-resolver.js";
+import { toStatus } from "./state.js";
+import { TaskProcess } from "./task-process.js";
+import { setupExec, setupFromBundle, setupFromImage, type TaskSetup } from "./task-setup.js";
+
+export interface TaskServiceOptions {
+  runner: Runner;
+  images: ImageResolver;
+  events: EventPublisher;
+  /** Where tasks created from an image without a bundle get one. */
+  stateDir: string;
+  /** Called by Shutdown when no task is left (the composition root then exits the process). */
+  onShutdown?: () => void;
+  /** Reported by Connect. */
+  version?: string;
+}
+
+/** A container: its setup, its init process and its execs. */
+export interface Container {
+  id: string;
+  setup: TaskSetup;
+  init: TaskProcess;
+  execs: Map<string, TaskProcess>;
+  createdAt: Date;
+  /** The image reference of a task created from one; "" for a bundle. */
+  image: string;
+  /** Whether the shim made the bundle (and removes it on Delete). */
+  ownBundle: boolean;
+}
+
+type Impl = ServiceImpl<typeof Task>;
+
+export class TaskService implements Impl {
+  readonly containers = new Map<string, Container>();
+  readonly #o: TaskServiceOptions;
+
+  constructor(options: TaskServiceOptions) {
+    this.#o = options;
+  }
+
+  /** The container `id`, or NotFound. */
+  container(id: string): Container {
+    const c = this.containers.get(id);
+    if (!c) throw notFound(`task ${id} not found`);
+    return c;
+  }
+
+  #process(id: string, execId: string): TaskProcess {
+    const c = this.container(id);
+    if (!execId) return c.init;
+    const p = c.execs.get(execId);
+    if (!p) throw notFound(`exec ${execId} of task ${id} not found`);
+    return p;
+  }
+
+  /** Publishes /tasks/exit; runs once per process, after its state is stopped. */
+  #onExit = (p: TaskProcess): void => {
+    const status = p.exit!;
+    this.#o.events.publish(
+      Topic.exit,
+      TaskExitSchema,
+      create(TaskExitSchema, {
+        containerId: p.info.containerId,
+        id: p.info.execId || p.info.containerId,
+        pid: p.pid,
+        exitStatus: status.code,
+        exitedAt: timestampFromDate(status.at),
+      }),
+    );
+  };
+
+  create: Impl["create"] = async (req: CreateTaskRequest) => {
+    if (!req.id) throw invalidArgument("Create: the task id is empty");
+    if (this.containers.has(req.id)) throw alreadyExists(`task ${req.id} already exists`);
+    if (req.checkpoint)
+      throw unimplemented("Create: restoring from a checkpoint is not supported by nodewasi");
+    const options =
+      req.options && anyIs(req.options, CreateOptionsSchema)
+        ? anyUnpack(req.options, CreateOptionsSchema)
+        : undefined;
+    const setup = options?.image
+      ? await setupFromImage(req, options, this.#o.images, this.#o.stateDir)
+      : await setupFromBundle(req);
+    const init = new TaskProcess({
+      containerId: req.id,
+      execId: "",
+      spec: setup.spec,
+      stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+    });
+    this.containers.set(req.id, {
+      id: req.id,
+      setup,
+      init,
+      execs: new Map(),
+      createdAt: new Date(),
+      image: options?.image ?? "",
+      ownBundle: !req.bundle,
+    });
+    this.#o.events.publish(
+      Topic.create,
+      TaskCreateSchema,
+      create(TaskCreateSchema, {
+        containerId: req.id,
+        bundle: setup.bundle,
+        rootfs: req.rootfs,
+        io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+        pid: 0,
+      }),
+    );
+    return { pid: 0 };
+  };
+
+  start: Impl["start"] = async (req) => {
+    const p = this.#process(req.id, req.execId);
+    const pid = await p.start(this.#o.runner, this.#onExit);
+    if (req.execId) {
+      this.#o.events.publish(
+        Topic.execStarted,
+        TaskExecStartedSchema,
+        create(TaskExecStartedSchema, {
+          containerId: req.id,
+          execId: req.execId,
+          pid,
+        }),
+      );
+    } else {
+      this.#o.events.publish(
+        Topic.start,
+        TaskStartSchema,
+        create(TaskStartSchema, { containerId: req.id, pid }),
+      );
+    }
+    return { pid };
+  };
+
+  state: Impl["state"] = async (req) => {
+    const c = this.container(req.id);
+    const p = this.#process(req.id, req.execId);
+    return {
+      id: req.execId || req.id,
+      execId: req.execId,
+      bundle: c.setup.bundle,
+      pid: p.pid,
+      status: toStatus(p.state),
+      stdin: p.info.stdio.stdin,
+      stdout: p.info.stdio.stdout,
+      stderr: p.info.stdio.stderr,
+      terminal: p.info.stdio.terminal,
+      exitStatus: p.exit?.code ?? 0,
+      ...(p.exit ? { exitedAt: timestampFromDate(p.exit.at) } : {}),
+    };
+  };
+
+  wait: Impl["wait"] = async (req, ctx) => {
+    const p = this.#process(req.id, req.execId);
+    const aborted = new Promise<never>((_, reject) => {
+      if (ctx.signal.aborted) reject(ctx.signal.reason);
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true });
+    });
+    const status = await Promise.race([p.wait(), aborted]);
+    return { exitStatus: status.code, exitedAt: timestampFromDate(status.at) };
+  };
+
+  kill: Impl["kill"] = async (req: KillRequest) => {
+    const c = this.container(req.id);
+    if (!Number.isInteger(req.signal) || req.signal < 1 || req.signal > 64) {
+      throw invalidArgument(`Kill ${req.id}: signal ${req.signal} is not a signal number (1-64)`);
+    }
+    if (req.all && !req.execId) {
+      for (const p of [...c.execs.values(), c.init]) {
+        if (p.state === "running" || p.state === "paused" || p.state === "created")
+          p.kill(req.signal, this.#onExit);
+      }
+      return {};
+    }
+    this.#process(req.id, req.execId).kill(req.signal, this.#onExit);
+    return {};
+  };
+
+  delete: Impl["delete"] = async (req: DeleteRequest) => {
+    const c = this.container(req.id);
+    const p = this.#process(req.id, req.execId);
+    if (!req.execId) {
+      const live = [...c.execs.values()].filter((e) => e.state === "running" || e.state === "paused");
+      if (live.length) {
+        throw failedPrecondition(
+          `task ${req.id} still has running execs (${live.map((e) => e.info.execId).join(", ")})`,
+        );
+      }
+    }
+    p.delete();
+    const exit = p.exit;
+    if (req.execId) c.execs.delete(req.execId);
+    else {
+      this.containers.delete(req.id);
+      if (c.ownBundle) await rm(c.setup.bundle, { recursive: true, force: true });
+      else if (c.image) await rm(c.setup.rootfs, { recursive: true, force: true });
+    }
+    const exitedAt = timestampFromDate(exit?.at ?? new Date());
+    this.#o.events.publish(
+      Topic.delete,
+      TaskDeleteSchema,
+      create(TaskDeleteSchema, {
+        containerId: req.id,
+        id: req.execId || req.id,
+        pid: p.pid,
+        exitStatus: exit?.code ?? 0,
+        exitedAt,
+      }),
+    );
+    return { pid: p.pid, exitStatus: exit?.code ?? 0, exitedAt };
+  };
+
+  pids: Impl["pids"] = async (req) => {
+    const c = this.container(req.id);
+    const processes = [c.init, ...c.execs.values()]
+      .filter((p) => p.pid > 0 && (p.state === "running" || p.state === "paused"))
+      .map((p) => ({ pid: p.pid }));
+    return { processes };
+  };
+
+  pause: Impl["pause"] = async (req) => {
+    this.container(req.id).init.pause();
+    this.#o.events.publish(Topic.paused, TaskPausedSchema, create(TaskPausedSchema, { containerId: req.id }));
+    return {};
+  };
+
+  resume: Impl["resume"] = async (req) => {
+    this.container(req.id).init.resume();
+    this.#o.events.publish(
+      Topic.resumed,
+      TaskResumedSchema,
+      create(TaskResumedSchema, { containerId: req.id }),
+    );
+    return {};
+  };
+
+  exec: Impl["exec"] = async (req: ExecProcessRequest) => {
+    const c = this.container(req.id);
+    if (!req.execId) throw invalidArgument(`Exec in ${req.id}: the exec id is empty`);
+    if (c.execs.has(req.execId)) throw alreadyExists(`exec ${req.execId} already exists in task ${req.id}`);
+    if (c.init.state !== "running" && c.init.state !== "paused") {
+      throw failedPrecondition(`Exec in ${req.id}: the task is ${c.init.state}, not running`);
+    }
+    if (!req.spec) throw invalidArgument(`Exec ${req.execId} in ${req.id}: no process spec`);
+    const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
+    const spec = await setupExec(c.setup, req.spec.value, stdio, `exec ${req.execId} in ${req.id}`);
+    c.execs.set(req.execId, new TaskProcess({ containerId: req.id, execId: req.execId, spec, stdio }));
+    this.#o.events.publish(
+      Topic.execAdded,
+      TaskExecAddedSchema,
+      create(TaskExecAddedSchema, {
+        containerId: req.id,
+        execId: req.execId,
+      }),
+    );
+    return {};
+  };
+
+  resizePty: Impl["resizePty"] = async () => {
+    throw unimplemented("ResizePty: nodewasi gives guests no pty (terminal=true shares the stdout FIFO)");
+  };
+
+  closeIO: Impl["closeIO"] = async (req) => {
+    if (req.stdin) this.#process(req.id, req.execId).closeStdin();
+    return {};
+  };
+
+  checkpoint: Impl["checkpoint"] = async () => {
+    throw unimplemented("Checkpoint: a wasm guest's state cannot be checkpointed by nodewasi");
+  };
+
+  update: Impl["update"] = async (req) => {
+    const c = this.container(req.id);
+    if (req.resources?.value.length) {
+      let limit: number | undefined;
+      try {
+        limit = (
+          JSON.parse(Buffer.from(req.resources.value).toString("utf8")) as { memory?: { limit?: number } }
+        ).memory?.limit;
+      } catch (err) {
+        throw invalidArgument(`Update ${req.id}: resources are not JSON: ${(err as Error).message}`);
+      }
+      // A running guest's memory maximum is fixed at instantiation: the new limit applies to what starts next.
+      if (limit !== undefined && limit > 0) c.setup.spec.memoryLimit = limit;
+    }
+    return {};
+  };
+
+  stats: Impl["stats"] = async (req) => {
+    const c = this.container(req.id);
+    const live = [c.init, ...c.execs.values()].filter((p) => p.state === "running" || p.state === "paused");
+    if (!live.length) throw failedPrecondition(`task ${req.id} has no running process to measure`);
+    const each = await Promise.all(live.map((p) => p.stats()));
+    const stats = create(StatsSchema, {
+      memoryBytes: BigInt(each.reduce((n, s) => n + s.memoryBytes, 0)),
+      cpuNanos: BigInt(each.reduce((n, s) => n + s.cpuNanos, 0)),
+      pids: live.map((p) => p.pid),
+    });
+    return { stats: anyPack(StatsSchema, stats) };
+  };
+
+  connect: Impl["connect"] = async (req) => {
+    const c = this.containers.get(req.id);
+    return { shimPid: process.pid, taskPid: c?.init.pid ?? 0, version: this.#o.version ?? "" };
+  };
+
+  shutdown: Impl["shutdown"] = async (req) => {
+    if (this.containers.size > 0 && !req.now) return {};
+    this.#o.onShutdown?.();
+    return {};
+  };
+}

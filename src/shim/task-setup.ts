@@ -1,0 +1,166 @@
+/**
+ * Turns a Create (or Exec) request into what the runner needs: the module, argv, environment, preopens and
+ * stdio. Two paths (DESIGN "Flows"): `options` carrying `nodewasi.v1.CreateOptions` (the shim resolves the
+ * image itself: `nodewasi run`), or an OCI bundle with a runtime spec (containerd's path).
+ */
+import { cp, mkdir, open } from "node:fs/promises";
+import { basename, isAbsolute, join } from "node:path";
+import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
+import { PullPolicy } from "../gen/index.js";
+import { failedPrecondition, invalidArgument, readWasmHeader, unimplemented } from "../internal/index.js";
+import type { PullResult } from "../oci/index.js";
+import { type RunSpec, stdioTargets } from "../wasi/index.js";
+import { envRecord, mountPreopens, readRuntimeSpec, resolveModule } from "./bundle.js";
+import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
+
+export interface TaskSetup {
+  spec: RunSpec;
+  bundle: string;
+  rootfs: string;
+  /** The pulled image, for a task created from a reference. */
+  image?: PullResult;
+}
+
+export interface StdioRequest {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+const POLICY: Record<PullPolicy, Policy> = {
+  [PullPolicy.MISSING]: "missing",
+  [PullPolicy.ALWAYS]: "always",
+  [PullPolicy.NEVER]: "never",
+};
+
+/** Checks the first bytes of `file` are a wasm module, with a message for what containerd may hand over. */
+export async function checkWasm(file: string, args0: string): Promise<void> {
+  const fh = await open(file, "r");
+  const head = Buffer.alloc(8);
+  try {
+    await fh.read(head, 0, 8, 0);
+  } finally {
+    await fh.close();
+  }
+  const header = readWasmHeader(head);
+  if ("error" in header) {
+    throw failedPrecondition(
+      `${args0} is not a WebAssembly module (${header.error}); this runtime runs wasm only`,
+    );
+  }
+  if (header.kind === "component") {
+    throw failedPrecondition(`${args0} is a WebAssembly component; nodewasi runs WASI preview 1 modules`);
+  }
+}
+
+/** A task from an image reference: resolve (pull) it, give the task its own copy of the image rootfs. */
+export async function setupFromImage(
+  req: CreateTaskRequest,
+  opts: CreateOptions,
+  resolver: ImageResolver,
+  stateDir: string,
+  signal?: AbortSignal,
+): Promise<TaskSetup> {
+  if (!opts.image) throw invalidArgument(`task ${req.id}: CreateOptions has no image reference`);
+  const image = await resolver.resolve({
+    image: opts.image,
+    policy: POLICY[opts.pullPolicy] ?? "missing",
+    plainHttp: opts.plainHttp,
+    ...(opts.platform ? { platform: opts.platform } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  const bundle = req.bundle || join(stateDir, "tasks", req.id);
+  const rootfs = join(bundle, "rootfs");
+  await mkdir(bundle, { recursive: true, mode: 0o711 });
+  // The image rootfs in the store is shared, immutable image content (its module is hardlinked in the store):
+  // the task writes to its own copy.
+  if (image.rootfs) await cp(image.rootfs, rootfs, { recursive: true, verbatimSymlinks: true, force: true });
+  else await mkdir(rootfs, { recursive: true });
+  const argv0 = image.entrypoint[0] ?? `/${basename(image.module.source)}`;
+  const args = opts.args.length
+    ? [argv0, ...opts.args]
+    : image.entrypoint.length
+      ? image.entrypoint
+      : [argv0];
+  const preopens: Record<string, string> = { "/": rootfs };
+  for (const m of opts.mounts) {
+    if (!isAbsolute(m.source) || !m.destination.startsWith("/")) {
+      throw invalidArgument(`mount ${m.source}:${m.destination}: both paths must be absolute`);
+    }
+    preopens[m.destination] = m.source;
+  }
+  const spec: RunSpec = {
+    module: image.module.path,
+    args,
+    env: envRecord([...image.env, ...opts.env]),
+    preopens,
+    cwd: opts.workingDir || image.workingDir || "/",
+    ...stdioTargets(req),
+    ...(opts.memoryLimit ? { memoryLimit: Number(opts.memoryLimit) } : {}),
+  };
+  return { spec, bundle, rootfs, image };
+}
+
+/** A task from an OCI bundle (containerd): config.json's process, rootfs and mounts. */
+export async function setupFromBundle(req: CreateTaskRequest): Promise<TaskSetup> {
+  if (!req.bundle) throw invalidArgument(`task ${req.id}: no bundle and no image to create it from`);
+  const runtime = await readRuntimeSpec(req.bundle);
+  if (req.rootfs.length > 0) {
+    throw unimplemented(
+      `task ${req.id}: rootfs mounts (${req.rootfs.map((m) => m.type).join(", ")}) are not mounted by this ` +
+        "version; give the rootfs in the bundle (root.path)",
+    );
+  }
+  const rootPath = runtime.root?.path ?? "rootfs";
+  const rootfs = isAbsolute(rootPath) ? rootPath : join(req.bundle, rootPath);
+  const args = runtime.process?.args ?? [];
+  if (!args[0]) throw invalidArgument(`task ${req.id}: the runtime spec has no process.args`);
+  const env = envRecord(runtime.process?.env ?? []);
+  const cwd = runtime.process?.cwd ?? "/";
+  const module = await resolveModule(rootfs, args[0], cwd, env.PATH);
+  await checkWasm(module.host, args[0]);
+  const limit = runtime.linux?.resources?.memory?.limit;
+  const spec: RunSpec = {
+    module: module.host,
+    args: [module.guest, ...args.slice(1)],
+    env,
+    preopens: { ...(await mountPreopens(runtime.mounts)), "/": rootfs },
+    cwd,
+    ...stdioTargets(req),
+    ...(limit && limit > 0 ? { memoryLimit: limit } : {}),
+    ...(module.entry ? { entry: module.entry } : {}),
+  };
+  return { spec, bundle: req.bundle, rootfs };
+}
+
+/** An exec: an OCI Process (JSON in `spec`) run in the container's rootfs with its preopens. */
+export async function setupExec(
+  container: TaskSetup,
+  processJson: Uint8Array,
+  stdio: StdioRequest,
+  what: string,
+): Promise<RunSpec> {
+  let process: { args?: string[]; env?: string[]; cwd?: string };
+  try {
+    process = JSON.parse(Buffer.from(processJson).toString("utf8"));
+  } catch (err) {
+    throw invalidArgument(`${what}: the process spec is not JSON: ${(err as Error).message}`);
+  }
+  const args = process.args ?? [];
+  if (!args[0]) throw invalidArgument(`${what}: the process spec has no args`);
+  const env = envRecord(process.env ?? []);
+  const cwd = process.cwd ?? "/";
+  const module = await resolveModule(container.rootfs, args[0], cwd, env.PATH);
+  await checkWasm(module.host, args[0]);
+  const { entry: _containerEntry, ...base } = container.spec;
+  return {
+    ...base,
+    module: module.host,
+    args: [module.guest, ...args.slice(1)],
+    env,
+    cwd,
+    ...stdioTargets(stdio),
+    ...(module.entry ? { entry: module.entry } : {}),
+  };
+}
