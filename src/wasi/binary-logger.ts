@@ -13,6 +13,9 @@ import { Code, ShimError } from "../internal/index.js";
 /** How long a logger may take to become ready, and to exit after EOF, before it is killed (containerd: 12 s). */
 export const LOGGER_TIMEOUT_MS = 12_000;
 
+const READY_GRACE_MS = 20;
+
+/** A started logging binary and the parent's ends of its streams. */
 export interface BinaryLogger {
   readonly child: ChildProcess;
   /** The parent's ends of the guest's stdout and stderr streams, to pass to the runner's spawn. */
@@ -80,12 +83,13 @@ export async function startBinaryLogger(
     ready!.resume();
     ready!.once("close", () => {
       clearTimeout(timer);
-      // A logger that dies closes fd 5 too; its exit may be seen just after. Its stream ends are then gone.
-      setImmediate(() => {
+      // A logger that dies closes fd 5 too, and its exit is seen a moment later: wait READY_GRACE_MS for it,
+      // so a logger that cannot start is refused instead of the guest writing into a closed socket.
+      setTimeout(() => {
         if (child.exitCode !== null || child.signalCode !== null || stdout!.destroyed) return;
         child.removeAllListeners("exit");
         resolve();
-      });
+      }, READY_GRACE_MS);
     });
   });
   return logger;

@@ -19,6 +19,7 @@ import { RunnerProcess, type SpawnOptions } from "./runner-process.js";
 import type { ChildSpec, ChildStdio } from "./runner-protocol.js";
 import { bwrapArgs, findBwrap } from "./sandbox.js";
 
+/** How a ChildRunner starts runners; every field has a default that suits a shim. */
 export interface ChildRunnerOptions {
   /** Warm runner processes kept ready (default 2; 0 disables the pool). */
   pool?: number;
@@ -28,11 +29,17 @@ export interface ChildRunnerOptions {
    * directory symlink in a rootfs, DESIGN decision 8).
    */
   isolation?: "auto" | "bwrap" | "none";
+  /** Where the no-sandbox warning and runner crashes are logged (default: silent). */
   logger?: Logger;
 }
 
 let warnedNoBwrap = false;
 
+/**
+ * Runs each guest in a runner process. `start()` resolves once the module is compiled and instantiated and
+ * its stdio are open (FIFO opens block until the other end is open, as for runc), and rejects with a ShimError
+ * naming the module, path or preopen when it cannot. `close()` SIGKILLs warm and running runners alike.
+ */
 export class ChildRunner implements Runner {
   /** The bwrap binary runners start under, or undefined when they run unsandboxed. */
   readonly bwrap: string | undefined;
@@ -90,7 +97,8 @@ export class ChildRunner implements Runner {
       const child: ChildSpec = {
         module: spec.module,
         args: spec.args,
-        env: spec.env,
+        // WASI has no chdir: the working directory is only told, as PWD (runner.ts), unless env sets one.
+        env: spec.cwd !== undefined && spec.env.PWD === undefined ? { ...spec.env, PWD: spec.cwd } : spec.env,
         preopens: spec.preopens,
         stdin: stdio(spec.stdin, "stdin"),
         stdout: stdio(spec.stdout, "stdout"),
@@ -103,7 +111,16 @@ export class ChildRunner implements Runner {
       const runner =
         extra.length === 0 && this.warm.length > 0 ? this.takeWarm() : this.spawnCold(spec, extra, child);
       this.live.add(runner);
-      runner.ended.then(() => this.live.delete(runner));
+      runner.ended.then((end) => {
+        this.live.delete(runner);
+        if (!end.reported && end.status.signal === undefined) {
+          this.log.warn("runner: the runner process ended without reporting a status", {
+            module: spec.module,
+            code: end.status.code,
+            stderr: end.stderr,
+          });
+        }
+      });
       let pid: number;
       try {
         pid = await runner.ready;

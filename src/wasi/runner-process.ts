@@ -28,8 +28,14 @@ export interface RunnerEnd {
   status: ExitStatus;
   /** Last bytes the runner itself wrote to stderr (Node crashes; never guest output). */
   stderr: string;
+  /** Whether the runner reported the status itself (else it was killed or crashed). */
+  reported: boolean;
 }
 
+/**
+ * Spawns a runner at construction. `ready` resolves with its host pid (under bwrap, the runner's, not bwrap's);
+ * `run()` may be called once; `ended` always settles, with the status of decision 6.
+ */
 export class RunnerProcess {
   readonly child: ChildProcess;
   /** Resolves with the runner's host pid once Node has booted. */
@@ -52,9 +58,12 @@ export class RunnerProcess {
       ? [opts.sandbox.bwrap, [...opts.sandbox.args, "--", ...node]]
       : [node[0]!, node.slice(1)];
     // The runner's env is empty: the guest's env comes from the spec only, and nothing of the shim's leaks.
+    // Its own session (bwrap: --new-session), so a terminal's ^C reaches the CLI, which forwards it as a Kill,
+    // and not every runner at once.
     this.child = spawn(file, args, {
       stdio: ["ignore", "ignore", "pipe", "ipc", ...(opts.extraStdio ?? [])],
       env: {},
+      detached: true,
     });
     this.child.stderr?.on("data", (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
@@ -76,7 +85,11 @@ export class RunnerProcess {
       this.child.once("close", (code, signal) => {
         this.gone = true;
         this.startWaiter?.reject(this.diedEarly("before the guest started"));
-        resolve({ status: this.statusOf(code, signal, opts.sandbox !== undefined), stderr: this.stderrTail });
+        resolve({
+          status: this.statusOf(code, signal, opts.sandbox !== undefined),
+          stderr: this.stderrTail,
+          reported: this.reported !== undefined,
+        });
       });
     });
   }

@@ -16,8 +16,18 @@ import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Full path of a usable `bwrap`, or undefined when it is missing or cannot create namespaces here. */
+/**
+ * Full path of a usable `bwrap`, or undefined when it is missing or cannot create namespaces here. Probed once
+ * per process (one `bwrap ... true`, a few ms).
+ */
 export function findBwrap(): string | undefined {
+  if (found === null) found = probeBwrap();
+  return found;
+}
+
+let found: string | undefined | null = null;
+
+function probeBwrap(): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     const candidate = join(dir || ".", "bwrap");
     if (!existsSync(candidate)) continue;

@@ -2,10 +2,12 @@
  * The few WebAssembly JS API calls the runner makes, typed here because the project's `lib` (ES2023, no DOM)
  * has no WebAssembly declarations; the engine has them all.
  */
+/** A compiled `WebAssembly.Module` (opaque here). */
 export interface WasmModule {
   readonly __wasmModule?: never;
 }
 
+/** A `WebAssembly.Instance`: only its exports are used. */
 export interface WasmInstance {
   readonly exports: Record<string, unknown>;
 }
