@@ -101,7 +101,13 @@ describe("ChildRunner pause, resume, stats", () => {
       p.kill("SIGKILL");
     }
     assert.equal((await p.exited).code, 137);
-    await assert.rejects(p.stats(), /not running/);
+    await assert.rejects(p.stats(), /it has exited/);
+  });
+
+  it("SIGTERM ends a paused guest too (the runner is continued to take it)", async () => {
+    const p = await startAndWait("busy-loop", []);
+    p.pause();
+    await killedWithin(p, "SIGTERM", 143);
   });
 
   it("SIGKILL ends a paused guest", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -131,12 +131,46 @@ describe("ChildRunner args, env, preopens, stdio", () => {
     );
   });
 
+  it("an fd the caller holds, passed to the runner (the caller keeps and closes its own)", async () => {
+    const path = join(tmp.dir, "fd.out");
+    const fd = openSync(path, "w");
+    try {
+      const p = await runner.start(specFor("echo-args", ["via fd"], { stdout: { kind: "fd", fd } }));
+      assert.equal((await p.exited).code, 0);
+      writeSync(fd, "still open here\n");
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(readFileSync(path, "utf8"), "echo-args\nvia fd\nstill open here\n");
+  });
+
   it("terminal-style: stdout and stderr on one target object", async () => {
     const path = join(tmp.dir, "both.log");
     const target = { kind: "file", path } as const;
     const p = await runner.start(specFor("trap", [], { stdout: target, stderr: target }));
     assert.equal((await p.exited).code, 134);
     assert.equal(readFileSync(path, "utf8"), "about to trap\nError: wasm trap: unreachable\n");
+  });
+});
+
+describe("ChildRunner entry exports (module.wasm#func, reactors)", () => {
+  it("calls _initialize, then the entry; proc_exit inside the entry gives its code", async () => {
+    const ran = await run(specFor("reactor", [], { entry: "run" }));
+    assert.equal(ran.status.code, 0);
+    assert.equal(ran.out, "reactor run\n");
+    assert.equal((await run(specFor("reactor", [], { entry: "exit7" }))).status.code, 7);
+  });
+
+  it("refuses an entry on a command module and a missing export", async () => {
+    await assert.rejects(
+      runner.start(specFor("echo-args", [], { entry: "run" })),
+      /needs a reactor module, but this one exports _start/,
+    );
+    await assert.rejects(
+      runner.start(specFor("reactor", [], { entry: "nope" })),
+      /exports no function "nope"/,
+    );
+    await assert.rejects(runner.start(specFor("reactor")), /exports no _start function \(a reactor\?/);
   });
 });
 

@@ -9,8 +9,9 @@
  * know), and caller fds or `binary://` loggers are passed in the spawn's stdio array; those runners start cold.
  */
 import { closeSync, existsSync, constants as fsc, openSync } from "node:fs";
+import { constants } from "node:os";
 import type { Stream } from "node:stream";
-import { Code, type Logger, ShimError, silentLogger } from "../internal/index.js";
+import { Code, type Logger, notFound, ShimError, silentLogger } from "../internal/index.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
 import { pagesFor } from "./memory-cap.js";
 import { procStats } from "./proc-stats.js";
@@ -198,15 +199,23 @@ function sandboxPaths(spec: RunSpec, child: ChildSpec): { readOnly: string[]; re
   return { readOnly: existsSync(spec.module) ? [spec.module] : [], readWrite };
 }
 
-/** A started guest: its runner's pid, signals, /proc stats, and the exit once stdio is flushed. */
+/**
+ * A started guest: its runner's pid, signals, /proc stats, and the exit once stdio is flushed. Once the
+ * runner has exited, kill is a no-op and stats is NotFound, so a reused pid is never signalled or read.
+ */
 class RunnerHandle implements RunningProcess {
   readonly exited: Promise<ExitStatus>;
+  private gone = false;
+  private paused = false;
 
   constructor(
     readonly pid: number,
     runner: RunnerProcess,
     loggers: BinaryLogger[],
   ) {
+    runner.child.once("exit", () => {
+      this.gone = true;
+    });
     // The runner wrote straight to FIFOs and files, so its exit closed every write end it had; a logging
     // binary has also read to EOF and exited (decision 16: containerd waits for that).
     this.exited = runner.ended.then(async (end) => {
@@ -215,23 +224,29 @@ class RunnerHandle implements RunningProcess {
     });
   }
 
+  /**
+   * Sends `signal` to the runner. A stopped process keeps every signal but SIGKILL pending, so a paused guest
+   * is also continued: a Kill ends a paused task, as containerd expects of runc.
+   */
   kill(signal: NodeJS.Signals | number): void {
-    try {
-      process.kill(this.pid, signal);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw ShimError.from(err);
-    }
+    this.signal(signal);
+    const stop = signal === "SIGSTOP" || signal === constants.signals.SIGSTOP;
+    const kill = signal === "SIGKILL" || signal === constants.signals.SIGKILL;
+    if (this.paused && !stop && !kill && signal !== 0) this.resume();
   }
 
   pause(): void {
-    this.kill("SIGSTOP");
+    this.signal("SIGSTOP");
+    this.paused = true;
   }
 
   resume(): void {
-    this.kill("SIGCONT");
+    this.signal("SIGCONT");
+    this.paused = false;
   }
 
   stats(): Promise<ProcessStats> {
+    if (this.gone) return Promise.reject(notFound(`process ${this.pid}: no stats, it has exited`));
     return procStats(this.pid);
   }
 
@@ -240,4 +255,13 @@ class RunnerHandle implements RunningProcess {
    * client) closes its end, as any FIFO reader does; the shim holds no write end of its own.
    */
   closeStdin(): void {}
+
+  private signal(signal: NodeJS.Signals | number): void {
+    if (this.gone) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw ShimError.from(err);
+    }
+  }
 }
