@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { type Any, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { FakeRunner } from "../../test/harness/fake-runner.js";
+import { CreateOptionsSchema, CreateTaskRequestSchema, StatsSchema, Status } from "../gen/index.js";
+import { Code, ShimError } from "../internal/index.js";
+import type { PullResult } from "../oci/index.js";
+import { RecordingPublisher, Topic } from "./events.js";
+import type { ImageResolver, ResolveRequest } from "./image-resolver.js";
+import { TaskService } from "./task-service.js";
+
+const WASM = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
+const code = (c: Code) => (e: unknown) => e instanceof ShimError && e.code === c;
+
+/** Resolves every image to one module with a rootfs holding `/hello.wasm`. */
+class FakeImages implements ImageResolver {
+  readonly requests: ResolveRequest[] = [];
+  constructor(readonly dir: string) {}
+  async resolve(req: ResolveRequest): Promise<PullResult> {
+    this.requests.push(req);
+    return {
+      name: req.image,
+      digest: `sha256:${"a".repeat(64)}`,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      manifest: { mediaType: "m", digest: `sha256:${"a".repeat(64)}`, size: 1 },
+      platform: { os: "wasip1", architecture: "wasm" },
+      format: "image",
+      formatDescription: "test",
+      module: {
+        digest: `sha256:${"b".repeat(64)}`,
+        size: 8,
+        kind: "module",
+        path: join(this.dir, "image", "hello.wasm"),
+        source: "/hello.wasm",
+      },
+      rootfs: join(this.dir, "image"),
+      entrypoint: ["/hello.wasm"],
+      env: ["PATH=/bin", "A=image"],
+      workingDir: "/",
+      bytesFetched: 0,
+    };
+  }
+}
+
+describe("TaskService", () => {
+  let dir: string;
+  let runner: FakeRunner;
+  let events: RecordingPublisher;
+  let images: FakeImages;
+  let svc: TaskService;
+  let shutdowns = 0;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nodewasi-tasks-"));
+    await mkdir(join(dir, "image"));
+    await writeFile(join(dir, "image", "hello.wasm"), WASM);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  beforeEach(() => {
+    runner = new FakeRunner();
+    events = new RecordingPublisher();
+    images = new FakeImages(dir);
+    svc = new TaskService({
+      runner,
+      images,
+      events,
+      stateDir: join(dir, "state"),
+      onShutdown: () => shutdowns++,
+    });
+  });
+
+  const createFromImage = (id: string, opts: Record<string, unknown> = {}) =>
+    svc.create(
+      create(CreateTaskRequestSchema, {
+        id,
+        stdout: "/dev/null",
+        options: anyPack(CreateOptionsSchema, create(CreateOptionsSchema, { image: "oci:/x:1", ...opts })),
+      }),
+      ctx(),
+    );
+
+  it("runs a task from an image: create, wait before start, start, exit, delete, events in order", async () => {
+    await createFromImage("t1", { args: ["a", "b"], env: ["A=user"] });
+    assert.equal((await svc.state({ id: "t1", execId: "" } as never, ctx())).status, Status.CREATED);
+    const waiting = svc.wait({ id: "t1", execId: "" } as never, ctx());
+    const { pid } = await svc.start({ id: "t1", execId: "" } as never, ctx());
+    const guest = runner.last();
+    assert.equal(guest.pid, pid);
+    assert.deepEqual(guest.spec.args, ["/hello.wasm", "a", "b"]);
+    assert.equal(guest.spec.env.A, "user");
+    assert.equal(guest.spec.preopens["/"], join(dir, "state", "tasks", "t1", "rootfs"));
+    assert.equal((await svc.state({ id: "t1", execId: "" } as never, ctx())).status, Status.RUNNING);
+    guest.finish(3);
+    assert.equal((await waiting).exitStatus, 3);
+    const state = await svc.state({ id: "t1", execId: "" } as never, ctx());
+    assert.equal(state.status, Status.STOPPED);
+    assert.equal(state.exitStatus, 3);
+    const deleted = await svc.delete({ id: "t1", execId: "" } as never, ctx());
+    assert.equal(deleted.exitStatus, 3);
+    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.exit, Topic.delete]);
+    await assert.rejects(svc.state({ id: "t1", execId: "" } as never, ctx()), code(Code.NotFound));
+  });
+
+  it("kills with any signal: exit status 128 + signo; a finished process answers NotFound", async () => {
+    await createFromImage("k");
+    await svc.start({ id: "k", execId: "" } as never, ctx());
+    await svc.kill({ id: "k", execId: "", signal: 15, all: false } as never, ctx());
+    assert.equal((await svc.wait({ id: "k", execId: "" } as never, ctx())).exitStatus, 143);
+    await assert.rejects(
+      svc.kill({ id: "k", execId: "", signal: 9, all: false } as never, ctx()),
+      code(Code.NotFound),
+    );
+    await assert.rejects(
+      svc.kill({ id: "k", execId: "", signal: 0, all: false } as never, ctx()),
+      code(Code.InvalidArgument),
+    );
+  });
+
+  it("kills a created task that never started", async () => {
+    await createFromImage("c");
+    await svc.kill({ id: "c", execId: "", signal: 9, all: false } as never, ctx());
+    const state = await svc.state({ id: "c", execId: "" } as never, ctx());
+    assert.equal(state.status, Status.STOPPED);
+    assert.equal(state.exitStatus, 137);
+    assert.equal(runner.guests.length, 0);
+  });
+
+  it("refuses bad transitions and names both states", async () => {
+    await createFromImage("s");
+    await assert.rejects(svc.pause({ id: "s" } as never, ctx()), (e: unknown) => {
+      assert.ok(e instanceof ShimError);
+      assert.equal(e.code, Code.FailedPrecondition);
+      assert.match(e.message, /invalid state transition: created => paused/);
+      return true;
+    });
+    await svc.start({ id: "s", execId: "" } as never, ctx());
+    await assert.rejects(svc.start({ id: "s", execId: "" } as never, ctx()), /running => running/);
+    await assert.rejects(svc.delete({ id: "s", execId: "" } as never, ctx()), /running => deleted/);
+    await svc.pause({ id: "s" } as never, ctx());
+    assert.equal(runner.last().paused, true);
+    assert.equal((await svc.state({ id: "s", execId: "" } as never, ctx())).status, Status.PAUSED);
+    await svc.resume({ id: "s" } as never, ctx());
+    assert.equal(runner.last().paused, false);
+    assert.deepEqual(events.topics().slice(-2), [Topic.paused, Topic.resumed]);
+  });
+
+  it("answers NotFound, AlreadyExists and Unimplemented as containerd expects", async () => {
+    await assert.rejects(svc.state({ id: "nope", execId: "" } as never, ctx()), code(Code.NotFound));
+    await createFromImage("dup");
+    await assert.rejects(createFromImage("dup"), code(Code.AlreadyExists));
+    await assert.rejects(svc.checkpoint({ id: "dup" } as never, ctx()), code(Code.Unimplemented));
+    await assert.rejects(svc.resizePty({ id: "dup" } as never, ctx()), code(Code.Unimplemented));
+  });
+
+  it("execs another module in the container, with its own id and events", async () => {
+    await createFromImage("e");
+    await svc.start({ id: "e", execId: "" } as never, ctx());
+    const spec = {
+      typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process",
+      value: Buffer.from(JSON.stringify({ args: ["/hello.wasm", "x"], env: ["E=1"] })),
+    };
+    await svc.exec(
+      { id: "e", execId: "x1", spec, stdout: "", stdin: "", stderr: "", terminal: false } as never,
+      ctx(),
+    );
+    await assert.rejects(svc.exec({ id: "e", execId: "x1", spec } as never, ctx()), code(Code.AlreadyExists));
+    await svc.start({ id: "e", execId: "x1" } as never, ctx());
+    const exec = runner.last();
+    assert.deepEqual(exec.spec.args, ["/hello.wasm", "x"]);
+    assert.equal(exec.spec.env.E, "1");
+    assert.equal((await svc.pids({ id: "e" } as never, ctx())).processes?.length, 2);
+    exec.finish(0);
+    assert.equal((await svc.wait({ id: "e", execId: "x1" } as never, ctx())).exitStatus, 0);
+    await svc.delete({ id: "e", execId: "x1" } as never, ctx());
+    assert.deepEqual(
+      events.topics().filter((t) => t.startsWith("/tasks/exec")),
+      [Topic.execAdded, Topic.execStarted],
+    );
+    const stats = anyUnpack((await svc.stats({ id: "e" } as never, ctx())).stats as Any, StatsSchema);
+    assert.deepEqual(stats?.pids, [runner.guests[0]!.pid]);
+  });
+
+  it("kills every process with all=true", async () => {
+    await createFromImage("all");
+    await svc.start({ id: "all", execId: "" } as never, ctx());
+    const spec = { typeUrl: "x", value: Buffer.from(JSON.stringify({ args: ["/hello.wasm"] })) };
+    await svc.exec(
+      { id: "all", execId: "x", spec, stdout: "", stdin: "", stderr: "", terminal: false } as never,
+      ctx(),
+    );
+    await svc.start({ id: "all", execId: "x" } as never, ctx());
+    await svc.kill({ id: "all", execId: "", signal: 9, all: true } as never, ctx());
+    assert.deepEqual(
+      runner.guests.map((g) => g.signals),
+      [[9], [9]],
+    );
+  });
+
+  it("shuts down only when no task is left", async () => {
+    const before = shutdowns;
+    await createFromImage("sd");
+    await svc.shutdown({ id: "sd", now: false } as never, ctx());
+    assert.equal(shutdowns, before);
+    await svc.delete({ id: "sd", execId: "" } as never, ctx());
+    await svc.shutdown({ id: "sd", now: false } as never, ctx());
+    assert.equal(shutdowns, before + 1);
+  });
+
+  it("a Wait whose caller goes away stops waiting", async () => {
+    await createFromImage("w");
+    const ac = new AbortController();
+    const waiting = svc.wait({ id: "w", execId: "" } as never, { signal: ac.signal, metadata: {} });
+    ac.abort(new Error("client went away"));
+    await assert.rejects(waiting, /client went away/);
+  });
+
+  it("creates from a runtime-spec bundle: args[0] in the rootfs, mounts as preopens, memory limit", async () => {
+    const bundle = join(dir, "bundle");
+    const data = join(dir, "data");
+    await mkdir(join(bundle, "rootfs", "app"), { recursive: true });
+    await mkdir(data, { recursive: true });
+    await writeFile(join(bundle, "rootfs", "app", "main.wasm"), WASM);
+    await writeFile(join(bundle, "rootfs", "app", "not-wasm"), "#!/bin/sh\n");
+    await symlink("main.wasm", join(bundle, "rootfs", "app", "alias.wasm"));
+    const spec = (args: string[]) => ({
+      process: { args, env: ["PATH=/app"], cwd: "/" },
+      root: { path: "rootfs" },
+      mounts: [
+        { destination: "/data", source: data, type: "bind", options: ["rbind"] },
+        { destination: "/proc", source: "proc", type: "proc" },
+      ],
+      linux: { resources: { memory: { limit: 8 * 1024 * 1024 } } },
+    });
+    await writeFile(join(bundle, "config.json"), JSON.stringify(spec(["main.wasm#run", "x"])));
+    await svc.create(create(CreateTaskRequestSchema, { id: "b", bundle }), ctx());
+    await svc.start({ id: "b", execId: "" } as never, ctx());
+    const guest = runner.last();
+    assert.deepEqual(guest.spec.args, ["/app/main.wasm", "x"]);
+    assert.equal(guest.spec.entry, "run");
+    assert.deepEqual(guest.spec.preopens, { "/data": data, "/": join(bundle, "rootfs") });
+    assert.equal(guest.spec.memoryLimit, 8 * 1024 * 1024);
+    await writeFile(join(bundle, "config.json"), JSON.stringify(spec(["/app/not-wasm"])));
+    await assert.rejects(
+      svc.create(create(CreateTaskRequestSchema, { id: "b2", bundle }), ctx()),
+      (e: unknown) =>
+        e instanceof ShimError &&
+        e.code === Code.FailedPrecondition &&
+        /not a WebAssembly module/.test(e.message),
+    );
+    await writeFile(join(bundle, "config.json"), JSON.stringify(spec(["/nowhere.wasm"])));
+    await assert.rejects(
+      svc.create(create(CreateTaskRequestSchema, { id: "b3", bundle }), ctx()),
+      code(Code.NotFound),
+    );
+  });
+});
