@@ -62,20 +62,35 @@ export interface ProcessStats {
 /** A started guest. */
 export interface RunningProcess {
   readonly pid: number;
-  /** Settles once the guest has exited and every stdio write end is closed and flushed. */
+  /**
+   * Settles once the guest has exited and every stdio write end is closed and flushed (and a `binary://`
+   * logger has exited). Never rejects.
+   */
   readonly exited: Promise<ExitStatus>;
-  /** Sends a signal to the runner (SIGKILL, SIGTERM, SIGINT ... all end it; exit status 128 + signo). */
+  /**
+   * Sends a signal to the runner (SIGKILL, SIGTERM, SIGINT ... all end it; exit status 128 + signo), also when
+   * the guest is blocked in a host call, and also when paused (it is continued to take the signal). A no-op once
+   * the process has exited.
+   */
   kill(signal: NodeJS.Signals | number): void;
   /** SIGSTOP / SIGCONT. */
   pause(): void;
   resume(): void;
   stats(): Promise<ProcessStats>;
-  /** Closes the guest's stdin (CloseIO). */
+  /**
+   * Closes the guest's stdin (CloseIO). In ChildRunner a no-op: the guest reads its stdin FIFO itself and gets
+   * EOF when the last writer (the client) closes, so the shim must hold no write end of its own.
+   */
   closeStdin(): void;
 }
 
 export interface Runner {
-  /** Starts a guest. Fails (ShimError) before anything runs when the spec cannot be honoured. */
+  /**
+   * Starts a guest; resolves once the module is compiled and instantiated and its stdio are open (opening a
+   * FIFO blocks until its other end is open, so open the readers and the stdin writer first). Fails
+   * (ShimError: NotFound, InvalidArgument, ResourceExhausted, FailedPrecondition) before anything runs when
+   * the spec cannot be honoured.
+   */
   start(spec: RunSpec): Promise<RunningProcess>;
   /** Stops warm processes and every guest still running. */
   close(): Promise<void>;
