@@ -4,8 +4,8 @@
  * by an earlier entry cannot redirect a later one (the "symlink then write through it" attack that hit
  * docker cp, CVE-2018-15664, and many tar extractors).
  */
-import { lstat, mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, mkdir, readdir, realpath } from "node:fs/promises";
+import { isAbsolute, join, relative as relativePath, sep } from "node:path";
 import { invalidArgument, type ShimError } from "../internal/index.js";
 import type { UnpackLimits } from "./unpack-limits.js";
 
@@ -76,6 +76,37 @@ export async function ensureParents(
 }
 
 /** `lstat` that returns undefined for a missing path (and for a parent that is not a directory). */
+/**
+ * The first symlink under `root` that resolves outside it, as a path relative to `root`, or undefined. Each
+ * target is checked lexically when its entry is unpacked (symlinkTargetError), which assumes every component
+ * is a directory; a chain of links defeats that (`x/l -> ..` then `esc -> x/l/../..`), in whichever order the
+ * links arrive. So once a layer has added links, every link in the tree is resolved for real by the kernel.
+ * Dangling links are left alone: they lead nowhere, and anything a later layer adds is checked again.
+ */
+export async function escapingSymlink(root: string): Promise<string | undefined> {
+  const realRoot = await realpath(root);
+  const walk = async (dir: string): Promise<string | undefined> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        const found = await walk(path);
+        if (found) return found;
+      } else if (e.isSymbolicLink()) {
+        const real = await realpath(path).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") return undefined;
+          return "";
+        });
+        if (real === undefined) continue;
+        const rel = relativePath(realRoot, real);
+        if (real === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+          return relative(root, path);
+      }
+    }
+    return undefined;
+  };
+  return walk(root);
+}
+
 export async function lstatOrUndefined(path: string) {
   try {
     return await lstat(path);

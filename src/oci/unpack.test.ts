@@ -180,6 +180,22 @@ describe("unpackLayer", () => {
     await refused([{ name: "escape/pwned", body: "x" }], /parent "escape" is a symlink/);
   });
 
+  it("refuses a chain of symlinks that leaves the rootfs, in either order", async () => {
+    // Each target alone stays inside (x/l1 -> .. is the root; esc -> x/l1/../sentinel is lexically x/sentinel),
+    // but through the first link the second lands in the rootfs's parent, where the sentinel is.
+    const links: Entry[] = [
+      { name: "x/l1", type: "symlink", linkname: ".." },
+      { name: "esc", type: "symlink", linkname: "x/l1/../sentinel" },
+    ];
+    for (const order of [links, [...links].reverse()]) {
+      fresh();
+      await refused(
+        [{ name: "x/", type: "directory" }, ...order],
+        /"esc".*outside the rootfs through another symlink/,
+      );
+    }
+  });
+
   it("replaces a symlink by a file instead of writing through it", async () => {
     fresh();
     const { symlinkSync } = await import("node:fs");

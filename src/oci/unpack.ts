@@ -20,6 +20,7 @@ import type { LayerCompression } from "./media-types.js";
 import { DEFAULT_UNPACK_LIMITS, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
 import {
   ensureParents,
+  escapingSymlink,
   lstatOrUndefined,
   parseEntryPath,
   refusal,
@@ -96,6 +97,11 @@ export async function unpackLayer(
       }
     }
     await piping;
+    if (applier.symlinks > 0) {
+      const escaping = await escapingSymlink(root);
+      if (escaping)
+        throw refusal(layer, escaping, "the symlink leads outside the rootfs through another symlink");
+    }
   } catch (err) {
     stream.destroy();
     extract.destroy();
@@ -133,6 +139,8 @@ function wordError(err: unknown, layer: string, entry: string | undefined): Shim
 class LayerApplier {
   entries = 0;
   bytes = 0;
+  /** Symlinks this layer created: when any, the whole tree's links are resolved once at the end. */
+  symlinks = 0;
   current: string | undefined;
   readonly #written = new Set<string>();
 
@@ -174,6 +182,7 @@ class LayerApplier {
         if (why) throw refuse(why);
         await this.#clear(path, false);
         await symlink(h.linkname!, path);
+        this.symlinks++;
         break;
       }
       case "link":
