@@ -16,6 +16,9 @@ import { pruneCommand } from "./prune-command.js";
 import { pullCommand } from "./pull-command.js";
 import { reportError } from "./report-error.js";
 import { rmiCommand } from "./rmi-command.js";
+import { separateGuestArgs } from "./run-argv.js";
+import { runCommand } from "./run-command.js";
+import { shimCommand } from "./shim-command.js";
 
 /** The package version, read from package.json beside dist/ (both `src/cli` and `dist/src/cli` are 3 deep). */
 export function packageVersion(): string {
@@ -33,10 +36,14 @@ export function packageVersion(): string {
 export function createProgram(state: CliState): Command {
   const program = new Command("nodewasi")
     .description(
-      "Run WebAssembly (WASI preview 1) OCI images on Node.js: pull, inspect and manage wasm images.",
+      "Run WebAssembly (WASI preview 1) OCI images on Node.js: run wasm images, pull, inspect and manage them.",
     )
     .version(packageVersion(), "-V, --version", "print the version of nodewasi")
     .option("--root <dir>", "state directory (content store)", defaultRoot())
+    .option(
+      "--address <path>",
+      "unix socket of the shim daemon (default: $NODEWASI_ADDRESS, else nodewasi.sock in the runtime dir)",
+    )
     .option("--debug", "log what happens, and print causes and stacks of errors")
     .helpOption("-h, --help", "show help")
     .helpCommand("help [command]", "show help for a command")
@@ -51,8 +58,12 @@ export function createProgram(state: CliState): Command {
       "after",
       `
 The state root defaults to $NODEWASI_ROOT, else /var/lib/nodewasi as root, else ~/.local/share/nodewasi.
+The shim's socket defaults to $NODEWASI_ADDRESS, else /run/nodewasi/nodewasi.sock as root, else
+$XDG_RUNTIME_DIR/nodewasi/nodewasi.sock; \`nodewasi run\` starts a shim there when none listens.
 
 Examples:
+  $ nodewasi run oci:examples/images/hello:latest
+  $ nodewasi run --rm 127.0.0.1:5000/hello:latest a b
   $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest
   $ nodewasi pull oci:./examples/images/hello
   $ nodewasi images
@@ -61,11 +72,13 @@ Examples:
 ${EXIT_CODES_HELP}
 `,
     );
+  runCommand(program, state);
   pullCommand(program, state);
   imagesCommand(program, state);
   inspectCommand(program, state);
   rmiCommand(program, state);
   pruneCommand(program, state);
+  shimCommand(program, state, packageVersion());
   return program;
 }
 
@@ -74,7 +87,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const state: CliState = { exitCode: ExitCode.Ok };
   const program = createProgram(state);
   try {
-    await program.parseAsync([...argv]);
+    await program.parseAsync(separateGuestArgs(argv, program));
     return state.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,0 +1,159 @@
+/**
+ * `nodewasi run REF [ARGS...]`: the standalone flow of DESIGN "Flows". Starts a shim daemon when none
+ * listens, makes sure the image is in its store (progress on stderr), creates the task with
+ * `nodewasi.v1.CreateOptions`, streams the guest's stdout and stderr through FIFOs, and exits with the
+ * guest's status. SIGINT and SIGTERM are forwarded as Kill (a second SIGINT sends SIGKILL). With `-d` the
+ * output goes to `<root>/logs/<id>.log` and the task id is printed.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { type Command, Option } from "commander";
+import { Code, invalidArgument, ShimError } from "../internal/index.js";
+import { type CliState, contextFor } from "./context.js";
+import type { PullPolicyName } from "./ensure-image.js";
+import { socketPath } from "./shim-address.js";
+
+export interface RunFlags {
+  rm?: boolean;
+  detach?: boolean;
+  interactive?: boolean;
+  env: string[];
+  mount: string[];
+  memory?: string;
+  platform?: string;
+  plainHttp?: boolean;
+  pull: PullPolicyName;
+  name?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Where a detached task's stdout and stderr go. */
+export function logPathFor(root: string, id: string): string {
+  return join(root, "logs", `${id}.log`);
+}
+
+/** Registers `run` on `parent`. */
+export function runCommand(parent: Command, state: CliState): Command {
+  return parent
+    .command("run")
+    .description("run a wasm image as a task of the nodewasi shim, and exit with the guest's status")
+    .argument("<ref>", "registry reference, oci:DIR[:TAG] or oci-archive:FILE[:TAG]")
+    .argument(
+      "[args...]",
+      "arguments for the guest (replace the image's own); everything after REF is the guest's",
+    )
+    .option("--rm", "delete the task once it has exited")
+    .option("-d, --detach", "run in the background: output to <root>/logs/ID.log, print the task id")
+    .option("-i, --interactive", "connect this process's stdin to the guest's")
+    .option(
+      "-e, --env <KEY=VALUE>",
+      "set an environment variable (repeatable; KEY alone copies ours)",
+      collect,
+      [],
+    )
+    .option("--mount <HOST:GUEST>", "make a host directory visible to the guest (repeatable)", collect, [])
+    .option("--memory <size>", "cap the guest's linear memory: bytes, or with k, m, g (64m, 1g)")
+    .option("--platform <os/arch>", "choose this platform from an index instead of the wasm preference order")
+    .option("--plain-http", "talk plain HTTP to the registry (loopback registries always may)")
+    .addOption(
+      new Option("--pull <policy>", "pull the image: always, missing (when not stored), never")
+        .choices(["always", "missing", "never"])
+        .default("missing"),
+    )
+    .option("--name <id>", "the task id (default: 12 random hex digits)")
+    .addHelpText(
+      "after",
+      `
+A shim daemon serves the task: the one listening on --address, else one started now that exits after 30 s
+idle. The exit status is the guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C:
+130). Errors before the guest runs use the codes below (3: the image is not found, or --pull never and it
+is not stored). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
+
+Examples:
+  $ nodewasi run oci:examples/images/hello:latest
+  $ nodewasi run --rm 127.0.0.1:5000/hello:latest a b -x
+  $ nodewasi run --rm -e GREETING=hi --mount ./data:/data REF /data/in.txt
+  $ echo hello | nodewasi run --rm -i REF
+  $ nodewasi run --memory 64m --pull never REF
+  $ ID=$(nodewasi run -d REF) && nodewasi logs -f "$ID" && nodewasi rm "$ID"`,
+    )
+    .action(async (ref: string, args: string[], flags: RunFlags, cmd: Command) => {
+      const ctx = contextFor(cmd, state);
+      if (flags.detach && flags.interactive)
+        throw invalidArgument("-d and -i cannot be combined: a detached task has no stdin");
+      if (flags.detach && flags.rm) {
+        throw invalidArgument(
+          "--rm and -d cannot be combined; remove a detached task with `nodewasi rm ID` once it has exited",
+        );
+      }
+      const id = flags.name ?? randomBytes(6).toString("hex");
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) {
+        throw invalidArgument(
+          `--name ${id}: use letters, digits, _ . and - (128 at most), starting with a letter or digit`,
+        );
+      }
+      const { sourceName } = await import("../oci/index.js");
+      const { createOptionsFor } = await import("./run-options.js");
+      const image = sourceName(ref);
+      const options = createOptionsFor({
+        image,
+        args,
+        env: flags.env,
+        mounts: flags.mount,
+        ...(flags.memory !== undefined ? { memory: flags.memory } : {}),
+        ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
+        ...(flags.plainHttp ? { plainHttp: true } : {}),
+      });
+      const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
+      const { connectShim } = await import("./shim-client.js");
+      const shim = (await connectShim(ctx, address, { start: true }))!;
+      try {
+        const pulling = new AbortController();
+        const onPullSignal = () => pulling.abort(new ShimError(Code.Canceled, `pull of ${ref}`));
+        process.once("SIGINT", onPullSignal);
+        try {
+          const { ensureImage } = await import("./ensure-image.js");
+          await ensureImage(ctx, shim.images, {
+            image,
+            policy: flags.pull,
+            progress: true,
+            signal: pulling.signal,
+            ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
+            ...(flags.plainHttp ? { plainHttp: true } : {}),
+          });
+        } catch (err) {
+          throw pulling.signal.aborted ? pulling.signal.reason : err;
+        } finally {
+          process.off("SIGINT", onPullSignal);
+        }
+        const { attachedRun, runTask } = await import("./run-task.js");
+        if (flags.detach) {
+          const log = logPathFor(ctx.root, id);
+          await mkdir(join(ctx.root, "logs"), { recursive: true, mode: 0o700 });
+          // A log left by an earlier task of the same name is not this task's.
+          const known = await shim.tasks.list({ id }).then(
+            () => true,
+            () => false,
+          );
+          if (!known) await rm(log, { force: true });
+          await runTask(shim.task, {
+            id,
+            options,
+            stdio: { stdin: "", stdout: `file://${log}`, stderr: `file://${log}` },
+          });
+          ctx.out(`${id}\n`);
+          return;
+        }
+        state.exitCode = await attachedRun(shim.task, {
+          id,
+          options,
+          interactive: flags.interactive === true,
+          remove: flags.rm === true,
+        });
+      } finally {
+        shim.close();
+      }
+    });
+}

@@ -1,0 +1,124 @@
+/**
+ * The FIFOs an attached `nodewasi run` hands the shim as the task's stdio, as ctr does: made with `mkfifo`
+ * (Node cannot) in a fresh 0700 temp folder, and opened here before Start. A FIFO open blocks until the other
+ * end opens, so opens run in the libuv threadpool (fs.open), never on the main thread; read ends are read
+ * through `net.Socket` pipe handles, which do not block the process at exit as fs streams do (reference
+ * node-wasi.md section 1.7).
+ */
+import { execFile } from "node:child_process";
+import { closeSync, constants, open, openSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Code, ShimError } from "../internal/index.js";
+
+const openAsync = promisify(open);
+const execFileAsync = promisify(execFile);
+
+export interface RunStdioPaths {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** The three FIFOs of one run and the copying between them and this process's stdio. */
+export class RunStdio {
+  readonly paths: RunStdioPaths;
+  readonly #dir: string;
+  #opening: Promise<number>[] = [];
+  #sockets: Socket[] = [];
+  #outputsDone: Promise<void> = Promise.resolve();
+
+  private constructor(dir: string, paths: RunStdioPaths) {
+    this.#dir = dir;
+    this.paths = paths;
+  }
+
+  /** Makes the FIFOs (stdin only when `interactive`; "" means /dev/null to the shim). */
+  static async create(interactive: boolean): Promise<RunStdio> {
+    const dir = await mkdtemp(join(tmpdir(), "nodewasi-run-"));
+    const paths = {
+      stdin: interactive ? join(dir, "stdin") : "",
+      stdout: join(dir, "stdout"),
+      stderr: join(dir, "stderr"),
+    };
+    const fifos = [paths.stdin, paths.stdout, paths.stderr].filter(Boolean);
+    try {
+      await execFileAsync("mkfifo", ["-m", "600", ...fifos]);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `making the stdio FIFOs in ${dir} failed: ${(err as Error).message.trim()}; mkfifo (coreutils) must be on PATH`,
+        { cause: err },
+      );
+    }
+    return new RunStdio(dir, paths);
+  }
+
+  /**
+   * Starts opening our ends (call before Start: the shim's runner opens the other ends then) and copying:
+   * stdout and stderr FIFOs to this process's, and this process's stdin to the stdin FIFO until EOF.
+   */
+  attach(out: NodeJS.WritableStream, err: NodeJS.WritableStream, input?: NodeJS.ReadableStream): void {
+    const reader = (path: string, to: NodeJS.WritableStream) => {
+      const opening = openAsync(path, constants.O_RDONLY);
+      this.#opening.push(opening);
+      return opening.then(
+        (fd) =>
+          new Promise<void>((resolve) => {
+            const socket = new Socket({ fd, readable: true, writable: false });
+            this.#sockets.push(socket);
+            socket.on("data", (chunk: Buffer) => {
+              if (!to.write(chunk)) {
+                socket.pause();
+                to.once("drain", () => socket.resume());
+              }
+            });
+            socket.once("end", resolve);
+            socket.once("close", resolve);
+            socket.once("error", () => resolve());
+          }),
+      );
+    };
+    this.#outputsDone = Promise.all([reader(this.paths.stdout, out), reader(this.paths.stderr, err)]).then(
+      () => {},
+    );
+    if (this.paths.stdin && input) {
+      const opening = openAsync(this.paths.stdin, constants.O_WRONLY);
+      this.#opening.push(opening);
+      void opening.then((fd) => {
+        const socket = new Socket({ fd, readable: false, writable: true });
+        this.#sockets.push(socket);
+        // The guest may exit without reading everything: EPIPE is its business, not an error of the run.
+        socket.on("error", () => input.unpipe(socket));
+        input.pipe(socket);
+      });
+    }
+  }
+
+  /** Resolves once both output FIFOs reached EOF (the guest and its runner closed them). */
+  outputsDone(): Promise<void> {
+    return this.#outputsDone;
+  }
+
+  /**
+   * Ends everything and removes the folder. An open still waiting for the shim (Create or Start failed) is
+   * released by opening the FIFO read-write ourselves, which never blocks and satisfies the waiting open.
+   */
+  async close(): Promise<void> {
+    for (const path of [this.paths.stdin, this.paths.stdout, this.paths.stderr]) {
+      if (!path) continue;
+      try {
+        closeSync(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
+      } catch {
+        // Gone already: nothing waits on it.
+      }
+    }
+    await Promise.allSettled(this.#opening);
+    for (const s of this.#sockets) s.destroy();
+    await rm(this.#dir, { recursive: true, force: true });
+  }
+}

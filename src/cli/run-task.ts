@@ -1,0 +1,102 @@
+/**
+ * The Task API calls of `nodewasi run`, in containerd's order: Create, Wait (before Start, so the exit cannot
+ * be missed), Start, then the exit. A task that fails to start is deleted, so its id is free again.
+ */
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { type CreateOptions, CreateOptionsSchema, type Task } from "../gen/index.js";
+import { Code, ShimError } from "../internal/index.js";
+import type { Client } from "../rpc/index.js";
+import { RunStdio } from "./run-stdio.js";
+
+type TaskClient = Client<typeof Task>;
+
+export interface RunTaskRequest {
+  id: string;
+  options: CreateOptions;
+  stdio: { stdin: string; stdout: string; stderr: string };
+}
+
+/** How long the output FIFOs may stay open after the guest's exit before the run stops waiting for EOF. */
+const DRAIN_MS = 5000;
+
+/** Creates and starts a task; deletes it again when Start fails. Resolves with its pid. */
+export async function runTask(task: TaskClient, r: RunTaskRequest): Promise<number> {
+  await task.create({
+    id: r.id,
+    bundle: "",
+    ...r.stdio,
+    terminal: false,
+    options: anyPack(CreateOptionsSchema, r.options),
+  });
+  try {
+    return (await task.start({ id: r.id })).pid;
+  } catch (err) {
+    await task.delete({ id: r.id }).catch(() => {});
+    throw err;
+  }
+}
+
+export interface AttachedRunOptions {
+  id: string;
+  options: CreateOptions;
+  /** Connect process.stdin to the guest's stdin (else /dev/null). */
+  interactive: boolean;
+  /** Delete the task after its exit (--rm). */
+  remove: boolean;
+}
+
+/**
+ * Runs a task with its stdio on this process's, forwarding SIGINT (then SIGKILL on a second one) and SIGTERM
+ * as Kill. Resolves with the guest's exit status once its output has been copied to the end.
+ */
+export async function attachedRun(task: TaskClient, o: AttachedRunOptions): Promise<number> {
+  const stdio = await RunStdio.create(o.interactive);
+  stdio.attach(process.stdout, process.stderr, o.interactive ? process.stdin : undefined);
+  let started = false;
+  let pending: number | undefined;
+  let interrupts = 0;
+  const forward = (signal: number) => {
+    if (!started) {
+      pending = signal;
+      return;
+    }
+    task.kill({ id: o.id, signal }).catch(() => {
+      // The guest may have exited meanwhile; its status is what the run reports.
+    });
+  };
+  const onSigint = () => forward(++interrupts > 1 ? 9 : 2);
+  const onSigterm = () => forward(15);
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  try {
+    await task.create({
+      id: o.id,
+      bundle: "",
+      ...stdio.paths,
+      terminal: false,
+      options: anyPack(CreateOptionsSchema, o.options),
+    });
+    if (pending !== undefined) {
+      await task.delete({ id: o.id }).catch(() => {});
+      throw new ShimError(Code.Canceled, `task ${o.id} was not started`);
+    }
+    const waiting = task.wait({ id: o.id });
+    waiting.catch(() => {});
+    try {
+      await task.start({ id: o.id });
+    } catch (err) {
+      await task.delete({ id: o.id }).catch(() => {});
+      throw err;
+    }
+    started = true;
+    if (pending !== undefined) forward(pending);
+    const { exitStatus } = await waiting;
+    await Promise.race([stdio.outputsDone(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+    if (o.remove) await task.delete({ id: o.id });
+    return exitStatus;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+    await stdio.close();
+  }
+}

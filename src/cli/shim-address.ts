@@ -1,0 +1,19 @@
+/**
+ * Where the standalone shim listens: `--address`, else `$NODEWASI_ADDRESS`, else `nodewasi.sock` in the
+ * runtime directory (`/run/nodewasi` as root, else `$XDG_RUNTIME_DIR/nodewasi`). One daemon serves one state
+ * root: commands given another `--root` should also be given another `--address`.
+ */
+import { resolve } from "node:path";
+import { defaultRuntimeDir } from "../internal/index.js";
+
+/** The default socket path, absolute. */
+export function defaultAddress(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.NODEWASI_ADDRESS) return resolve(env.NODEWASI_ADDRESS);
+  return resolve(defaultRuntimeDir(env), "nodewasi.sock");
+}
+
+/** `given` (a path, possibly `unix://`-prefixed or relative to the working directory) as an absolute path. */
+export function socketPath(given: string | undefined): string {
+  if (!given) return defaultAddress();
+  return resolve(given.replace(/^unix:\/\//, ""));
+}

@@ -1,0 +1,121 @@
+/**
+ * How commands reach the standalone shim: one gRPC channel to its unix socket, with typed clients of the
+ * Task, Images and Tasks services. When nothing listens, `run` starts a daemon as containerd would start a
+ * shim (DESIGN "Flows"): `nodewasi shim serve --idle-timeout 30` detached, its output appended to
+ * `shim.log` beside the socket, so it outlives the command and exits by itself once idle.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, open } from "node:fs/promises";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Images, Task, Tasks } from "../gen/index.js";
+import { Code, ShimError } from "../internal/index.js";
+import { type Client, closeClient, connectGrpc, createClient } from "../rpc/index.js";
+import type { CliContext } from "./context.js";
+
+export interface ShimClients {
+  readonly address: string;
+  readonly task: Client<typeof Task>;
+  readonly images: Client<typeof Images>;
+  readonly tasks: Client<typeof Tasks>;
+  /** Closes the channel; calls in flight fail. */
+  close(): void;
+}
+
+/** Seconds an auto-started daemon waits idle before it exits: `$NODEWASI_IDLE_TIMEOUT`, else 30. */
+export function autoStartIdleTimeout(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.NODEWASI_IDLE_TIMEOUT);
+  return env.NODEWASI_IDLE_TIMEOUT && Number.isInteger(n) && n >= 0 ? n : 30;
+}
+
+const START_TIMEOUT_MS = 10_000;
+
+/** Whether a server accepts connections on the unix socket at `path` (ENOENT/ECONNREFUSED: no). */
+export function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Clients of the shim at `address`; no connection is made until the first call. */
+export function shimClients(address: string): ShimClients {
+  const channel = connectGrpc(address);
+  const task = createClient(Task, channel);
+  const images = createClient(Images, channel);
+  const tasks = createClient(Tasks, channel);
+  return {
+    address,
+    task,
+    images,
+    tasks,
+    close() {
+      for (const c of [task, images, tasks]) closeClient(c);
+      channel.close();
+    },
+  };
+}
+
+/**
+ * Clients of the shim at `address` when one listens there; else, with `start`, a daemon is started for
+ * `ctx.root` and awaited (10 s at most), and without it the result is undefined.
+ */
+export async function connectShim(
+  ctx: CliContext,
+  address: string,
+  opts: { start: boolean },
+): Promise<ShimClients | undefined> {
+  if (!(await isListening(address))) {
+    if (!opts.start) return undefined;
+    await startDaemon(ctx, address);
+  }
+  return shimClients(address);
+}
+
+/** Spawns `nodewasi shim serve` detached and waits until its socket accepts connections. */
+async function startDaemon(ctx: CliContext, address: string): Promise<void> {
+  const bin = fileURLToPath(new URL("../../../bin/nodewasi", import.meta.url));
+  const logPath = join(dirname(address), "shim.log");
+  await mkdir(dirname(address), { recursive: true, mode: 0o700 });
+  const log = await open(logPath, "a", 0o600);
+  const idle = autoStartIdleTimeout();
+  const args = [bin, "--root", ctx.root, "--address", address, ...(ctx.debug ? ["--debug"] : [])];
+  args.push("shim", "serve", "--idle-timeout", String(idle));
+  ctx.logger.debug(`no shim listens on ${address}; starting one`, { idleTimeout: idle, log: logPath });
+  let exited: string | undefined;
+  try {
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      // The daemon must not keep the command's working directory busy; references and paths reach it absolute.
+      cwd: "/",
+      stdio: ["ignore", log.fd, log.fd],
+    });
+    child.once("exit", (code, signal) => (exited = signal ?? `exit status ${code}`));
+    child.once("error", (err) => (exited = err.message));
+    child.unref();
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!(await isListening(address))) {
+      if (exited !== undefined || Date.now() > deadline) {
+        // Two commands may start a daemon at once; the loser exits (AlreadyExists) while the winner serves.
+        if (await isListening(address)) return;
+        throw new ShimError(
+          Code.Unavailable,
+          `the shim daemon started for ${address} ${exited ? `ended (${exited})` : `did not listen within ${START_TIMEOUT_MS / 1000} s`}; see ${logPath}`,
+          {
+            details: {
+              hint: `read ${logPath}, or run \`nodewasi --address ${address} --debug shim serve\` in another terminal`,
+            },
+          },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await log.close();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The standalone shim (`nodewasi shim serve`, and the daemon `nodewasi run` starts): the composition root
+ * that wires the runner, the content store and the Task, Images and Tasks services to a gRPC server on a unix
+ * socket (DESIGN decisions 1 and 3). The Task service answers under both containerd.task.v2.Task and
+ * containerd.task.v3.Task.
+ *
+ * Lifecycle: it runs until `close()` (SIGTERM/SIGINT in `shim serve`), a Shutdown RPC once no task is left,
+ * or `idleTimeoutMs` of idleness (IdleWatch). Closing kills what still runs, answers the pending Waits,
+ * deletes every task (their bundles under `<root>/tasks`), stops the runners and removes the socket.
+ */
+import { rm } from "node:fs/promises";
+import { create } from "@bufbuild/protobuf";
+import {
+  DeleteRequestSchema,
+  Images,
+  KillRequestSchema,
+  Task,
+  Tasks,
+  WaitRequestSchema,
+} from "../gen/index.js";
+import type { Logger } from "../internal/index.js";
+import { addService, createGrpcServer, listenUnix, shutdownServer } from "../rpc/index.js";
+import {
+  type EventPublisher,
+  ImagesService,
+  nullPublisher,
+  StoreImageResolver,
+  TaskService,
+  TasksService,
+} from "../shim/index.js";
+import { ChildRunner } from "../wasi/index.js";
+import { IdleWatch } from "./idle-watch.js";
+
+export interface ShimDaemonOptions {
+  /** The content store and task state root. */
+  root: string;
+  /** Absolute path of the unix socket. */
+  address: string;
+  /** Exit after this long with no live task and no RPC in flight; 0 never. */
+  idleTimeoutMs: number;
+  isolation: "auto" | "bwrap" | "none";
+  /** Warm runner processes (ChildRunner's default when unset). */
+  pool?: number;
+  logger: Logger;
+  /** Log every task event (at debug level). */
+  logEvents?: boolean;
+  /** Reported by the Task service's Connect. */
+  version?: string;
+}
+
+export interface ShimDaemon {
+  readonly address: string;
+  /** Resolves with why the daemon stopped, once it has stopped and its socket is gone. */
+  readonly closed: Promise<string>;
+  /** Stops the daemon (idempotent); resolves as `closed` does. */
+  close(reason: string): Promise<string>;
+}
+
+const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
+const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
+
+/** Starts serving; rejects (ShimError) when the socket cannot be bound, e.g. AlreadyExists. */
+export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon> {
+  const runner = new ChildRunner({
+    isolation: o.isolation,
+    logger: o.logger,
+    ...(o.pool !== undefined ? { pool: o.pool } : {}),
+  });
+  let closing: Promise<string> | undefined;
+  let resolveClosed!: (reason: string) => void;
+  const closed = new Promise<string>((r) => (resolveClosed = r));
+  const close = (reason: string): Promise<string> => {
+    closing ??= stop(reason).then(
+      () => reason,
+      (err: unknown) => {
+        o.logger.error(`stopping the shim: ${(err as Error).message}`);
+        return reason;
+      },
+    );
+    return closing.then((r) => {
+      resolveClosed(r);
+      return r;
+    });
+  };
+
+  const tasks = new TaskService({
+    runner,
+    images: new StoreImageResolver(o.root, o.logger),
+    events: o.logEvents ? loggingPublisher(o.logger) : nullPublisher,
+    stateDir: o.root,
+    // Answer the Shutdown RPC first, then stop.
+    onShutdown: () => setImmediate(() => void close("shutdown")),
+    ...(o.version ? { version: o.version } : {}),
+  });
+  const watch = new IdleWatch({
+    timeoutMs: o.idleTimeoutMs,
+    busy: () =>
+      [...tasks.containers.values()].some((c) => ["created", "running", "paused"].includes(c.init.state)),
+    onIdle: () => {
+      o.logger.debug(`idle for ${o.idleTimeoutMs / 1000} s, exiting`);
+      void close("idle");
+    },
+  });
+  const server = createGrpcServer();
+  const logger = o.logger;
+  addService(server, Task, watch.track(Task, tasks), { names: TASK_NAMES, logger });
+  addService(server, Images, watch.track(Images, new ImagesService(o.root)), { logger });
+  addService(server, Tasks, watch.track(Tasks, new TasksService(tasks)), { logger });
+  try {
+    await listenUnix(server, o.address);
+  } catch (err) {
+    watch.stop();
+    server.forceShutdown();
+    await runner.close();
+    throw err;
+  }
+  o.logger.debug(`serving on ${o.address}`, { root: o.root, pid: process.pid });
+
+  async function stop(reason: string): Promise<void> {
+    o.logger.debug(`stopping (${reason})`);
+    watch.stop();
+    // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.
+    const live = [...tasks.containers.values()].filter((c) => c.init.state !== "stopped");
+    await Promise.all(
+      live.map(async (c) => {
+        await tasks
+          .kill(create(KillRequestSchema, { id: c.id, signal: 9, all: true }), ctx())
+          .catch(() => {});
+        await Promise.race([
+          tasks.wait(create(WaitRequestSchema, { id: c.id }), ctx()).catch(() => {}),
+          new Promise((r) => setTimeout(r, 2000).unref()),
+        ]);
+      }),
+    );
+    await shutdownServer(server, 2000);
+    await runner.close();
+    for (const c of [...tasks.containers.values()]) {
+      await tasks.delete(create(DeleteRequestSchema, { id: c.id }), ctx()).catch((err: unknown) => {
+        o.logger.warn(`deleting task ${c.id} on exit: ${(err as Error).message}`);
+      });
+    }
+    await rm(o.address, { force: true });
+  }
+
+  return { address: o.address, closed, close };
+}
+
+/** Logs each task event at debug level: `event /tasks/exit {"containerId":"..."}`. */
+function loggingPublisher(logger: Logger): EventPublisher {
+  return {
+    publish(topic, _schema, event) {
+      const e = event as { containerId?: string; execId?: string; exitStatus?: number; pid?: number };
+      logger.debug(`event ${topic}`, {
+        containerId: e.containerId,
+        ...(e.execId ? { execId: e.execId } : {}),
+        ...(e.pid ? { pid: e.pid } : {}),
+        ...(topic === "/tasks/exit" ? { exitStatus: e.exitStatus } : {}),
+      });
+    },
+  };
+}
