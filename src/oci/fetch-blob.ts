@@ -68,6 +68,20 @@ export async function fetchBlob(
     tee?.fail(new Error(`the download of ${digest} did not stream from its start`));
   }
 
+  /**
+   * Opens the blob at `offset`. The source retried request-level failures already, so they are final here;
+   * a 416 to a resume (the registry cannot serve that range) starts over from 0.
+   */
+  async function openAt(offset: number) {
+    try {
+      return await source.openBlob(desc, offset, opts.signal);
+    } catch (err) {
+      const e = ShimError.from(err, Code.Unavailable);
+      if (offset > 0 && e.code === Code.OutOfRange) return source.openBlob(desc, 0, opts.signal);
+      throw e;
+    }
+  }
+
   /** One try: the bytes fetched once the blob is stored, or undefined to try again. */
   async function fetchAttempt(attempt: number): Promise<number | undefined> {
     const ingest = await store.ingest(desc, opts.signal);
@@ -80,9 +94,16 @@ export async function fetchBlob(
       }
       const side = tee;
       tee = undefined;
-      const opened = await source.openBlob(desc, ingest.offset, opts.signal).catch((err: unknown) => {
-        throw ShimError.from(err, Code.Unavailable); // retried by the source already: not again here
-      });
+      if (ingest.offset === desc.size) {
+        // A crash between the last byte and the commit left it all: verify and keep it (a mismatch
+        // discards it, and the next attempt starts over). Asking the registry for nothing would get a 416.
+        opening = false;
+        side?.fail(new Error(`the download of ${digest} resumed at its end`));
+        await ingest.commit();
+        emit({ type: "blob-done", digest, size: desc.size, cached: false });
+        return fetched;
+      }
+      const opened = await openAt(ingest.offset);
       opening = false;
       offset = opened.offset;
       emit({ type: "blob-start", digest, size: desc.size, offset, mediaType: desc.mediaType });

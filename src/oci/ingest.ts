@@ -97,6 +97,10 @@ export class Ingest {
       this.offset = 0;
       this.#hash = createHash("sha256");
     }
+    // The stream may fail while the file opens, before anything listens: without a listener that would be
+    // an uncaught exception; the loop below still sees the failure (a destroyed stream throws when iterated).
+    const quiet = () => {};
+    stream.on("error", quiet);
     const fh = await open(data, "a", 0o600);
     const out = new BatchWriter(fh);
     try {
@@ -117,6 +121,7 @@ export class Ingest {
         await out.write(chunk);
       }
     } finally {
+      stream.off("error", quiet);
       // Every counted byte reaches the file, also when the stream broke, so a resume continues exactly there.
       await out.flush().finally(() => fh.close());
     }
