@@ -6,7 +6,8 @@
  * retry); advisory `flock` is not in Node's standard library.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { sleep } from "../internal/index.js";
 
 /** How often a waiter looks again at a lock held by a live process. */
@@ -43,7 +44,13 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
       }
       return heldLock(path, token);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        // The folder went with the holder's release (an ingest that wrote nothing): make it again and retry.
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        continue;
+      }
+      if (code !== "EEXIST") throw err;
     }
     const holder = await readHolder(path);
     if (holder !== undefined && isStale(holder)) await steal(path, holder.content);

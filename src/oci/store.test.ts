@@ -160,6 +160,24 @@ describe("ContentStore", () => {
     await held.release();
   });
 
+  it("a waiter takes over when the holder gives up without writing (its ingest folder goes)", async () => {
+    const store = await freshStore();
+    const bytes = randomBytes(3000);
+    const desc = blobDesc(bytes);
+    const first = await store.ingest(desc);
+    const waiting = store.ingest(desc, AbortSignal.timeout(5000));
+    // Let the waiter find the lock taken and start polling (50 ms), then give up without writing: release
+    // removes the lock and the then empty ingest folder under the waiter's feet.
+    await new Promise((r) => setTimeout(r, 150));
+    await first.release();
+    const second = await waiting;
+    assert.equal(second.complete, false);
+    await second.write(Readable.from([bytes]), 0);
+    await second.commit();
+    await second.release();
+    assert.deepEqual(readFileSync(store.blobPath(desc.digest)), bytes);
+  });
+
   it("steals an empty lock left by a process that died while creating it, once it is old", async () => {
     const store = await freshStore();
     const desc = blobDesc(randomBytes(10));
