@@ -12,9 +12,13 @@ import type { CliState } from "./context.js";
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from "./exit-code.js";
 import { imagesCommand } from "./images-command.js";
 import { inspectCommand } from "./inspect-command.js";
+import { killCommand } from "./kill-command.js";
+import { logsCommand } from "./logs-command.js";
 import { pruneCommand } from "./prune-command.js";
+import { psCommand } from "./ps-command.js";
 import { pullCommand } from "./pull-command.js";
 import { reportError } from "./report-error.js";
+import { rmCommand } from "./rm-command.js";
 import { rmiCommand } from "./rmi-command.js";
 import { separateGuestArgs } from "./run-argv.js";
 import { runCommand } from "./run-command.js";
@@ -73,6 +77,10 @@ ${EXIT_CODES_HELP}
 `,
     );
   runCommand(program, state);
+  psCommand(program, state);
+  logsCommand(program, state);
+  killCommand(program, state);
+  rmCommand(program, state);
   pullCommand(program, state);
   imagesCommand(program, state);
   inspectCommand(program, state);

@@ -10,7 +10,7 @@ import { type CliState, contextFor } from "./context.js";
 export function rmiCommand(parent: Command, state: CliState): Command {
   return parent
     .command("rmi")
-    .alias("rm")
+    // No `rm` alias: `nodewasi rm ID` removes tasks, as `docker rm` does.
     .description("remove image names from the store (run `nodewasi prune` to free their content)")
     .argument("<ref...>", "image names as pulled or as `nodewasi images` lists them")
     .addHelpText(

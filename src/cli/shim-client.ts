@@ -119,3 +119,15 @@ async function startDaemon(ctx: CliContext, address: string): Promise<void> {
     await log.close();
   }
 }
+
+/**
+ * Clients of the shim at `address`, for commands about existing tasks (kill, rm): NotFound naming `what`
+ * when nothing listens there, since tasks do not outlive their shim.
+ */
+export async function connectExisting(ctx: CliContext, address: string, what: string): Promise<ShimClients> {
+  const shim = await connectShim(ctx, address, { start: false });
+  if (shim) return shim;
+  throw new ShimError(Code.NotFound, `${what}: no nodewasi shim listens on ${address}, so no task exists`, {
+    details: { hint: "list tasks with `nodewasi ps -a`; pass the --address that `nodewasi run` used" },
+  });
+}

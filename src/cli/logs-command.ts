@@ -1,0 +1,102 @@
+/**
+ * `nodewasi logs [-f] ID`: prints a detached task's output, `<root>/logs/<id>.log` (stdout and stderr in the
+ * order written). `-f` keeps printing what is appended until the task stops. A task run attached has no log:
+ * its output went to the terminal that ran it.
+ */
+import { open, stat } from "node:fs/promises";
+import type { Command } from "commander";
+import { Status } from "../gen/index.js";
+import { Code, notFound, ShimError } from "../internal/index.js";
+import { type CliState, contextFor } from "./context.js";
+import { logPathFor } from "./run-command.js";
+import { socketPath } from "./shim-address.js";
+import type { ShimClients } from "./shim-client.js";
+
+const POLL_MS = 200;
+
+/** Registers `logs` on `parent`. */
+export function logsCommand(parent: Command, state: CliState): Command {
+  return parent
+    .command("logs")
+    .description("print the output of a task started with run -d")
+    .argument("<id>", "the task id")
+    .option("-f, --follow", "keep printing new output until the task stops")
+    .addHelpText(
+      "after",
+      `
+The log is <root>/logs/ID.log; it outlives the task and the shim daemon, until \`nodewasi rm ID\`.
+
+Examples:
+  $ nodewasi logs 3f2a9c0b1d4e
+  $ nodewasi logs -f 3f2a9c0b1d4e`,
+    )
+    .action(async (id: string, flags: { follow?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd, state);
+      const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
+      const path = logPathFor(ctx.root, id);
+      const { connectShim } = await import("./shim-client.js");
+      const shim = await connectShim(ctx, address, { start: false });
+      try {
+        const exists = await stat(path).then(
+          () => true,
+          () => false,
+        );
+        if (!exists) throw await noLog(id, path, shim);
+        let offset = await copyFrom(path, 0);
+        if (!flags.follow) return;
+        while (shim && (await isLive(shim, id))) {
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          offset = await copyFrom(path, offset);
+        }
+        await copyFrom(path, offset);
+      } finally {
+        shim?.close();
+      }
+    });
+}
+
+/** Copies `path` from `offset` to stdout; resolves with the new offset. */
+async function copyFrom(path: string, offset: number): Promise<number> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      if (bytesRead === 0) return offset;
+      offset += bytesRead;
+      await new Promise<void>((r) =>
+        process.stdout.write(buf.subarray(0, bytesRead)) ? r() : process.stdout.once("drain", r),
+      );
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function isLive(shim: ShimClients, id: string): Promise<boolean> {
+  const t = await shim.tasks.list({ id }).then(
+    (r) => r.tasks[0],
+    () => undefined,
+  );
+  return t !== undefined && t.status !== Status.STOPPED;
+}
+
+/** Why there is no log for `id`: run attached, or no such task. */
+async function noLog(id: string, path: string, shim: ShimClients | undefined): Promise<ShimError> {
+  const t = shim
+    ? await shim.tasks.list({ id }).then(
+        (r) => r.tasks[0],
+        () => undefined,
+      )
+    : undefined;
+  if (t) {
+    return new ShimError(
+      Code.FailedPrecondition,
+      `task ${id} has no log: it was run attached, so its output went to the terminal that ran it`,
+      { details: { hint: "start tasks with `nodewasi run -d` to keep their output in a log" } },
+    );
+  }
+  return notFound(`no log for task ${id} (${path}) and no such task`, {
+    details: { hint: "list tasks with `nodewasi ps -a`; check --root and --address" },
+  });
+}
