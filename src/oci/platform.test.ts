@@ -197,6 +197,24 @@ describe("selectManifest", () => {
     );
   });
 
+  it("looks at each digest once, however often a hostile index lists it, and bounds the walk", async () => {
+    const leaf = entry("linux/amd64");
+    const inner = entry(undefined, { mediaType: MediaType.OciIndex });
+    const o = options({ [inner.digest]: index(...Array.from({ length: 60 }, () => leaf)) });
+    await rejectsWith(
+      selectManifest(index(...Array.from({ length: 60 }, () => inner)), o),
+      Code.NotFound,
+      /offers linux\/amd64;/,
+    );
+    assert.deepEqual(o.fetched, [inner.digest]);
+    const many = Array.from({ length: 10_001 }, () => entry("linux/amd64"));
+    await rejectsWith(
+      selectManifest(index(...many), options()),
+      Code.FailedPrecondition,
+      /more than 10000 entries/,
+    );
+  });
+
   it("with --platform, takes the first exact match even when not wasm", async () => {
     const a = entry("wasip1/wasm");
     const b = entry("linux/arm64/v8");

@@ -112,14 +112,27 @@ export interface Selection {
  * exact `--platform` match, or `wasip1/wasm`). Among equally ranked entries the first wins (image-index.md:
  * "the first matching entry SHOULD be used"). Fails `NotFound` listing every platform the index offers.
  */
+/** Index entries, all levels together, one pull looks at before giving up. */
+export const MAX_INDEX_ENTRIES = 10_000;
+
 export async function selectManifest(index: ImageIndex, opts: SelectOptions): Promise<Selection> {
   const offered: string[] = [];
   let best: (Selection & { rank: number }) | undefined;
   const want = opts.platform;
 
+  // Each digest is looked at once: a hostile index listing one nested index thousands of times, at every
+  // level, would otherwise cost entries^depth fetches. `visits` bounds the work of a pull whatever the shape.
+  const seen = new Set<string>();
+  let visits = 0;
   const visit = async (idx: ImageIndex, via: Descriptor[]): Promise<boolean> => {
     for (const desc of idx.manifests) {
-      if (isAttestation(desc)) continue;
+      if (++visits > MAX_INDEX_ENTRIES) {
+        throw failedPrecondition(
+          `image ${opts.name}: its indexes list more than ${MAX_INDEX_ENTRIES} entries in all; refusing to walk them`,
+        );
+      }
+      if (isAttestation(desc) || seen.has(desc.digest)) continue;
+      seen.add(desc.digest);
       if (isIndexType(desc.mediaType)) {
         if (via.length + 1 > MAX_INDEX_DEPTH) {
           throw failedPrecondition(
