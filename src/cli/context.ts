@@ -3,13 +3,14 @@
  * the two output streams, and a way to report a failure without ending the command (`rmi a b c` goes on
  * after `a` is missing). Commands print results to `out` and everything else to `err`.
  */
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createLogger, defaultRoot, type Logger } from "../internal/index.js";
 import { ExitCode, exitCodeFor } from "./exit-code.js";
 import { reportError } from "./report-error.js";
 
 export interface CliContext {
-  /** The state root: `--root`, else `$NODEWASI_ROOT`, else `defaultRoot()`. */
+  /** The state root, absolute (it is handed to a shim daemon): `--root`, else `$NODEWASI_ROOT`, else `defaultRoot()`. */
   readonly root: string;
   readonly debug: boolean;
   readonly logger: Logger;
@@ -32,7 +33,7 @@ export interface CliState {
 export function contextFor(cmd: Command, state: CliState): CliContext {
   const globals = cmd.optsWithGlobals<{ root?: string; debug?: boolean }>();
   const debug = globals.debug === true;
-  const root = globals.root || defaultRoot();
+  const root = resolve(globals.root || defaultRoot());
   return {
     root,
     debug,
