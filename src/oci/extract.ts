@@ -19,6 +19,7 @@ import type { ModuleLocation } from "./format.js";
 import { tarLayerCompression } from "./media-types.js";
 import type { ContentStore } from "./store.js";
 import { type FileDigest, UNKNOWN, unpackLayer } from "./unpack.js";
+import { DEFAULT_UNPACK_LIMITS } from "./unpack-limits.js";
 
 export interface ExtractedModule {
   digest: Digest;
@@ -36,7 +37,12 @@ export interface RootfsLayers {
    * stream fails for any reason, the layer is unpacked again from the stored blob.
    */
   streamed?: Readable;
+  /** Entry and byte limits for the whole rootfs; DEFAULT_UNPACK_LIMITS's by default. */
+  limits?: { maxEntries: number; maxBytes: number };
 }
+
+/** Layers an image may have: Docker and containerd stop at 127 (overlay's lower-dir limit). */
+export const MAX_LAYERS = 128;
 
 export interface UnpackedRootfs {
   path: string;
@@ -60,20 +66,37 @@ export async function unpackRootfs(
     layers.streamed?.destroy();
     return { path: rootfs };
   }
+  if (loc.tarLayers.length > MAX_LAYERS) {
+    throw failedPrecondition(
+      `${name} has ${loc.tarLayers.length} layers; more than ${MAX_LAYERS} are refused`,
+    );
+  }
   const key = loc.module.kind === "rootfs" ? rootfsKey(loc.module.path) : undefined;
   const digests = new Map<string, FileDigest>(key ? [[key, UNKNOWN]] : []);
   const tmp = `${rootfs}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true, mode: 0o755 });
+  // The entry and byte limits hold for the whole rootfs, not per layer: many small layers that each stay
+  // under them must not add up to an unbounded unpack (DESIGN decision 13).
+  let left = layers.limits ?? {
+    maxEntries: DEFAULT_UNPACK_LIMITS.maxEntries,
+    maxBytes: DEFAULT_UNPACK_LIMITS.maxBytes,
+  };
+  const spend = (r: { entries: number; bytes: number }) => {
+    left = { maxEntries: left.maxEntries - r.entries, maxBytes: left.maxBytes - r.bytes };
+  };
   try {
     for (const [i, layer] of loc.tarLayers.entries()) {
       const compression = tarLayerCompression(layer.mediaType) ?? "none";
-      const opts = { name: `layer ${layer.digest} of ${name}`, digests };
+      const opts = () => ({ name: `layer ${layer.digest} of ${name}`, digests, limits: left });
       if (i === 0 && layers.streamed) {
         const streamed = await Promise.all([
-          unpackLayer(layers.streamed, compression, tmp, opts),
+          unpackLayer(layers.streamed, compression, tmp, opts()),
           layers.ready(layer.digest),
         ]).then(
-          () => true,
+          ([r]) => {
+            spend(r);
+            return true;
+          },
           () => false,
         );
         if (streamed) continue;
@@ -82,7 +105,7 @@ export async function unpackRootfs(
         if (key) digests.set(key, UNKNOWN);
       }
       await layers.ready(layer.digest);
-      await unpackLayer(createReadStream(store.blobPath(layer.digest)), compression, tmp, opts);
+      spend(await unpackLayer(createReadStream(store.blobPath(layer.digest)), compression, tmp, opts()));
     }
     await mkdir(dirname(rootfs), { recursive: true });
     const mine = await rename(tmp, rootfs).then(
