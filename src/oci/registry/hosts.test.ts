@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, type ShimError } from "../../internal/index.js";
-import { isLoopbackHost, isPrivateAddress, registryBaseUrl, validateRealm } from "./hosts.js";
+import {
+  isLoopbackHost,
+  isPrivateAddress,
+  redirectRefusal,
+  registryBaseUrl,
+  validateRealm,
+} from "./hosts.js";
 
 describe("hosts", () => {
   it("uses https except for loopback registries or plainHttp", () => {
@@ -27,6 +33,11 @@ describe("hosts", () => {
       "[fe80::1]",
       "fd00::1",
       "::ffff:10.0.0.1",
+      "[::ffff:a9fe:a9fe]",
+      "::ffff:7f00:1",
+      "100.100.100.200",
+      "localhost",
+      "api.localhost",
     ]) {
       assert.equal(isPrivateAddress(h), true, h);
     }
@@ -51,5 +62,21 @@ describe("hosts", () => {
     refused("https://127.0.0.1/token", "ghcr.io");
     refused("https://user:pw@auth.example.com/", "example.com");
     refused("not a url", "example.com");
+    // Found in review: each of these was accepted for a public registry.
+    refused("http://localhost:2375/x", "ghcr.io");
+    refused(new URL("https://[::ffff:169.254.169.254]/latest/meta-data").href, "ghcr.io");
+    refused("https://[::ffff:7f00:1]/", "ghcr.io");
+    refused("https://100.100.100.200/", "ghcr.io");
+  });
+
+  it("refuses redirects that leave http(s), downgrade, or go from a public host to a private one", () => {
+    const r = (from: string, to: string, plain = false) => redirectRefusal(new URL(from), new URL(to), plain);
+    assert.equal(r("https://ghcr.io/v2/x", "https://pkg-containers.githubusercontent.com/blob"), undefined);
+    assert.equal(r("http://127.0.0.1:5000/v2/x", "http://127.0.0.1:6000/blob"), undefined);
+    assert.match(r("https://ghcr.io/v2/x", "http://cdn.example.com/b") ?? "", /downgrades/);
+    assert.equal(r("https://ghcr.io/v2/x", "http://cdn.example.com/b", true), undefined);
+    assert.match(r("https://ghcr.io/v2/x", "http://127.0.0.1:2375/containers") ?? "", /private or loopback/);
+    assert.match(r("https://ghcr.io/v2/x", "https://169.254.169.254/latest") ?? "", /private or loopback/);
+    assert.match(r("https://ghcr.io/v2/x", "file:///etc/passwd") ?? "", /not an http/);
   });
 });

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import { Agent } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header.js";
 import { Code, ShimError } from "../../internal/index.js";
-import { isLoopbackHost } from "./hosts.js";
+import { redirectRefusal } from "./hosts.js";
 
 /** A request body that can be sent again (for redirects and retries): bytes, or a factory of streams. */
 export type ReplayableBody = Buffer | (() => Readable);
@@ -108,20 +108,12 @@ export class Transport {
   }
 
   #checkRedirect(req: SendRequest, from: URL, to: URL): void {
-    const bad = (why: string) =>
-      new ShimError(
+    const why = redirectRefusal(from, to, this.#opts.plainHttp ?? false);
+    if (why) {
+      throw new ShimError(
         Code.PermissionDenied,
         `${req.method} ${req.url.host}${req.url.pathname}: refusing redirect from ${from.host} to ${to.protocol}//${to.host}: ${why}`,
       );
-    if (to.protocol !== "https:" && to.protocol !== "http:") throw bad("not an http(s) URL");
-    if (to.username || to.password) throw bad("the URL carries credentials");
-    if (
-      from.protocol === "https:" &&
-      to.protocol === "http:" &&
-      !this.#opts.plainHttp &&
-      !isLoopbackHost(to.hostname)
-    ) {
-      throw bad("it downgrades https to plain http; use --plain-http if you trust this network");
     }
   }
 
