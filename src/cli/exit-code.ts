@@ -17,7 +17,7 @@ export const ExitCode = {
   Auth: 4,
   /** The registry could not be reached, or timed out. */
   Unavailable: 5,
-  /** Content did not match its digest or size, or was malformed. */
+  /** Content did not match its digest or size, was malformed, or was refused (a hostile layer). */
   DataLoss: 6,
   /** Interrupted (SIGINT), as shells report 128+2. */
   Interrupted: 130,
@@ -47,6 +47,16 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
   }
 }
 
+/**
+ * Reclassifies what a pull threw once the command line has been checked: an `InvalidArgument` from the image
+ * half is then about the image's content (a malformed manifest, a hostile layer, a module that is not wasm),
+ * not the user's input, and exits 6 like other content that cannot be used. Retrying cannot help either.
+ */
+export function asContentError(err: unknown): unknown {
+  if (!(err instanceof ShimError) || err.code !== Code.InvalidArgument) return err;
+  return new ShimError(Code.DataLoss, err.rawMessage, { cause: err, details: err.details });
+}
+
 /** The table printed at the end of `nodewasi --help`. */
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -56,5 +66,5 @@ Exit codes:
   3    not found: image, tag, blob or file
   4    authentication or permission refused by the registry
   5    registry unreachable or timed out
-  6    content corrupt: digest or size mismatch, malformed manifest
+  6    content corrupt or refused: digest or size mismatch, malformed manifest, hostile layer
   130  interrupted (Ctrl-C)`;

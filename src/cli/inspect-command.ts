@@ -28,7 +28,7 @@ The image must be in the store (see \`nodewasi images\`); inspect never touches 
 
 Examples:
   $ nodewasi inspect ghcr.io/containerd/runwasi/wasi-demo-app:latest
-  $ nodewasi inspect oci:./examples/images/hello
+  $ nodewasi inspect oci:./examples/images/hello:latest
   $ nodewasi inspect --json hello | jq .wasm.imports`,
     )
     .action(async (ref: string, flags: { json?: boolean }, cmd: Command) => {

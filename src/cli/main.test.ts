@@ -135,6 +135,16 @@ describe("nodewasi pull, images, inspect, rmi, prune", () => {
     assert.match(r.stderr, /^nodewasi: invalid platform "wasm"/);
   });
 
+  it("exits 6 for content it refuses, not 2: the command line was fine", async () => {
+    const bad = join(work, "not-wasm");
+    await writeLayout(bad, [
+      { image: buildImage({ module: Buffer.from("#!/bin/sh\n"), format: "artifact" }), tag: "v1" },
+    ]);
+    const r = await nodewasi(["pull", `oci:${bad}:v1`], env());
+    assert.equal(r.code, 6, r.stderr);
+    assert.match(r.stderr, /^nodewasi: .*not a wasm binary/m);
+  });
+
   it("says a missing layout is not found (exit 3)", async () => {
     const r = await nodewasi(["pull", `oci:${join(work, "nowhere")}`], env());
     assert.equal(r.code, 3, r.stderr);

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { Code, ShimError } from "../internal/index.js";
 import type { PullOptions, PullResult } from "../oci/index.js";
 import { type CliState, contextFor } from "./context.js";
+import { asContentError } from "./exit-code.js";
 import { formatBytes, formatDuration } from "./format.js";
 import type { PullProgress } from "./progress-lines.js";
 
@@ -37,16 +38,18 @@ terminal, plain lines otherwise. Pulling again fetches and extracts nothing that
 Examples:
   $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest
   $ nodewasi pull --platform wasi/wasm docker.io/library/hello-wasm@sha256:0123...
-  $ nodewasi pull oci:./examples/images/hello
+  $ nodewasi pull oci:./examples/images/hello:latest
   $ nodewasi pull oci-archive:./hello.tar:v1
   $ nodewasi pull --plain-http registry.lan:5000/tools/hello:v1
   $ nodewasi pull --json 127.0.0.1:5000/hello:latest | jq -r .module.path
-  $ MODULE=$(nodewasi pull -q oci:./examples/images/hello)`,
+  $ MODULE=$(nodewasi pull -q oci:./examples/images/hello:latest)`,
     )
     .action(async (ref: string, flags: PullFlags, cmd: Command) => {
       const ctx = contextFor(cmd, state);
       const oci = await import("../oci/index.js");
-      // Parse the platform before any network access, so a typo fails fast with a usage error.
+      // Parse the reference and platform before any network access, so a typo fails fast with a usage error;
+      // an InvalidArgument after this point is about the image, not the command line (asContentError).
+      oci.sourceName(ref);
       const platform = flags.platform === undefined ? undefined : oci.parsePlatform(flags.platform);
       const showProgress = !flags.quiet && !flags.json;
       const progress: PullProgress | undefined = showProgress
@@ -77,7 +80,7 @@ Examples:
       } catch (err) {
         progress?.stop(false);
         // Whatever the pull threw on its way out, an abort we asked for is an interruption.
-        throw controller.signal.aborted ? controller.signal.reason : err;
+        throw controller.signal.aborted ? controller.signal.reason : asContentError(err);
       } finally {
         process.off("SIGINT", onSigint);
       }

@@ -21,7 +21,7 @@ error on stderr; the other names are still removed, and the exit status is 3.
 
 Examples:
   $ nodewasi rmi ghcr.io/containerd/runwasi/wasi-demo-app:latest
-  $ nodewasi rmi hello oci:./examples/images/hello
+  $ nodewasi rmi hello oci:./examples/images/hello:latest
   $ nodewasi images -q | xargs nodewasi rmi && nodewasi prune`,
     )
     .action(async (refs: string[], _flags: unknown, cmd: Command) => {
