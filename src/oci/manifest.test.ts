@@ -309,6 +309,12 @@ describe("parseImageConfig", () => {
     );
     fails(() => parseImageConfig(enc({ component: 3 }), "c"), Code.InvalidArgument, /component/);
     fails(() => parseImageConfig(enc("{"), "c"), Code.InvalidArgument, /not valid JSON/);
+    // A hostile value is shown cut short, not as a multi-megabyte error line.
+    const huge = { os: ["x".repeat(1_000_000)] };
+    assert.throws(
+      () => parseImageConfig(enc(huge), "c"),
+      (e: unknown) => e instanceof ShimError && e.message.length < 200 && /os is \["x+\.\.\./.test(e.message),
+    );
   });
 });
 

@@ -46,7 +46,7 @@ export function parseManifest(
   const body = parseJsonObject(bytes, where);
   if (body.schemaVersion === 1) throw refuse(where, SCHEMA1);
   if (body.schemaVersion !== 2) {
-    throw invalidArgument(`${where}: schemaVersion is ${JSON.stringify(body.schemaVersion)}, want 2`);
+    throw invalidArgument(`${where}: schemaVersion is ${shown(body.schemaVersion)}, want 2`);
   }
   const declared = optString(body, "mediaType", where);
   if (declared === MediaType.DockerSchema1 || declared === MediaType.DockerSchema1Signed)
@@ -131,7 +131,7 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
   const digest = parseDigest(v.digest, `${where} digest`);
   const size = v.size;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-    throw invalidArgument(`${where}: descriptor size ${JSON.stringify(size)} is not a non-negative integer`);
+    throw invalidArgument(`${where}: descriptor size ${shown(size)} is not a non-negative integer`);
   }
   const d: Descriptor = { mediaType, digest, size };
   if (v.urls !== undefined) d.urls = stringArray(v.urls, `${where} urls`);
@@ -243,10 +243,16 @@ function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A value from hostile JSON as an error message shows it: at most 80 characters. */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function optString(o: Json, key: string, where: string): string | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "string") throw invalidArgument(`${where}: ${key} is ${JSON.stringify(v)}, want a string`);
+  if (typeof v !== "string") throw invalidArgument(`${where}: ${key} is ${shown(v)}, want a string`);
   return v;
 }
 

@@ -38,7 +38,10 @@ export async function openSource(input: string, opts: OpenSourceOptions = {}): P
     case "registry": {
       const client = new RegistryClient({
         plainHttp: opts.plainHttp ?? false,
-        credentials: new DockerCredentials(opts.env ? { env: opts.env } : {}),
+        credentials: new DockerCredentials({
+          ...(opts.env ? { env: opts.env } : {}),
+          ...(opts.logger ? { logger: opts.logger } : {}),
+        }),
         ...(opts.logger ? { logger: opts.logger } : {}),
       });
       return { source: registrySource(client, spec.ref, name), name };
