@@ -4,8 +4,9 @@
  * never timed tests: the machines are shared and noisy, so only ratios within one run mean anything.
  */
 import { benchPull } from "./pull.js";
+import { benchRun } from "./run.js";
 
-const BENCHES: Record<string, (runs: number) => Promise<void>> = { pull: benchPull };
+const BENCHES: Record<string, (runs: number) => Promise<void>> = { pull: benchPull, run: benchRun };
 
 async function main(argv: string[]): Promise<void> {
   const name = argv.find((a) => !a.startsWith("-"));

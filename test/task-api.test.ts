@@ -48,6 +48,12 @@ describe("Task API over gRPC, against a shim process", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** The events of container `id` once its `/tasks/delete` (of the init process) was logged. */
+  async function eventsOf(id: string, lastPid: number) {
+    await shim.event((e) => e.topic === "/tasks/delete" && e.containerId === id && (e.pid ?? 0) === lastPid);
+    return shim.events().filter((e) => e.containerId === id);
+  }
+
   async function cpu(id: string): Promise<bigint> {
     const res = await task.stats({ id });
     assert.ok(res.stats, "Stats returned no Any");
@@ -89,6 +95,14 @@ describe("Task API over gRPC, against a shim process", () => {
     assert.equal(deleted.exitStatus, 0);
     assert.equal(deleted.pid, pid);
     assert.ok(deleted.exitedAt && timestampDate(deleted.exitedAt).getTime() === exitedAt);
+    const events = await eventsOf("life", pid);
+    assert.deepEqual(
+      events.map((e) => e.topic),
+      ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"],
+    );
+    assert.equal(events[1]!.pid, pid);
+    assert.equal(events[2]!.pid, pid);
+    assert.equal(events[2]!.exitStatus, 0);
     await rejectsWith(task.state({ id: "life" }), Code.NotFound, /life/);
     await rejectsWith(task.delete({ id: "life" }), Code.NotFound);
     await rejectsWith(task.wait({ id: "life" }), Code.NotFound);
@@ -124,6 +138,12 @@ describe("Task API over gRPC, against a shim process", () => {
     assert.equal((await waiting).exitStatus, 137);
     await rejectsWith(task.stats({ id: "spin" }), Code.FailedPrecondition);
     assert.equal((await task.delete({ id: "spin" })).exitStatus, 137);
+    const events = await eventsOf("spin", pid);
+    assert.deepEqual(
+      events.map((e) => e.topic),
+      ["/tasks/create", "/tasks/start", "/tasks/paused", "/tasks/resumed", "/tasks/exit", "/tasks/delete"],
+    );
+    assert.equal(events[4]!.exitStatus, 137);
   });
 
   it("exec: another module in the same container with its own stdio, exec ids, pids, Delete of the exec", async () => {
@@ -188,6 +208,26 @@ describe("Task API over gRPC, against a shim process", () => {
     assert.equal((await initWait).exitStatus, 143);
     assert.equal(await readFile(initOut, "utf8"), "sleeping 60000 ms\n");
     assert.equal((await task.delete({ id: "box" })).exitStatus, 143);
+    const events = (await eventsOf("box", initPid)).map((e) => [
+      e.topic,
+      e.execId ?? "",
+      e.pid ?? 0,
+      e.exitStatus,
+    ]);
+    assert.deepEqual(events, [
+      ["/tasks/create", "", 0, undefined],
+      ["/tasks/start", "", initPid, undefined],
+      ["/tasks/exec-added", "hello", 0, undefined],
+      ["/tasks/exec-started", "hello", execPid, undefined],
+      ["/tasks/exit", "", execPid, 0],
+      ["/tasks/exec-added", "spin", 0, undefined],
+      ["/tasks/exec-started", "spin", spinPid, undefined],
+      ["/tasks/exit", "", spinPid, 137],
+      ["/tasks/delete", "", execPid, undefined],
+      ["/tasks/delete", "", spinPid, undefined],
+      ["/tasks/exit", "", initPid, 143],
+      ["/tasks/delete", "", initPid, undefined],
+    ]);
   });
 
   it("unknown ids answer NotFound; a second Create of an id answers AlreadyExists", async () => {

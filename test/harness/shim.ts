@@ -1,14 +1,14 @@
 /**
- * A real shim process for the Task API tests: `startShim()` spawns `bin/nodewasi shim serve` on a unix socket
- * in a fresh temp dir and resolves once it answers calls; tests talk to it over gRPC only, and watch its pid
- * from /proc (fd count, children, exit).
+ * A real shim process for the Task API tests: `startShim()` spawns `bin/nodewasi --debug shim serve` on a unix
+ * socket in a fresh temp dir and resolves once it answers calls; tests talk to it over gRPC only, read the task
+ * events it logs, and watch its pid from /proc (fd count, children, exit).
  *
- * Until the CLI had `shim serve`, this file was also the shim: run as a script (`node shim.js`, config in
- * NODEWASI_TEST_SHIM_CONFIG), it serves the same four services from the library. `NODEWASI_TEST_SHIM=lib`
- * still selects that mode, to tell a bug of the CLI's composition root from one of the services.
+ * Run as a script (`node shim.js`, config in NODEWASI_TEST_SHIM_CONFIG), this file is also a stand-in shim
+ * built from the library's services, selected by `NODEWASI_TEST_SHIM=lib`: it tells a bug of the CLI's
+ * composition root from one of the services, and it is what the tests ran on before `shim serve` existed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -25,13 +25,7 @@ import {
   listenUnix,
   shutdownServer,
 } from "../../src/rpc/index.js";
-import {
-  ImagesService,
-  nullPublisher,
-  StoreImageResolver,
-  TaskService,
-  TasksService,
-} from "../../src/shim/index.js";
+import { ImagesService, StoreImageResolver, TaskService, TasksService } from "../../src/shim/index.js";
 import { ChildRunner } from "../../src/wasi/index.js";
 
 /** The repository root (this file runs as dist/test/harness/shim.js). */
@@ -49,6 +43,17 @@ export interface ShimOptions {
   pool?: number;
 }
 
+/** A task event the shim logged (`--debug`): containerd's topic and the fields it logs. */
+export interface ShimEvent {
+  topic: string;
+  containerId: string;
+  execId?: string;
+  pid?: number;
+  exitStatus?: number;
+}
+
+const EVENT_LINE = /debug: event (\/tasks\/[a-z-]+) (\{.*\})$/;
+
 export interface ShimHandle {
   /** The unix socket path the shim serves on. */
   address: string;
@@ -63,6 +68,10 @@ export interface ShimHandle {
   client<S extends DescService>(desc: S, options?: ClientOptions): Client<S>;
   /** What the shim wrote on stderr so far. */
   stderr(): string;
+  /** Task events logged so far, in the order the shim published them. */
+  events(): ShimEvent[];
+  /** Resolves with the first event (seen or to come) that `match` accepts; rejects after `ms`. */
+  event(match: (e: ShimEvent) => boolean, ms?: number): Promise<ShimEvent>;
   /** Open file descriptors of the shim process (/proc/PID/fd). */
   fdCount(): number;
   /** Pids of the shim process's direct children (runners, bwrap). */
@@ -70,13 +79,6 @@ export interface ShimHandle {
   childCount(): number;
   /** Stops the shim (SIGTERM, then SIGKILL after 3 s), closes clients, removes temp dirs. */
   stop(): Promise<void>;
-}
-
-/** Whether the CLI has `shim serve` (then tests run against it unless NODEWASI_TEST_SHIM=lib). */
-function cliHasShimServe(): boolean {
-  if (process.env.NODEWASI_TEST_SHIM === "lib") return false;
-  const main = join(REPO_ROOT, "dist", "src", "cli", "main.js");
-  return existsSync(main) && readFileSync(main, "utf8").includes("shimCommand(");
 }
 
 /**
@@ -87,11 +89,27 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   const dir = await mkdtemp(join(tmpdir(), "nodewasi-shim-"));
   const root = opts.root ?? join(dir, "root");
   const address = join(dir, "run", "shim.sock");
-  const real = cliHasShimServe();
+  const real = process.env.NODEWASI_TEST_SHIM !== "lib";
   const child = real ? spawnCli(root, address, opts) : spawnLib(root, address, opts);
   let err = "";
+  let partial = "";
+  const events: ShimEvent[] = [];
+  let waiters: { match: (e: ShimEvent) => boolean; resolve: (e: ShimEvent) => void }[] = [];
   child.stderr!.setEncoding("utf8").on("data", (d: string) => {
     err += d;
+    const lines = (partial + d).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const m = EVENT_LINE.exec(line);
+      if (!m) continue;
+      const e = { topic: m[1]!, ...JSON.parse(m[2]!) } as ShimEvent;
+      events.push(e);
+      waiters = waiters.filter((w) => {
+        if (!w.match(e)) return true;
+        w.resolve(e);
+        return false;
+      });
+    }
   });
   child.stdout!.resume();
   const exited = new Promise<number | string>((res) => {
@@ -110,6 +128,21 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
       return c;
     },
     stderr: () => err,
+    events: () => [...events],
+    event(match, ms = 10_000) {
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no such event within ${ms} ms`)), ms);
+        waiters.push({
+          match,
+          resolve: (e) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        });
+      });
+    },
     fdCount: () => readdirSync(`/proc/${child.pid}/fd`).length,
     children: () => childrenOf(child.pid!),
     childCount: () => childrenOf(child.pid!).length,
@@ -142,7 +175,7 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
 }
 
 function spawnCli(root: string, address: string, opts: ShimOptions): ChildProcess {
-  const args = [NODEWASI_BIN, "--root", root, "--address", address, "shim", "serve"];
+  const args = [NODEWASI_BIN, "--debug", "--root", root, "--address", address, "shim", "serve"];
   if (opts.isolation) args.push("--isolation", opts.isolation);
   if (opts.pool !== undefined) args.push("--pool", String(opts.pool));
   return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -191,7 +224,19 @@ async function serveFromLibrary(config: ShimOptions & { root: string; address: s
   const tasks = new TaskService({
     runner,
     images: new StoreImageResolver(config.root),
-    events: nullPublisher,
+    events: {
+      // The same lines as `nodewasi --debug shim serve` logs, so `ShimHandle.events()` reads both.
+      publish(topic, _schema, event) {
+        const e = event as unknown as ShimEvent;
+        const fields = {
+          containerId: e.containerId,
+          ...(e.execId ? { execId: e.execId } : {}),
+          ...(e.pid ? { pid: e.pid } : {}),
+          ...(topic === "/tasks/exit" ? { exitStatus: e.exitStatus } : {}),
+        };
+        process.stderr.write(`nodewasi shim: debug: event ${topic} ${JSON.stringify(fields)}\n`);
+      },
+    },
     stateDir: join(config.root, "state"),
     onShutdown: () => setImmediate(() => void exit()),
     version: "test-harness",
