@@ -230,6 +230,41 @@ describe("Task API over gRPC, against a shim process", () => {
     ]);
   });
 
+  it("Update caps a created task's memory; Connect reports the pids; Delete of a running task is refused", async () => {
+    const out = join(dir, "upd.out");
+    await task.create({
+      id: "upd",
+      stdout: `file://${out}`,
+      options: imageOptions(ref("grow-memory"), { args: ["64"] }),
+    });
+    // containerd sends the OCI LinuxResources as JSON.
+    const resources = { memory: { limit: 2 * 1024 * 1024 } };
+    await task.update({
+      id: "upd",
+      resources: {
+        typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+        value: Buffer.from(JSON.stringify(resources)),
+      },
+    });
+    const waiting = task.wait({ id: "upd" });
+    const { pid } = await task.start({ id: "upd" });
+    assert.equal((await waiting).exitStatus, 1);
+    assert.match(await readFile(out, "utf8"), /^grow 64: failed at \d+ pages\n$/);
+    const connected = await task.connect({ id: "upd" });
+    assert.equal(connected.shimPid, shim.pid);
+    assert.equal(connected.taskPid, pid);
+    await task.delete({ id: "upd" });
+
+    await task.create({ id: "busy", options: imageOptions(ref("sleep-ms"), { args: ["60000"] }) });
+    const busyWait = task.wait({ id: "busy" });
+    await task.start({ id: "busy" });
+    await rejectsWith(task.delete({ id: "busy" }), Code.FailedPrecondition);
+    assert.equal(Status[(await task.state({ id: "busy" })).status], "RUNNING");
+    await task.kill({ id: "busy", signal: 9 });
+    assert.equal((await busyWait).exitStatus, 137);
+    assert.equal((await task.delete({ id: "busy" })).exitStatus, 137);
+  });
+
   it("unknown ids answer NotFound; a second Create of an id answers AlreadyExists", async () => {
     for (const [name, call] of [
       ["state", () => task.state({ id: "ghost" })],

@@ -5,23 +5,13 @@
  * image unpacker refuses absolute symlinks.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { copyFile, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Task } from "../src/gen/index.js";
 import type { Client } from "../src/rpc/index.js";
 import { type ShimHandle, startShim } from "./harness/shim.js";
-import { MODULES_DIR, tempDir } from "./harness/task-kit.js";
-
-function bwrapWorks(): boolean {
-  try {
-    execFileSync("bwrap", ["--ro-bind", "/", "/", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { bwrapWorks, MODULES_DIR, tempDir } from "./harness/task-kit.js";
 
 const BWRAP = bwrapWorks();
 

@@ -79,6 +79,16 @@ export function imageOptions(image: string, init: MessageInitShape<typeof Create
   return anyPack(CreateOptionsSchema, options);
 }
 
+/** Whether bubblewrap can make its namespaces here (the isolation tests need it). */
+export function bwrapWorks(): boolean {
+  try {
+    execFileSync("bwrap", ["--ro-bind", "/", "/", "true"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Makes a FIFO at `path`. */
 export function mkfifo(path: string): void {
   execFileSync("mkfifo", ["-m", "0600", path]);
