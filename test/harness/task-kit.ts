@@ -117,6 +117,8 @@ export interface RunOptions {
   args?: string[];
   env?: string[];
   memoryLimit?: bigint;
+  /** Host directories the guest sees at `destination`. */
+  mounts?: { source: string; destination: string }[];
 }
 
 /**
@@ -140,6 +142,7 @@ export async function runTask(
       options: imageOptions(image, {
         args: opts.args ?? [],
         env: opts.env ?? [],
+        mounts: opts.mounts ?? [],
         ...(opts.memoryLimit !== undefined ? { memoryLimit: opts.memoryLimit } : {}),
       }),
     });

@@ -1,0 +1,159 @@
+/**
+ * Refusals through a shim process, and what they leave: a Create that fails (missing image, bundle without
+ * a wasm module) leaves no task behind (the id can be used again, no task folder stays); calls in the wrong
+ * state answer FailedPrecondition; several tasks run at once, each with its own exit status.
+ */
+import assert from "node:assert/strict";
+import { copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Status, Task } from "../src/gen/index.js";
+import { Code, ShimError } from "../src/internal/index.js";
+import type { Client } from "../src/rpc/index.js";
+import { type ShimHandle, startShim } from "./harness/shim.js";
+import { imageOptions, MODULES_DIR, runTask, tempDir, writeModuleLayout } from "./harness/task-kit.js";
+
+function rejectsWith(p: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
+  return assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ShimError, `not a ShimError: ${String(err)}`);
+    assert.equal(Code[err.code], Code[code], err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe("refusals and concurrency, against a shim process", () => {
+  let shim: ShimHandle;
+  let task: Client<typeof Task>;
+  let dir: string;
+  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+
+  before(async () => {
+    dir = await tempDir();
+    ref = await writeModuleLayout(join(dir, "layout"), ["exit-code", "sleep-ms", "read-file"]);
+    shim = await startShim();
+    task = shim.client(Task, { timeoutMs: 30_000 });
+  });
+  after(async () => {
+    await shim?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a Create of a missing image fails, leaves no task and no folder, and the id is free again", async () => {
+    await assert.rejects(
+      task.create({ id: "ghost", options: imageOptions(`oci:${join(dir, "layout")}:no-such-tag`) }),
+      (err: ShimError) => {
+        assert.ok(err instanceof ShimError);
+        assert.match(err.message, /no-such-tag/);
+        return true;
+      },
+    );
+    await rejectsWith(task.state({ id: "ghost" }), Code.NotFound);
+    const left = await readdir(join(shim.root, "state", "tasks")).catch(() => []);
+    assert.deepEqual(left, [], "a task folder stayed after a failed Create");
+    const run = await runTask(task, "ghost", ref("exit-code"), { args: ["4"] });
+    assert.equal(run.exitStatus, 4);
+  });
+
+  it("a bundle whose process.args[0] is not wasm is refused with FailedPrecondition, naming it", async () => {
+    const bundle = join(dir, "notwasm");
+    await mkdir(join(bundle, "rootfs"), { recursive: true });
+    await writeFile(join(bundle, "rootfs", "app"), "#!/bin/sh\necho not wasm\n");
+    await writeFile(
+      join(bundle, "config.json"),
+      JSON.stringify({ process: { args: ["/app"] }, root: { path: "rootfs" } }),
+    );
+    await rejectsWith(
+      task.create({ id: "notwasm", bundle }),
+      Code.FailedPrecondition,
+      /\/app is not a WebAssembly module/,
+    );
+    await rejectsWith(task.state({ id: "notwasm" }), Code.NotFound);
+    // The same bundle with a module works.
+    await copyFile(join(MODULES_DIR, "exit-code.wasm"), join(bundle, "rootfs", "app"));
+    await task.create({ id: "notwasm", bundle });
+    const waiting = task.wait({ id: "notwasm" });
+    await task.start({ id: "notwasm" });
+    assert.equal((await waiting).exitStatus, 0);
+    await task.delete({ id: "notwasm" });
+  });
+
+  it("calls in the wrong state: Start twice, Pause of a created task, Resume of a running one", async () => {
+    await task.create({ id: "st", options: imageOptions(ref("sleep-ms"), { args: ["60000"] }) });
+    await rejectsWith(task.pause({ id: "st" }), Code.FailedPrecondition);
+    const waiting = task.wait({ id: "st" });
+    await task.start({ id: "st" });
+    await rejectsWith(task.start({ id: "st" }), Code.FailedPrecondition);
+    await rejectsWith(task.resume({ id: "st" }), Code.FailedPrecondition);
+    assert.equal(Status[(await task.state({ id: "st" })).status], "RUNNING");
+    await task.kill({ id: "st", signal: 9 });
+    assert.equal((await waiting).exitStatus, 137);
+    await rejectsWith(task.start({ id: "st" }), Code.FailedPrecondition);
+    await task.delete({ id: "st" });
+  });
+
+  it("a Create refused for a relative mount leaves no task folder behind", async () => {
+    await rejectsWith(
+      task.create({
+        id: "badmount",
+        options: imageOptions(ref("exit-code"), {
+          mounts: [{ source: "relative/dir", destination: "/data" }],
+        }),
+      }),
+      Code.InvalidArgument,
+      /relative\/dir/,
+    );
+    await rejectsWith(task.state({ id: "badmount" }), Code.NotFound);
+    const left = await readdir(join(shim.root, "state", "tasks")).catch(() => []);
+    assert.deepEqual(left, [], "a task folder stayed after a refused Create");
+  });
+
+  it("a Start that fails (stdout FIFO path missing) leaves the task CREATED and deletable", async () => {
+    const missing = join(dir, "no-such-dir", "out.fifo");
+    await task.create({ id: "nostdout", stdout: missing, options: imageOptions(ref("exit-code")) });
+    await assert.rejects(task.start({ id: "nostdout" }), (err: ShimError) => {
+      assert.ok(err instanceof ShimError);
+      assert.match(err.message, /no-such-dir/);
+      return true;
+    });
+    assert.equal(Status[(await task.state({ id: "nostdout" })).status], "CREATED");
+    await task.delete({ id: "nostdout" });
+    await rejectsWith(task.state({ id: "nostdout" }), Code.NotFound);
+  });
+
+  it("a Wait that hits its deadline does not disturb the task", async () => {
+    await task.create({ id: "dl", options: imageOptions(ref("sleep-ms"), { args: ["60000"] }) });
+    const waiting = task.wait({ id: "dl" });
+    await task.start({ id: "dl" });
+    await rejectsWith(task.wait({ id: "dl" }, { timeoutMs: 200 }), Code.DeadlineExceeded);
+    assert.equal(Status[(await task.state({ id: "dl" })).status], "RUNNING");
+    await task.kill({ id: "dl", signal: 15 });
+    assert.equal((await waiting).exitStatus, 143);
+    await task.delete({ id: "dl" });
+  });
+
+  it("CreateOptions mounts are preopens the guest reads", async () => {
+    const data = join(dir, "data");
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, "note.txt"), "from the host\n");
+    const run = await runTask(task, "mnt", ref("read-file"), {
+      args: ["/data/note.txt"],
+      mounts: [{ source: data, destination: "/data" }],
+    });
+    assert.equal(run.exitStatus, 0, run.stderr);
+    assert.equal(run.stdout, "from the host\n");
+  });
+
+  it("8 tasks at once, each with its own exit status", async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        runTask(task, `par-${i}`, ref("exit-code"), { args: [String(10 + i)] }),
+      ),
+    );
+    assert.deepEqual(
+      runs.map((r) => r.exitStatus),
+      Array.from({ length: 8 }, (_, i) => 10 + i),
+    );
+    assert.equal(new Set(runs.map((r) => r.pid)).size, 8, "pids are not distinct");
+  });
+});
