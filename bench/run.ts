@@ -12,7 +12,6 @@
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { WASI } from "node:wasi";
 import { Task } from "../src/gen/index.js";
 import type { Client } from "../src/rpc/index.js";
 import { REPO_ROOT, type ShimHandle, startShim } from "../test/harness/shim.js";
@@ -41,7 +40,13 @@ interface Warm {
 }
 
 /** The floor: compile + instantiate + run in this process, stdout to /dev/null. */
-function floor(): Warm {
+async function floor(): Promise<Warm> {
+  // Node 20 warns that WASI is experimental when it loads; that line is noise in a table.
+  const warnings = process.listeners("warning");
+  process.removeAllListeners("warning");
+  const { WASI } = await import("node:wasi");
+  await new Promise((r) => setImmediate(r));
+  for (const l of warnings) process.on("warning", l);
   const bytes = readFileSync(MODULE);
   const devnull = openSync("/dev/null", "w");
   const samples = new Map([["compile+instantiate+run", [] as number[]]]);
@@ -136,11 +141,11 @@ export async function benchRun(runs: number): Promise<void> {
   const warmRuns = Math.max(WARM_MIN, runs);
   const coldRuns = Math.max(COLD_MIN, runs);
   const shims: ShimHandle[] = [];
-  const base = floor();
+  const base = await floor();
   try {
-    const auto = await startShim();
+    const auto = await startShim({ debug: false });
     shims.push(auto);
-    const pooled = await startShim({ isolation: "none", pool: 2 });
+    const pooled = await startShim({ isolation: "none", pool: 2, debug: false });
     shims.push(pooled);
     const contenders = [
       base,

@@ -41,6 +41,8 @@ export interface ShimOptions {
   isolation?: "auto" | "bwrap" | "none";
   /** Warm runner pool size; the shim's default when not given. */
   pool?: number;
+  /** Run with `--debug`, which logs the task events `events()` reads (default true; benchmarks turn it off). */
+  debug?: boolean;
 }
 
 /** A task event the shim logged (`--debug`): containerd's topic and the fields it logs. */
@@ -175,7 +177,8 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
 }
 
 function spawnCli(root: string, address: string, opts: ShimOptions): ChildProcess {
-  const args = [NODEWASI_BIN, "--debug", "--root", root, "--address", address, "shim", "serve"];
+  const args = [NODEWASI_BIN, ...(opts.debug === false ? [] : ["--debug"])];
+  args.push("--root", root, "--address", address, "shim", "serve");
   if (opts.isolation) args.push("--isolation", opts.isolation);
   if (opts.pool !== undefined) args.push("--pool", String(opts.pool));
   return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -227,6 +230,7 @@ async function serveFromLibrary(config: ShimOptions & { root: string; address: s
     events: {
       // The same lines as `nodewasi --debug shim serve` logs, so `ShimHandle.events()` reads both.
       publish(topic, _schema, event) {
+        if (config.debug === false) return;
         const e = event as unknown as ShimEvent;
         const fields = {
           containerId: e.containerId,
