@@ -41,6 +41,8 @@ export interface ShimOptions {
   isolation?: "auto" | "bwrap" | "none";
   /** Warm runner pool size; the shim's default when not given. */
   pool?: number;
+  /** `--idle-timeout` in seconds (the real shim only). */
+  idleTimeout?: number;
   /** Run with `--debug`, which logs the task events `events()` reads (default true; benchmarks turn it off). */
   debug?: boolean;
 }
@@ -181,6 +183,7 @@ function spawnCli(root: string, address: string, opts: ShimOptions): ChildProces
   args.push("--root", root, "--address", address, "shim", "serve");
   if (opts.isolation) args.push("--isolation", opts.isolation);
   if (opts.pool !== undefined) args.push("--pool", String(opts.pool));
+  if (opts.idleTimeout !== undefined) args.push("--idle-timeout", String(opts.idleTimeout));
   return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
 }
 
