@@ -69,9 +69,9 @@ Examples:
   $ nodewasi run oci:examples/images/hello:latest
   $ nodewasi run --rm 127.0.0.1:5000/hello:latest a b
   $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest
-  $ nodewasi pull oci:./examples/images/hello
+  $ nodewasi pull oci:./examples/images/hello:latest
   $ nodewasi images
-  $ nodewasi inspect --json oci:./examples/images/hello
+  $ nodewasi inspect --json oci:./examples/images/hello:latest
   $ nodewasi --root /tmp/nodewasi pull --plain-http 127.0.0.1:5000/hello:v1
 ${EXIT_CODES_HELP}
 `,

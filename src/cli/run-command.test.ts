@@ -1,0 +1,112 @@
+/**
+ * `nodewasi run` as users run it: the real bin/nodewasi against a real shim daemon, images from an OCI layout
+ * of the example modules. Output, exit statuses, args, env, stdin and signals are the guest's.
+ */
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { after, before, describe, it } from "node:test";
+import { type CliWork, cli, finished, HELLO, makeWork, spawnCli, stopShim, until } from "./run-fixture.js";
+
+describe("nodewasi run", () => {
+  let work: CliWork;
+
+  before(async () => {
+    work = await makeWork(["exit-code", "echo-args", "print-env", "cat-stdin", "busy-loop"]);
+  });
+  after(async () => {
+    await stopShim(work.address);
+    await rm(work.dir, { recursive: true, force: true });
+  });
+
+  it("runs the hello example: its output on stdout, progress on stderr, exit 0", async () => {
+    const r = await cli(work, ["run", "--rm", HELLO]);
+    assert.equal(r.stdout, "Hello from nodewasi!\n", r.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /extracted module sha256:/);
+  });
+
+  it("exits with the guest's exit status", async () => {
+    const r = await cli(work, ["run", "--rm", work.image("exit-code"), "42"]);
+    assert.equal(r.code, 42, r.stderr);
+    assert.equal((await cli(work, ["run", "--rm", work.image("exit-code"), "256"])).code, 0);
+    assert.equal((await cli(work, ["run", "--rm", work.image("exit-code"), "-1"])).code, 255);
+  });
+
+  it("gives the guest every argument after REF, options included", async () => {
+    const r = await cli(work, ["run", "--rm", work.image("echo-args"), "a b", "-x", "--help", "-e", "--rm"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "/echo-args.wasm\na b\n-x\n--help\n-e\n--rm\n");
+  });
+
+  it("sets -e variables, and copies a bare -e KEY from its own environment", async () => {
+    work.env.FROM_HOST = "host value";
+    try {
+      const r = await cli(work, [
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hi there",
+        "-e",
+        "FROM_HOST",
+        work.image("print-env"),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.split("\n");
+      assert.ok(lines.includes("GREETING=hi there"), r.stdout);
+      assert.ok(lines.includes("FROM_HOST=host value"), r.stdout);
+      assert.ok(
+        !lines.some((l) => l.startsWith("NODEWASI_ROOT=")),
+        "the host's environment does not leak in",
+      );
+    } finally {
+      delete work.env.FROM_HOST;
+    }
+  });
+
+  it("with -i, copies stdin to the guest until EOF", async () => {
+    const input = `${"line of input\n".repeat(5000)}end\n`;
+    const r = await cli(work, ["run", "--rm", "-i", work.image("cat-stdin")], { input });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, input);
+  });
+
+  it("without -i, the guest's stdin is empty", async () => {
+    const r = await cli(work, ["run", "--rm", work.image("cat-stdin")], { input: "not for the guest" });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "");
+  });
+
+  it("forwards SIGINT as Kill: a busy guest ends and run exits 130", async () => {
+    const child = spawnCli(work, ["run", "--rm", work.image("busy-loop")]);
+    const done = finished(child);
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d));
+    await until("the guest to spin", () => out.includes("spinning"));
+    const sent = Date.now();
+    child.kill("SIGINT");
+    const r = await done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(Date.now() - sent < 3000, "the guest ended promptly");
+  });
+
+  it("--pull never on an image not in the store exits 3 and says what to do", async () => {
+    const r = await cli(work, ["run", "--pull", "never", work.image("nothere")]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /not in the store and --pull is never/);
+    assert.match(r.stderr, /hint: pull it first/);
+    assert.equal(r.stdout, "");
+  });
+
+  it("refuses bad flags before contacting the shim (exit 2)", async () => {
+    for (const args of [
+      ["--mount", "/tmp:/data:ro"],
+      ["--memory", "lots"],
+      ["-d", "-i"],
+      ["--name", "bad/name"],
+    ]) {
+      const r = await cli(work, ["run", ...args, HELLO], { address: `${work.dir}/none/shim.sock` });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /^nodewasi: /);
+    }
+  });
+});
