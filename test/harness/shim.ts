@@ -8,7 +8,7 @@
  * composition root from one of the services, and it is what the tests ran on before `shim serve` existed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -41,7 +41,10 @@ export interface ShimOptions {
   isolation?: "auto" | "bwrap" | "none";
   /** Warm runner pool size; the shim's default when not given. */
   pool?: number;
-  /** `--idle-timeout` in seconds (the real shim only). */
+  /**
+   * `--idle-timeout` in seconds (the real shim only). Default 300: a safety net, so a shim whose test process
+   * was killed before `stop()` does not stay forever.
+   */
   idleTimeout?: number;
   /** Run with `--debug`, which logs the task events `events()` reads (default true; benchmarks turn it off). */
   debug?: boolean;
@@ -95,6 +98,12 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   const address = join(dir, "run", "shim.sock");
   const real = process.env.NODEWASI_TEST_SHIM !== "lib";
   const child = real ? spawnCli(root, address, opts) : spawnLib(root, address, opts);
+  // A test process that ends without `stop()` (an uncaught error, EPIPE on stdout) takes its shims along.
+  const reap = () => {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", reap);
   let err = "";
   let partial = "";
   const events: ShimEvent[] = [];
@@ -151,6 +160,7 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
     children: () => childrenOf(child.pid!),
     childCount: () => childrenOf(child.pid!).length,
     async stop() {
+      process.off("exit", reap);
       for (const c of clients) closeClient(c);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
@@ -183,7 +193,7 @@ function spawnCli(root: string, address: string, opts: ShimOptions): ChildProces
   args.push("--root", root, "--address", address, "shim", "serve");
   if (opts.isolation) args.push("--isolation", opts.isolation);
   if (opts.pool !== undefined) args.push("--pool", String(opts.pool));
-  if (opts.idleTimeout !== undefined) args.push("--idle-timeout", String(opts.idleTimeout));
+  args.push("--idle-timeout", String(opts.idleTimeout ?? 300));
   return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
 }
 
