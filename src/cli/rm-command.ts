@@ -1,14 +1,15 @@
 /**
  * `nodewasi rm [-f] ID...`: deletes stopped tasks (Task.Delete) and their logs; `-f` kills a live one first
- * (SIGKILL) and waits for its exit. Each id is handled on its own: a failure is reported and the next goes on,
+ * (SIGKILL) and waits for its exit. The log of a task its shim already forgot (it exited) is removed too. Each id is handled on its own: a failure is reported and the next goes on,
  * and the exit status is the first failure's.
  */
-import { rm } from "node:fs/promises";
+import { access, rm } from "node:fs/promises";
 import type { Command } from "commander";
-import { Code, ShimError } from "../internal/index.js";
+import { Code, notFound, ShimError } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { logPathFor } from "./run-command.js";
 import { socketPath } from "./shim-address.js";
+import type { ShimClients } from "./shim-client.js";
 
 /** Registers `rm` on `parent`. */
 export function rmCommand(parent: Command, state: CliState): Command {
@@ -30,34 +31,57 @@ Examples:
     .action(async (ids: string[], flags: { force?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, state);
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
-      const { connectExisting } = await import("./shim-client.js");
-      const shim = await connectExisting(ctx, address, `rm ${ids.join(" ")}`);
+      const { connectShim } = await import("./shim-client.js");
+      const shim = await connectShim(ctx, address, { start: false });
       try {
         for (const id of ids) {
           try {
-            if (flags.force) {
-              const waiting = shim.task.wait({ id });
-              waiting.catch(() => {});
-              // `all` kills only what still runs, so a stopped task is not an error here.
-              await shim.task.kill({ id, signal: 9, all: true });
-              await waiting;
+            const deleted = shim ? await deleteTask(shim, id, flags.force === true) : false;
+            // The log outlives the task (a shim deletes its stopped tasks when it exits): remove it too.
+            const log = logPathFor(ctx.root, id);
+            const hadLog = await access(log).then(
+              () => true,
+              () => false,
+            );
+            if (!deleted && !hadLog) {
+              throw notFound(
+                shim
+                  ? `task ${id} not found`
+                  : `task ${id} not found: no nodewasi shim listens on ${address}`,
+                { details: { hint: "list tasks with `nodewasi ps -a`; check --address and --root" } },
+              );
             }
-            await shim.task.delete({ id }).catch((err: unknown) => {
-              const e = ShimError.from(err);
-              if (e.code !== Code.FailedPrecondition) throw err;
-              throw new ShimError(e.code, `task ${id} cannot be removed: ${e.rawMessage}`, {
-                cause: err,
-                details: { hint: `stop it first (\`nodewasi kill ${id}\`), or use \`nodewasi rm -f ${id}\`` },
-              });
-            });
-            await rm(logPathFor(ctx.root, id), { force: true });
+            await rm(log, { force: true });
             ctx.out(`${id}\n`);
           } catch (err) {
             ctx.fail(err);
           }
         }
       } finally {
-        shim.close();
+        shim?.close();
       }
     });
+}
+
+/** Deletes task `id` (killing it first with `force`); false when the shim does not know it. */
+async function deleteTask(shim: ShimClients, id: string, force: boolean): Promise<boolean> {
+  try {
+    if (force) {
+      const waiting = shim.task.wait({ id });
+      waiting.catch(() => {});
+      // `all` kills only what still runs, so a stopped task is not an error here.
+      await shim.task.kill({ id, signal: 9, all: true });
+      await waiting;
+    }
+    await shim.task.delete({ id });
+    return true;
+  } catch (err) {
+    const e = ShimError.from(err);
+    if (e.code === Code.NotFound) return false;
+    if (e.code !== Code.FailedPrecondition) throw err;
+    throw new ShimError(e.code, `task ${id} cannot be removed: ${e.rawMessage}`, {
+      cause: err,
+      details: { hint: `stop it first (\`nodewasi kill ${id}\`), or use \`nodewasi rm -f ${id}\`` },
+    });
+  }
 }

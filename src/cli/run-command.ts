@@ -66,10 +66,11 @@ export function runCommand(parent: Command, state: CliState): Command {
     .addHelpText(
       "after",
       `
-A shim daemon serves the task: the one listening on --address, else one started now that exits after 30 s
-idle. The exit status is the guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C:
-130). Errors before the guest runs use the codes below (3: the image is not found, or --pull never and it
-is not stored). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
+A shim daemon serves the task: the one listening on --address, else one started now, which logs to shim.log
+beside its socket and exits after 30 s idle ($NODEWASI_IDLE_TIMEOUT seconds when set). The exit status is the
+guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C: 130). Failures before the guest
+runs exit with nodewasi's codes (nodewasi --help): 2 for a bad flag, 3 when the image is not found (or not
+stored with --pull never). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
 
 Examples:
   $ nodewasi run oci:examples/images/hello:latest

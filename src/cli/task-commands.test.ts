@@ -126,6 +126,21 @@ describe("the shim daemon", () => {
     assert.ok(!existsSync(work.address), "its socket is gone");
   });
 
+  it("a detached task's log outlives the daemon, until rm", async () => {
+    const run = await cli(work, ["run", "-d", "--name", "gone", HELLO]);
+    assert.equal(run.code, 0, run.stderr);
+    const pid = await shimPid(work.address);
+    assert.ok(pid);
+    await until("the idle daemon to exit", () => !alive(pid), 8000);
+    assert.equal((await cli(work, ["ps", "-a"])).stdout.split("\n").length, 2, "no daemon, no tasks");
+    const logs = await cli(work, ["logs", "gone"]);
+    assert.equal(logs.stdout, "Hello from nodewasi!\n", logs.stderr);
+    const removed = await cli(work, ["rm", "gone"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await cli(work, ["logs", "gone"])).code, 3);
+    assert.equal((await cli(work, ["rm", "gone"])).code, 3);
+  });
+
   it("shim serve: SIGTERM kills its guests, removes its socket and exits 0", async () => {
     const address = join(work.dir, "serve", "shim.sock");
     const child = serve(work, address);
