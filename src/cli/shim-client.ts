@@ -73,7 +73,26 @@ export async function connectShim(
   if (!(await isListening(address))) {
     if (!opts.start) return undefined;
     await startDaemon(ctx, address);
+    return shimClients(address);
   }
+  const shim = shimClients(address);
+  if (!opts.start) return shim;
+  // A daemon that has just gone idle still has its socket while it stops: ask it, and start another if need be.
+  const answered = await shim.task.connect({ id: "" }, { timeoutMs: 3000 }).then(
+    (r) => {
+      ctx.logger.debug(`shim on ${address}`, { pid: r.shimPid, version: r.version });
+      return true;
+    },
+    (err: unknown) => {
+      if (ShimError.from(err).code !== Code.Unavailable) throw err;
+      return false;
+    },
+  );
+  if (answered) return shim;
+  shim.close();
+  const deadline = Date.now() + 3000;
+  while ((await isListening(address)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (!(await isListening(address))) await startDaemon(ctx, address);
   return shimClients(address);
 }
 
