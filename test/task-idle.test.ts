@@ -47,12 +47,10 @@ describe("an idle shim exits by itself", {
     // No call until the guest is done: had the daemon gone idle, it would have killed the guest.
     await eof;
     assert.equal(out, "sleeping 2500 ms\nslept\n");
-    const t0 = Date.now();
     const timeout = new Promise((_, reject) => {
       setTimeout(() => reject(new Error("still running 6 s after its last task exited")), 6000).unref();
     });
     assert.equal(await Promise.race([shim.exited, timeout]), 0, shim.stderr());
-    assert.ok(Date.now() - t0 >= 500, "exited sooner than its idle timeout");
     assert.ok(!existsSync(shim.address), "socket left behind");
   });
 });
