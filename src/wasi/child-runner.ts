@@ -4,12 +4,26 @@
  * A small pool of warm runners, which have booted Node and loaded node:wasi and wait for a spec on IPC, hides
  * Node's ~0.1 s boot (reference node-wasi.md §1.9).
  *
- * The pool serves specs whose stdio are paths (FIFO, file, null) and runs without bwrap. A bwrap sandbox is
- * built per spec (its mounts are the spec's preopens, module and stdio paths, which a pre-started runner cannot
- * know), and caller fds or `binary://` loggers are passed in the spawn's stdio array; those runners start cold.
+ * The pool serves specs whose stdio are paths (FIFO, file, null); caller fds and `binary://` loggers are passed
+ * in the spawn's stdio array, so those runners start cold. Without bwrap any such spec takes a warm runner.
+ *
+ * Under bwrap, a cold sandbox is built per spec: its mounts are exactly the spec's preopens, module and stdio
+ * paths, which a pre-started runner cannot know. So warm sandboxed runners are started with a few fixed
+ * directories instead (`poolBinds`: the shim's task rootfs copies and stdio dir read-write, its module store
+ * read-only), bound at their own host paths, and take only a spec whose module, preopens and stdio all resolve
+ * (realpath) to paths under them; the runner is given those real paths. Any other spec starts cold as before.
+ *
+ * The trade-off: a warm sandbox shows the whole pool directories, not just this task's part of them. The host
+ * outside them (its /etc, home directories, ...) stays unreachable, which is what DESIGN decision 8 promises.
+ * A guest could reach a sibling task's rootfs or the module store only through a directory symlink in its own
+ * preopen pointing there, i.e. an absolute or `..`-escaping link, and the image unpacker (src/oci/unpack*.ts)
+ * refuses exactly those, while a guest cannot create one (node:wasi refuses, reference §1.6). A mount the
+ * user names (`--mount`, an OCI bind mount) normally lies outside the pool directories, so such a task starts
+ * cold with only its own mounts. Read-only pool directories stay read-only through any link.
  */
-import { closeSync, existsSync, constants as fsc, openSync } from "node:fs";
+import { closeSync, existsSync, constants as fsc, lstatSync, openSync, realpathSync } from "node:fs";
 import { constants } from "node:os";
+import { dirname } from "node:path";
 import type { Stream } from "node:stream";
 import { Code, type Logger, notFound, ShimError, silentLogger } from "../internal/index.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
@@ -18,7 +32,7 @@ import { procStats } from "./proc-stats.js";
 import type { ExitStatus, ProcessStats, Runner, RunningProcess, RunSpec, StdioTarget } from "./runner.js";
 import { RunnerProcess, type SpawnOptions } from "./runner-process.js";
 import type { ChildSpec, ChildStdio } from "./runner-protocol.js";
-import { bwrapArgs, findBwrap } from "./sandbox.js";
+import { boundAs, bwrapArgs, findBwrap, type PoolBinds, resolvePoolBinds } from "./sandbox.js";
 
 /** How a ChildRunner starts runners; every field has a default that suits a shim. */
 export interface ChildRunnerOptions {
@@ -30,11 +44,28 @@ export interface ChildRunnerOptions {
    * directory symlink in a rootfs, DESIGN decision 8).
    */
   isolation?: "auto" | "bwrap" | "none";
+  /**
+   * Under bwrap, the directories warm runners are sandboxed with, bound at their own (real) host paths, `ro`
+   * ones read-only; a directory that does not exist yet is left out until it does (warm runners started
+   * without it are then replaced). A spec is served warm only when its module lies under one of them and each
+   * preopen dir and stdio path (FIFO, file) under a read-write one, after realpath (a symlink leading out of them
+   * disqualifies it); else it starts cold with its own binds. Undefined (default): no warm pool under bwrap.
+   * Ignored without bwrap, where the pool serves every spec. See the trade-off in this file's header.
+   */
+  poolBinds?: { rw: string[]; ro: string[] } | undefined;
   /** Where the no-sandbox warning and runner crashes are logged (default: silent). */
   logger?: Logger;
 }
 
 let warnedNoBwrap = false;
+
+/**
+ * An idle warm runner. Under bwrap every one was started with the current `ChildRunner.binds`: refreshBinds
+ * replaces them all when those change.
+ */
+interface Warm {
+  runner: RunnerProcess;
+}
 
 /**
  * Runs each guest in a runner process. `start()` resolves once the module is compiled and instantiated and
@@ -46,7 +77,10 @@ export class ChildRunner implements Runner {
   readonly bwrap: string | undefined;
   private readonly poolSize: number;
   private readonly log: Logger;
-  private readonly warm: RunnerProcess[] = [];
+  private readonly warm: Warm[] = [];
+  /** poolBinds as given, when warm runners are sandboxed; and as resolved last (see refreshBinds). */
+  private readonly poolDirs: { rw: string[]; ro: string[] } | undefined;
+  private binds: PoolBinds | undefined;
   private readonly live = new Set<RunnerProcess>();
   private closed = false;
 
@@ -66,7 +100,10 @@ export class ChildRunner implements Runner {
         "WARNING: bwrap (bubblewrap) is not usable here, guests run WITHOUT a sandbox: node:wasi can be escaped through a directory symlink in a rootfs or mount; install bubblewrap",
       );
     }
-    this.poolSize = this.bwrap ? 0 : Math.max(0, opts.pool ?? 2);
+    this.poolDirs =
+      this.bwrap && opts.poolBinds ? { rw: [...opts.poolBinds.rw], ro: [...opts.poolBinds.ro] } : undefined;
+    if (this.poolDirs) this.binds = resolvePoolBinds(this.poolDirs);
+    this.poolSize = this.bwrap && !this.poolDirs ? 0 : Math.max(0, opts.pool ?? 2);
     this.fill();
   }
 
@@ -109,8 +146,9 @@ export class ChildRunner implements Runner {
       if (spec.stderr === spec.stdout) child.stderr = child.stdout;
       if (spec.memoryLimit !== undefined) child.maxPages = pagesFor(spec.memoryLimit);
       if (spec.entry !== undefined) child.entry = spec.entry;
-      const runner =
-        extra.length === 0 && this.warm.length > 0 ? this.takeWarm() : this.spawnCold(spec, extra, child);
+      const warm = extra.length === 0 ? this.takeWarm(child) : undefined;
+      const runner = warm?.runner ?? this.spawnCold(spec, extra, child);
+      const sent = warm?.spec ?? child;
       this.live.add(runner);
       runner.ended.then((end) => {
         this.live.delete(runner);
@@ -125,7 +163,7 @@ export class ChildRunner implements Runner {
       let pid: number;
       try {
         pid = await runner.ready;
-        await runner.run(child);
+        await runner.run(sent);
       } catch (err) {
         runner.child.kill("SIGKILL");
         throw err;
@@ -141,7 +179,7 @@ export class ChildRunner implements Runner {
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.warm, ...this.live];
+    const all = [...new Set([...this.warm.map((w) => w.runner), ...this.live])];
     this.warm.length = 0;
     for (const r of all) {
       r.setRef(true); // an idle warm runner is unref'd; its end must keep the loop alive while we await it
@@ -150,16 +188,50 @@ export class ChildRunner implements Runner {
     await Promise.all(all.map((r) => r.ended));
   }
 
-  /** Pids of the idle warm runners (for tests and `--debug` output). */
+  /**
+   * Host pids of the idle warm runners (for tests and `--debug` output): the pid a task started on it will
+   * report. A sandboxed one is listed once it has booted (before, only bwrap's pid is known).
+   */
   warmPids(): number[] {
-    return this.warm.flatMap((r) => (r.child.pid === undefined ? [] : [r.child.pid]));
+    return this.warm.flatMap((w) => (w.runner.pid === undefined ? [] : [w.runner.pid]));
   }
 
-  private takeWarm(): RunnerProcess {
-    const r = this.warm.shift()!;
-    r.setRef(true);
+  /**
+   * An idle warm runner for `child` and the spec to send it (under bwrap: with real paths, which are what the
+   * sandbox shows), or undefined when the spec must start cold.
+   */
+  private takeWarm(child: ChildSpec): { runner: RunnerProcess; spec: ChildSpec } | undefined {
+    if (this.poolDirs) this.refreshBinds();
+    if (this.warm.length === 0) {
+      this.fill(); // idle ones died (killed from outside): start again for the next spec
+      return undefined;
+    }
+    let spec = child;
+    if (this.binds) {
+      const real = warmSpec(child, this.binds);
+      if (!real) return undefined;
+      spec = real;
+    }
+    const { runner } = this.warm.shift()!;
+    runner.setRef(true);
     this.fill();
-    return r;
+    return { runner, spec };
+  }
+
+  /**
+   * Re-resolves poolBinds (a few realpath and stat calls per start). When a directory appeared, vanished or
+   * was replaced since the warm runners were started, their view is stale: they are killed and replaced, and
+   * this spec starts cold.
+   */
+  private refreshBinds(): void {
+    const now = resolvePoolBinds(this.poolDirs!);
+    if (now.key === this.binds?.key) return;
+    this.binds = now;
+    for (const w of this.warm.splice(0)) {
+      this.log.debug("runner: pool directories changed, replacing a warm runner", { pid: w.runner.pid });
+      w.runner.child.kill("SIGKILL");
+    }
+    this.fill();
   }
 
   private spawnCold(spec: RunSpec, extraStdio: (number | Stream)[], child: ChildSpec): RunnerProcess {
@@ -172,16 +244,22 @@ export class ChildRunner implements Runner {
   /** Tops the pool up; a warm runner that dies while idle (killed from outside) is dropped and replaced. */
   private fill(): void {
     while (!this.closed && this.warm.length < this.poolSize) {
-      const r = new RunnerProcess();
+      const binds = this.binds;
+      const r = binds
+        ? new RunnerProcess({
+            sandbox: { bwrap: this.bwrap!, args: bwrapArgs({ readOnly: binds.ro, readWrite: binds.rw }) },
+          })
+        : new RunnerProcess();
       r.setRef(false);
-      this.warm.push(r);
+      const w: Warm = { runner: r };
+      this.warm.push(w);
       this.live.add(r);
-      r.ended.then(() => {
+      r.ended.then((end) => {
         this.live.delete(r);
-        const i = this.warm.indexOf(r);
+        const i = this.warm.indexOf(w);
         if (i >= 0) {
           this.warm.splice(i, 1);
-          this.log.debug("runner: a warm runner died while idle", { pid: r.child.pid });
+          this.log.debug("runner: a warm runner died while idle", { pid: r.pid, stderr: end.stderr });
         }
       });
     }
@@ -197,6 +275,59 @@ function sandboxPaths(spec: RunSpec, child: ChildSpec): { readOnly: string[]; re
     if ((t.kind === "file" || t.kind === "fifo") && existsSync(t.path)) readWrite.push(t.path);
   }
   return { readOnly: existsSync(spec.module) ? [spec.module] : [], readWrite };
+}
+
+/**
+ * `child` as a warm sandbox bound with `binds` can run it: the module's real path under any bind, each
+ * preopen's and stdio path's under a read-write one (deepest bind wins, as they are stacked); undefined when
+ * one is not, or does not resolve. A missing `file` target is created first, as the cold path does, with
+ * O_EXCL so that no symlink is followed in creating it.
+ */
+function warmSpec(child: ChildSpec, binds: PoolBinds): ChildSpec | undefined {
+  const real = (path: string, rwOnly: boolean): string | undefined => {
+    try {
+      const r = realpathSync(path);
+      const as = boundAs(binds, r);
+      return as === "rw" || (as === "ro" && !rwOnly) ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const module = real(child.module, false);
+  if (module === undefined) return undefined;
+  const preopens: Record<string, string> = {};
+  for (const [guest, host] of Object.entries(child.preopens)) {
+    const r = real(host, true);
+    if (r === undefined) return undefined;
+    preopens[guest] = r;
+  }
+  const stdio = (t: ChildStdio): ChildStdio | undefined => {
+    if (t.kind !== "file" && t.kind !== "fifo") return t;
+    if (t.kind === "file" && !lexists(t.path)) {
+      if (real(dirname(t.path), true) === undefined) return undefined;
+      try {
+        closeSync(openSync(t.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_APPEND, 0o644));
+      } catch {
+        // Created meanwhile (by whom?): judged below like any existing path.
+      }
+    }
+    const r = real(t.path, true);
+    return r === undefined ? undefined : { kind: t.kind, path: r };
+  };
+  const stdin = stdio(child.stdin);
+  const stdout = stdio(child.stdout);
+  const stderr = child.stderr === child.stdout ? stdout : stdio(child.stderr);
+  if (!stdin || !stdout || !stderr) return undefined;
+  return { ...child, module, preopens, stdin, stdout, stderr };
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

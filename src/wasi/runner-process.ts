@@ -40,6 +40,11 @@ export class RunnerProcess {
   readonly child: ChildProcess;
   /** Resolves with the runner's host pid once Node has booted. */
   readonly ready: Promise<number>;
+  /**
+   * The runner's host pid: `child.pid` without a sandbox; under bwrap (where `child.pid` is bwrap's) known only
+   * once `ready`, and undefined before.
+   */
+  pid: number | undefined;
   /** Settles after the process exited and its stdio closed. */
   readonly ended: Promise<RunnerEnd>;
   private reported: Extract<FromRunner, { type: "exit" }> | undefined;
@@ -65,13 +70,16 @@ export class RunnerProcess {
       env: {},
       detached: true,
     });
+    this.pid = opts.sandbox ? undefined : this.child.pid;
     this.child.stderr?.on("data", (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
     });
     this.ready = new Promise<number>((resolve, reject) => {
       this.child.on("message", (msg: FromRunner) => {
-        if (msg.type === "ready") resolve(msg.pid);
-        else if (msg.type === "started") this.startWaiter?.resolve();
+        if (msg.type === "ready") {
+          this.pid = msg.pid;
+          resolve(msg.pid);
+        } else if (msg.type === "started") this.startWaiter?.resolve();
         else if (msg.type === "failed") this.startWaiter?.reject(new ShimError(msg.code, msg.message));
         else if (msg.type === "exit") this.reported = msg;
       });

@@ -10,9 +10,17 @@
  * runner itself, which must then have a host pid (it reports `process.pid` when ready) for kill, SIGSTOP and
  * /proc stats. `--die-with-parent` ends the sandbox with the shim. The IPC channel is an inherited socket fd,
  * which `--unshare-net` does not affect.
+ *
+ * Warm sandboxes (ChildRunner `poolBinds`): a runner started before its spec is known is bound with a few fixed
+ * directories instead of the spec's paths (resolvePoolBinds), and takes only specs whose real paths lie under
+ * them (boundAs). It sees Node's files and those directories, never the rest of the host, so the escape above
+ * still finds nothing; what it gains over a per-spec sandbox is sight of sibling entries of the pool
+ * directories (other tasks' rootfs copies and FIFOs, the module store read-only), reachable only through an
+ * absolute or `..`-escaping directory symlink in its own rootfs, which the unpacker refuses (src/oci/unpack*.ts)
+ * and a guest cannot create. That is the trade for a ~10 ms start instead of a ~100 ms cold Node boot.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -78,9 +86,63 @@ export function bwrapArgs(paths: SandboxPaths): string[] {
   args.push("--ro-bind-try", "/etc/ld.so.conf", "/etc/ld.so.conf");
   args.push("--ro-bind-try", "/etc/ld.so.conf.d", "/etc/ld.so.conf.d");
   const node = realpathSync(process.execPath);
-  for (const p of new Set([node, process.execPath, distSrc, packageJson, ...paths.readOnly])) {
-    args.push("--ro-bind", p, p);
-  }
-  for (const p of new Set(paths.readWrite)) args.push("--bind", p, p);
+  const binds = new Map<string, "--ro-bind" | "--bind">();
+  for (const p of [node, process.execPath, distSrc, packageJson, ...paths.readOnly])
+    binds.set(p, "--ro-bind");
+  for (const p of paths.readWrite) binds.set(p, "--bind");
+  // Shallowest first: a later bind hides whatever was mounted under its path before, so a read-only dir inside
+  // a read-write one (or the reverse) must come after it to stay what it was asked to be.
+  const depth = (p: string) => p.split("/").filter(Boolean).length;
+  for (const [p, how] of [...binds].sort(([a], [b]) => depth(a) - depth(b))) args.push(how, p, p);
   return args;
+}
+
+/**
+ * The directories a ChildRunner's warm sandboxed runners are started with (`ChildRunnerOptions.poolBinds`),
+ * resolved: real paths of those that exist now, and a `key` (paths and inodes) that changes when one of them
+ * appears, vanishes or is replaced, so that warm runners bound to a stale view can be recycled.
+ */
+export interface PoolBinds {
+  ro: string[];
+  rw: string[];
+  key: string;
+}
+
+/** Resolves `poolBinds` now (a few realpath and stat calls); missing directories are left out. */
+export function resolvePoolBinds(dirs: { rw: readonly string[]; ro: readonly string[] }): PoolBinds {
+  const out: PoolBinds = { ro: [], rw: [], key: "" };
+  const keys: string[] = [];
+  for (const [kind, list] of [
+    ["rw", dirs.rw],
+    ["ro", dirs.ro],
+  ] as const) {
+    for (const d of list) {
+      try {
+        const real = realpathSync(d);
+        const st = statSync(real);
+        if (!st.isDirectory()) continue;
+        out[kind].push(real);
+        keys.push(`${kind}:${real}:${st.dev}:${st.ino}`);
+      } catch {
+        keys.push(`${kind}:${d}:missing`);
+      }
+    }
+  }
+  out.key = keys.join("\n");
+  return out;
+}
+
+/**
+ * How a warm sandbox bound with `binds` shows the real (already resolved) host path `real`: through the
+ * deepest bind that contains it, as bwrapArgs stacks them; undefined when no bind does (it is not there).
+ */
+export function boundAs(binds: PoolBinds, real: string): "ro" | "rw" | undefined {
+  let best: { len: number; kind: "ro" | "rw" } | undefined;
+  for (const kind of ["rw", "ro"] as const) {
+    for (const d of binds[kind]) {
+      const inside = d === "/" || real === d || real.startsWith(`${d}/`);
+      if (inside && (best === undefined || d.length > best.len)) best = { len: d.length, kind };
+    }
+  }
+  return best?.kind;
 }
