@@ -12,7 +12,7 @@ import { type Command, Option } from "commander";
 import { Code, invalidArgument, ShimError } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import type { PullPolicyName } from "./ensure-image.js";
-import { socketPath } from "./shim-address.js";
+import { ioDirFor, socketPath } from "./shim-address.js";
 
 export interface RunFlags {
   rm?: boolean;
@@ -152,6 +152,7 @@ Examples:
           options,
           interactive: flags.interactive === true,
           remove: flags.rm === true,
+          ioDir: ioDirFor(address),
         });
       } finally {
         shim.close();

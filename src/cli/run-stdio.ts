@@ -7,9 +7,8 @@
  */
 import { execFile } from "node:child_process";
 import { closeSync, constants, open, openSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Code, ShimError } from "../internal/index.js";
@@ -36,9 +35,14 @@ export class RunStdio {
     this.paths = paths;
   }
 
-  /** Makes the FIFOs (stdin only when `interactive`; "" means /dev/null to the shim). */
-  static async create(interactive: boolean): Promise<RunStdio> {
-    const dir = await mkdtemp(join(tmpdir(), "nodewasi-run-"));
+  /**
+   * Makes the FIFOs (stdin only when `interactive`; "" means /dev/null to the shim) in a fresh folder under
+   * `ioDir`, the `io/` folder beside the shim's socket: the shim starts sandboxed guests from its warm pool
+   * only when their stdio lies under it (ChildRunner `poolBinds`).
+   */
+  static async create(interactive: boolean, ioDir: string): Promise<RunStdio> {
+    await mkdir(ioDir, { recursive: true, mode: 0o700 });
+    const dir = await mkdtemp(join(ioDir, "run-"));
     const paths = {
       stdin: interactive ? join(dir, "stdin") : "",
       stdout: join(dir, "stdout"),

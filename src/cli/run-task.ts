@@ -43,6 +43,8 @@ export interface AttachedRunOptions {
   interactive: boolean;
   /** Delete the task after its exit (--rm). */
   remove: boolean;
+  /** Where the stdio FIFOs are made: `io/` beside the shim's socket (RunStdio.create). */
+  ioDir: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface AttachedRunOptions {
  * as Kill. Resolves with the guest's exit status once its output has been copied to the end.
  */
 export async function attachedRun(task: TaskClient, o: AttachedRunOptions): Promise<number> {
-  const stdio = await RunStdio.create(o.interactive);
+  const stdio = await RunStdio.create(o.interactive, o.ioDir);
   stdio.attach(process.stdout, process.stderr, o.interactive ? process.stdin : undefined);
   let started = false;
   let pending: number | undefined;

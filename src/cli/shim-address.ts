@@ -3,7 +3,7 @@
  * runtime directory (`/run/nodewasi` as root, else `$XDG_RUNTIME_DIR/nodewasi`). One daemon serves one state
  * root: commands given another `--root` should also be given another `--address`.
  */
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { defaultRuntimeDir } from "../internal/index.js";
 
 /** The default socket path, absolute. */
@@ -16,4 +16,12 @@ export function defaultAddress(env: NodeJS.ProcessEnv = process.env): string {
 export function socketPath(given: string | undefined): string {
   if (!given) return defaultAddress();
   return resolve(given.replace(/^unix:\/\//, ""));
+}
+
+/**
+ * The folder for a run's stdio FIFOs: `io/` beside the shim's socket. The shim's warm sandboxed runners are
+ * started with it bound (ChildRunner `poolBinds`), so a guest whose stdio is there starts warm.
+ */
+export function ioDirFor(address: string): string {
+  return join(dirname(address), "io");
 }

@@ -9,6 +9,7 @@
  * deletes every task (their bundles under `<root>/tasks`), stops the runners and removes the socket.
  */
 import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteRequestSchema,
@@ -30,6 +31,7 @@ import {
 } from "../shim/index.js";
 import { ChildRunner } from "../wasi/index.js";
 import { IdleWatch } from "./idle-watch.js";
+import { ioDirFor } from "./shim-address.js";
 
 export interface ShimDaemonOptions {
   /** The content store and task state root. */
@@ -61,10 +63,16 @@ const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
 
 /** Starts serving; rejects (ShimError) when the socket cannot be bound, e.g. AlreadyExists. */
 export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon> {
+  // Warm sandboxed runners see the folders every task of this shim uses (its rootfs copies, its stdio FIFOs,
+  // detached logs) and the module store read-only; a task outside them (a --mount) starts cold.
   const runner = new ChildRunner({
     isolation: o.isolation,
     logger: o.logger,
     ...(o.pool !== undefined ? { pool: o.pool } : {}),
+    poolBinds: {
+      rw: [join(o.root, "tasks"), ioDirFor(o.address), join(o.root, "logs")],
+      ro: [join(o.root, "modules")],
+    },
   });
   let closing: Promise<string> | undefined;
   let resolveClosed!: (reason: string) => void;
