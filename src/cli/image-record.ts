@@ -6,7 +6,8 @@
  * which the tag names in an annotation (the last pull's choice).
  */
 import { notFound } from "../internal/index.js";
-import { Annotation, type ContentStore, type Descriptor, type PullResult, sourceName } from "../oci/index.js";
+import type { ContentStore, Descriptor, PullResult } from "../oci/index.js";
+import { sourceName } from "../oci/index.js";
 
 export interface ImageRecord {
   /** The name as stored: `docker.io/library/hello:latest`, `oci:/abs/dir:tag`. */
@@ -49,9 +50,6 @@ export async function findImage(store: ContentStore, input: string): Promise<Ima
 }
 
 async function withRecord(store: ContentStore, name: string, descriptor: Descriptor): Promise<ImageRecord> {
-  const manifest = descriptor.annotations?.[Annotation.PulledManifest] ?? descriptor.digest;
-  const pulled = (await store.extraction(manifest as Descriptor["digest"]).catch(() => undefined)) as
-    | PullResult
-    | undefined;
-  return pulled?.module?.digest ? { name, descriptor, pulled } : { name, descriptor };
+  const pulled = await store.pullRecord(descriptor);
+  return pulled ? { name, descriptor, pulled } : { name, descriptor };
 }

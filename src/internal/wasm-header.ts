@@ -3,6 +3,8 @@
  * pull extracted) and `wasi` (to inspect before running) read it, so it lives here, below both.
  * Reference: WebAssembly/component-model design/mvp/Binary.md.
  */
+import { open } from "node:fs/promises";
+
 export type WasmKind = "module" | "component";
 
 export interface WasmHeader {
@@ -24,4 +26,16 @@ export function readWasmHeader(bytes: Uint8Array): WasmHeader | { error: string 
   // Components: layer 1 with version 0x0d (current) or 0x0a (older drafts).
   if (layer === 1) return { kind: "component", version };
   return { error: `unknown wasm binary version ${version} (layer ${layer})` };
+}
+
+/** Reads the header of the wasm binary at `path` (its first 8 bytes only). */
+export async function readWasmFileHeader(path: string): Promise<WasmHeader | { error: string }> {
+  const fh = await open(path, "r");
+  try {
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    return readWasmHeader(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
 }

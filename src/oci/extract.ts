@@ -4,7 +4,7 @@
  * is the file the image names. Either way the bytes must start with `\0asm`, and a component is refused.
  */
 import { createReadStream } from "node:fs";
-import { access, mkdir, open, realpath, rename, rm } from "node:fs/promises";
+import { access, mkdir, realpath, rename, rm } from "node:fs/promises";
 import { dirname, join, posix, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import {
@@ -12,7 +12,7 @@ import {
   failedPrecondition,
   invalidArgument,
   notFound,
-  readWasmHeader,
+  readWasmFileHeader,
   type WasmKind,
 } from "../internal/index.js";
 import type { ModuleLocation } from "./format.js";
@@ -151,14 +151,7 @@ async function moduleFile(
 
 /** Reads the wasm header of a file; refuses non-wasm and components with the reason. */
 async function moduleKind(file: string, what: string): Promise<WasmKind> {
-  const fh = await open(file, "r");
-  const head = Buffer.alloc(8);
-  try {
-    await fh.read(head, 0, 8, 0);
-  } finally {
-    await fh.close();
-  }
-  const header = readWasmHeader(head);
+  const header = await readWasmFileHeader(file);
   if ("error" in header) throw invalidArgument(`${what}: ${header.error}`);
   if (header.kind === "component") {
     throw failedPrecondition(

@@ -20,6 +20,7 @@ import { Ingest, syncDir } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
 import { acquireLock } from "./lock.js";
 import { MediaType } from "./media-types.js";
+import type { PullResult } from "./pull-types.js";
 import { type PruneResult, pruneStore } from "./store-prune.js";
 import { Annotation, type Descriptor, type ImageIndex } from "./types.js";
 
@@ -166,6 +167,16 @@ export class ContentStore extends OciLayout {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /**
+   * The record of the last pull behind a tag's descriptor: the tag names the manifest its pull chose (the tag
+   * itself may point at an index). Undefined when there is none, e.g. a pull that never finished.
+   */
+  async pullRecord(desc: Descriptor): Promise<PullResult | undefined> {
+    const manifest = (desc.annotations?.[Annotation.PulledManifest] ?? desc.digest) as Digest;
+    const record = (await this.extraction(manifest).catch(() => undefined)) as PullResult | undefined;
+    return record?.module?.digest ? record : undefined;
   }
 
   /** Where the rootfs of a manifest is unpacked. */

@@ -4,9 +4,8 @@
  * handed an `ImageResolver`, so tests can give it a fake.
  */
 import { access } from "node:fs/promises";
-import { type Digest, type Logger, notFound, silentLogger } from "../internal/index.js";
+import { type Logger, notFound, silentLogger } from "../internal/index.js";
 import {
-  Annotation,
   ContentStore,
   type Platform,
   type PullEvent,
@@ -65,10 +64,8 @@ export class StoreImageResolver implements ImageResolver {
   async #stored(image: string): Promise<PullResult | undefined> {
     const store = await ContentStore.open(this.root);
     const desc = await store.resolve(sourceName(image));
-    if (!desc) return undefined;
-    const manifest = (desc.annotations?.[Annotation.PulledManifest] ?? desc.digest) as Digest;
-    const record = (await store.extraction(manifest)) as PullResult | undefined;
-    if (!record?.module?.path) return undefined;
+    const record = desc ? await store.pullRecord(desc) : undefined;
+    if (!record) return undefined;
     const present = (await exists(record.module.path)) && (!record.rootfs || (await exists(record.rootfs)));
     return present ? record : undefined;
   }

@@ -10,9 +10,8 @@ import type {
   PullResultSchema,
   ServiceImpl,
 } from "../gen/index.js";
-import { type Digest, notFound } from "../internal/index.js";
+import { notFound } from "../internal/index.js";
 import {
-  Annotation,
   ContentStore,
   type Descriptor,
   type Platform,
@@ -180,12 +179,7 @@ export class ImagesService implements Impl {
   }
 
   async #image(store: ContentStore, name: string, desc: Descriptor) {
-    const manifest = (desc.annotations?.[Annotation.PulledManifest] ?? desc.digest) as Digest;
-    const pulled = (await store.extraction(manifest).catch(() => undefined)) as PullResult | undefined;
-    return {
-      name,
-      descriptor: descriptorMsg(desc),
-      ...(pulled?.module ? { pulled: pullResultMsg(pulled) } : {}),
-    };
+    const pulled = await store.pullRecord(desc);
+    return { name, descriptor: descriptorMsg(desc), ...(pulled ? { pulled: pullResultMsg(pulled) } : {}) };
   }
 }

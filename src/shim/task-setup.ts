@@ -3,11 +3,11 @@
  * stdio. Two paths (DESIGN "Flows"): `options` carrying `nodewasi.v1.CreateOptions` (the shim resolves the
  * image itself: `nodewasi run`), or an OCI bundle with a runtime spec (containerd's path).
  */
-import { cp, mkdir, open } from "node:fs/promises";
+import { cp, mkdir } from "node:fs/promises";
 import { basename, isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
-import { failedPrecondition, invalidArgument, readWasmHeader, unimplemented } from "../internal/index.js";
+import { failedPrecondition, invalidArgument, readWasmFileHeader, unimplemented } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { type RunSpec, stdioTargets } from "../wasi/index.js";
 import { envRecord, mountPreopens, readRuntimeSpec, resolveModule } from "./bundle.js";
@@ -36,14 +36,7 @@ const POLICY: Record<PullPolicy, Policy> = {
 
 /** Checks the first bytes of `file` are a wasm module, with a message for what containerd may hand over. */
 export async function checkWasm(file: string, args0: string): Promise<void> {
-  const fh = await open(file, "r");
-  const head = Buffer.alloc(8);
-  try {
-    await fh.read(head, 0, 8, 0);
-  } finally {
-    await fh.close();
-  }
-  const header = readWasmHeader(head);
+  const header = await readWasmFileHeader(file);
   if ("error" in header) {
     throw failedPrecondition(
       `${args0} is not a WebAssembly module (${header.error}); this runtime runs wasm only`,
