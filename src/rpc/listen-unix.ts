@@ -1,6 +1,7 @@
 /**
- * Binding a gRPC server to a unix socket the way a shim must: only its owner may connect (folder 0700 when
- * created here, socket 0600), a socket left by a dead server is replaced, a live one is never stolen.
+ * Binding a server (gRPC here, ttrpc in ttrpc-server.ts through `prepareUnixSocket`) to a unix socket the way
+ * a shim must: only its owner may connect (folder 0700 when created here, socket 0600), a socket left by a
+ * dead server is replaced, a live one is never stolen.
  */
 
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
@@ -20,6 +21,21 @@ const MAX_SOCKET_PATH = 107;
  * is in the way, or the bind error.
  */
 export async function listenUnix(server: grpc.Server, path: string): Promise<void> {
+  await prepareUnixSocket(path);
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      err ? reject(ShimError.from(err, Code.Unavailable)) : resolve(),
+    );
+  });
+  await chmod(path, 0o600);
+}
+
+/**
+ * The checks and preparation before any server binds `path`, shared by the transports: `path` is absolute and
+ * fits in sun_path, missing folders are created 0700, a stale socket is removed. Throws `ShimError`s as
+ * `listenUnix` does; the caller binds, then makes the socket 0600.
+ */
+export async function prepareUnixSocket(path: string): Promise<void> {
   if (!path.startsWith("/")) throw new ShimError(Code.InvalidArgument, `socket path ${path} is not absolute`);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
     throw new ShimError(
@@ -29,12 +45,6 @@ export async function listenUnix(server: grpc.Server, path: string): Promise<voi
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await removeStale(path);
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(ShimError.from(err, Code.Unavailable)) : resolve(),
-    );
-  });
-  await chmod(path, 0o600);
 }
 
 async function removeStale(path: string): Promise<void> {
