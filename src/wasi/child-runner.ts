@@ -58,6 +58,8 @@ export interface ChildRunnerOptions {
 }
 
 let warnedNoBwrap = false;
+/** How long close() waits for killed runners to end. */
+const CLOSE_WAIT_MS = 2000;
 
 /**
  * An idle warm runner. Under bwrap every one was started with the current `ChildRunner.binds`: refreshBinds
@@ -184,8 +186,36 @@ export class ChildRunner implements Runner {
     for (const r of all) {
       r.setRef(true); // an idle warm runner is unref'd; its end must keep the loop alive while we await it
       r.child.kill("SIGKILL");
+      // Under bwrap the kill reaches bwrap; its sandboxed child dies through --die-with-parent, unless bwrap
+      // was killed before it armed that, leaving a runner that holds our IPC and stderr pipes open, so the
+      // child's "close" never came (a close() that hung, seen under load). Closing our ends makes such a
+      // runner see the disconnect and kill itself (runner-main.ts), and lets "close" fire.
+      if (r.child.connected) r.child.disconnect();
+      r.child.stderr?.destroy();
     }
-    await Promise.all(all.map((r) => r.ended));
+    // Bounded: a close that never returns (a runner stuck in bwrap's setup, seen rarely under load) would
+    // hang the shim's shutdown; what has not ended by then is killed again by pid and reported.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS);
+    });
+    const late = await Promise.race([
+      Promise.all(all.map((r) => r.ended)).then(() => "done" as const),
+      bound,
+    ]);
+    clearTimeout(timer);
+    if (late === "late") {
+      for (const r of all) {
+        if (r.pid !== undefined) {
+          try {
+            process.kill(r.pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }
+      this.log.warn(`runner: ${all.length} runner(s) did not end within ${CLOSE_WAIT_MS} ms of SIGKILL`);
+    }
   }
 
   /**
