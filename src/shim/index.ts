@@ -7,6 +7,7 @@ export * from "./bundle.js";
 export * from "./events.js";
 export * from "./image-resolver.js";
 export * from "./images-service.js";
+export * from "./rootfs-mounts.js";
 export * from "./state.js";
 export * from "./task-process.js";
 export * from "./task-service.js";

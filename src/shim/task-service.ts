@@ -230,6 +230,7 @@ export class TaskService implements Impl {
     if (req.execId) c.execs.delete(req.execId);
     else {
       this.containers.delete(req.id);
+      await c.setup.cleanup?.();
       if (c.ownBundle) await rm(c.setup.bundle, { recursive: true, force: true });
       else if (c.image) await rm(c.setup.rootfs, { recursive: true, force: true });
     }

@@ -7,11 +7,12 @@ import { cp, mkdir } from "node:fs/promises";
 import { basename, isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
-import { failedPrecondition, invalidArgument, readWasmFileHeader, unimplemented } from "../internal/index.js";
+import { failedPrecondition, invalidArgument, readWasmFileHeader } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { type RunSpec, stdioTargets } from "../wasi/index.js";
-import { envRecord, mountPreopens, readRuntimeSpec, resolveModule } from "./bundle.js";
+import { envRecord, mountPreopens, type RuntimeSpec, readRuntimeSpec, resolveModule } from "./bundle.js";
 import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
+import { mountRootfs } from "./rootfs-mounts.js";
 
 export interface TaskSetup {
   spec: RunSpec;
@@ -19,6 +20,8 @@ export interface TaskSetup {
   rootfs: string;
   /** The pulled image, for a task created from a reference. */
   image?: PullResult;
+  /** Undoes what setup did outside the bundle's files (a rootfs mount); TaskService.delete calls it. */
+  cleanup?: () => Promise<void>;
 }
 
 export interface StdioRequest {
@@ -99,14 +102,25 @@ export async function setupFromImage(
 export async function setupFromBundle(req: CreateTaskRequest): Promise<TaskSetup> {
   if (!req.bundle) throw invalidArgument(`task ${req.id}: no bundle and no image to create it from`);
   const runtime = await readRuntimeSpec(req.bundle);
-  if (req.rootfs.length > 0) {
-    throw unimplemented(
-      `task ${req.id}: rootfs mounts (${req.rootfs.map((m) => m.type).join(", ")}) are not mounted by this ` +
-        "version; give the rootfs in the bundle (root.path)",
-    );
-  }
   const rootPath = runtime.root?.path ?? "rootfs";
-  const rootfs = isAbsolute(rootPath) ? rootPath : join(req.bundle, rootPath);
+  const bundleRootfs = isAbsolute(rootPath) ? rootPath : join(req.bundle, rootPath);
+  if (req.rootfs.length === 0) return specFromBundle(req, runtime, bundleRootfs);
+  // containerd's path: the snapshot's mounts (rootfs-mounts.ts); a failure after mounting unmounts.
+  const mounted = await mountRootfs(req.rootfs, bundleRootfs);
+  try {
+    const setup = await specFromBundle(req, runtime, mounted.rootfs);
+    return mounted.cleanup ? { ...setup, cleanup: mounted.cleanup } : setup;
+  } catch (err) {
+    await mounted.cleanup?.().catch(() => {});
+    throw err;
+  }
+}
+
+async function specFromBundle(
+  req: CreateTaskRequest,
+  runtime: RuntimeSpec,
+  rootfs: string,
+): Promise<TaskSetup> {
   const args = runtime.process?.args ?? [];
   if (!args[0]) throw invalidArgument(`task ${req.id}: the runtime spec has no process.args`);
   const env = envRecord(runtime.process?.env ?? []);
