@@ -3,4 +3,11 @@
  * start, delete, the serving daemon), events forwarded to containerd over ttrpc, and containerd's socket
  * conventions. A composition root: it wires the shim's TaskService to a ttrpc server.
  */
+
+export * from "./shim-delete.js";
+export * from "./shim-flags.js";
+export * from "./shim-main.js";
+export * from "./shim-serve.js";
+export * from "./shim-start.js";
+export * from "./socket-address.js";
 export * from "./ttrpc-event-publisher.js";

@@ -1,0 +1,114 @@
+/**
+ * `containerd-shim-nodewasi-v1`: the shim binary containerd runs for runtime type `io.containerd.nodewasi.v1`
+ * (reference containerd-shim-protocol.md §0-§1). Dispatches on Go-style flags and the action:
+ *
+ * - `-v` / `-version`: version text on stdout, exit 0.
+ * - `-info`: exit 0 with empty stdout, which containerd reads as an empty `RuntimeInfo` (§1.2; 1.6 and 1.7
+ *   never call it, 2.2+ only logs a failure).
+ * - `start`: the address only on stdout, nothing on stderr, exit 0 (shim-start.ts).
+ * - `delete`: a `DeleteResponse` on stdout, exit 0 even when the daemon is gone (shim-delete.ts).
+ * - `serve`: the daemon (shim-serve.ts), started by `start`.
+ *
+ * Returns the exit code; writes go through `out` so a caller can wait for stdout to drain.
+ */
+import { closeSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ShimError } from "../internal/index.js";
+import { shimDelete } from "./shim-delete.js";
+import { parseShimFlags } from "./shim-flags.js";
+import { shimServe } from "./shim-serve.js";
+import { shimStart } from "./shim-start.js";
+
+export const SHIM_NAME = "containerd-shim-nodewasi-v1";
+
+export interface ShimIo {
+  stdout: (data: string | Uint8Array) => void;
+  stderr: (text: string) => void;
+  stdin: NodeJS.ReadableStream;
+  /** The script to re-run as the daemon. */
+  script: string;
+}
+
+/** nodewasi's version from package.json (src/containerd and dist/src/containerd are both 3 deep). */
+export function shimVersion(): string {
+  try {
+    const here = dirname(fileURLToPath(import.meta.url));
+    for (const up of ["../..", "../../.."]) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(here, up, "package.json"), "utf8")) as {
+          name?: string;
+          version?: string;
+        };
+        if (pkg.name === "nodewasi") return pkg.version ?? "unknown";
+      } catch {}
+    }
+  } catch {}
+  return "unknown";
+}
+
+export async function shimMain(argv: readonly string[], io: ShimIo): Promise<number> {
+  let flags: ReturnType<typeof parseShimFlags>;
+  try {
+    flags = parseShimFlags(argv);
+  } catch (err) {
+    io.stderr(`${SHIM_NAME}: ${(err as ShimError).rawMessage ?? (err as Error).message}\n`);
+    return 2;
+  }
+  const version = shimVersion();
+  if (flags.version) {
+    io.stdout(`${SHIM_NAME}:\n  Version:  ${version}\n  Runtime:  node ${process.version}\n`);
+    return 0;
+  }
+  if (flags.info) return 0;
+  const bundle = flags.bundle || process.cwd();
+  switch (flags.action) {
+    case "start":
+      try {
+        io.stdout(await shimStart(flags, { script: io.script, bundle, stdin: io.stdin }));
+        return 0;
+      } catch (err) {
+        io.stderr(`${SHIM_NAME} start: ${ShimError.from(err).message}\n`);
+        return 1;
+      }
+    case "delete": {
+      const { response, warnings } = await shimDelete(bundle);
+      for (const w of warnings) io.stderr(`${SHIM_NAME} delete: ${w}\n`);
+      io.stdout(response);
+      return 0;
+    }
+    case "serve": {
+      if (!flags.socket) {
+        io.stderr(`${SHIM_NAME} serve: -socket is required\n`);
+        return 2;
+      }
+      try {
+        await shimServe(flags, { bundle, version, ready: readyPipe() });
+        return 0;
+      } catch {
+        return 1;
+      }
+    }
+    default:
+      io.stderr(
+        `${SHIM_NAME}: ${flags.action ? `unknown action ${flags.action}` : "no action"}; ` +
+          "containerd runs it as `-namespace NS -address ADDR -id ID start` or `... -bundle DIR delete`\n",
+      );
+      return 2;
+  }
+}
+
+/** Writes the readiness line to fd 3 (start's pipe), once; nothing when fd 3 is not open. */
+function readyPipe(): (line: string) => void {
+  let sent = false;
+  return (line) => {
+    if (sent) return;
+    sent = true;
+    try {
+      writeSync(3, `${line}\n`);
+      closeSync(3);
+    } catch {
+      // Run by hand, without `start`: nobody waits.
+    }
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The daemon `start` leaves behind (`... -socket PATH serve`, run in the bundle): serves one TaskService
+ * over ttrpc under `containerd.task.v2.Task` and `containerd.task.v3.Task` on a 0600 socket (reference
+ * containerd-shim-protocol.md §1.4 "Daemonizing", §8), and forwards the tasks' events to `$TTRPC_ADDRESS`.
+ *
+ * - Logs go to the bundle's `log` FIFO, which containerd holds open O_RDWR (so opening it O_WRONLY|O_NONBLOCK
+ *   never blocks nor fails with ENXIO) and copies to its own log; it is written through a libuv pipe handle,
+ *   so a slow reader never fails a write with EAGAIN.
+ * - It stops on SIGTERM/SIGINT, and after a Shutdown RPC that leaves no task (runc: `len(containers) > 0`
+ *   keeps it alive). Stopping kills what still runs, unmounts rootfs mounts, removes the socket, and waits up
+ *   to 5 s for the queued events (as Go's shim does).
+ */
+import { constants, openSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { Socket } from "node:net";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { DeleteRequestSchema, KillRequestSchema, Task, WaitRequestSchema } from "../gen/index.js";
+import { createLogger, defaultRoot, type Logger, ShimError } from "../internal/index.js";
+import { TtrpcServer } from "../rpc/index.js";
+import { type EventPublisher, nullPublisher, StoreImageResolver, TaskService } from "../shim/index.js";
+import { ChildRunner } from "../wasi/index.js";
+import type { ShimFlags } from "./shim-flags.js";
+import { TtrpcEventPublisher } from "./ttrpc-event-publisher.js";
+
+const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
+const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
+
+export interface ServeOptions {
+  bundle: string;
+  version: string;
+  /** Told once the socket listens ("ready") or could not ("error <code> <message>"). */
+  ready?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Opens the bundle's `log` FIFO as a logger; a logger that drops everything when there is none. */
+export function fifoLogger(bundle: string, debug: boolean): { logger: Logger; close(): void } {
+  let socket: Socket | undefined;
+  try {
+    const fd = openSync(join(bundle, "log"), constants.O_WRONLY | constants.O_NONBLOCK);
+    socket = new Socket({ fd, readable: false, writable: true });
+    socket.on("error", () => {});
+    socket.unref();
+  } catch {
+    socket = undefined;
+  }
+  const logger = createLogger({
+    level: debug ? "debug" : "info",
+    name: `nodewasi-shim[${process.pid}]`,
+    write: (line) => {
+      if (socket?.writable) socket.write(line);
+    },
+  });
+  return { logger, close: () => socket?.end() };
+}
+
+/** Serves until stopped; resolves with why it stopped. */
+export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<string> {
+  const env = o.env ?? process.env;
+  const log = fifoLogger(o.bundle, flags.debug);
+  const logger = log.logger;
+  const ttrpcAddress = env.TTRPC_ADDRESS ?? "";
+  const publisher = ttrpcAddress
+    ? new TtrpcEventPublisher({ address: ttrpcAddress, namespace: flags.namespace, logger })
+    : undefined;
+  if (!publisher) logger.warn("TTRPC_ADDRESS is not set: task events go nowhere");
+  const events: EventPublisher = publisher ?? nullPublisher;
+  const runner = new ChildRunner({ isolation: "auto", logger });
+  let stopping: Promise<string> | undefined;
+  let resolveStopped!: (why: string) => void;
+  const stopped = new Promise<string>((r) => (resolveStopped = r));
+  const stop = (why: string) => {
+    stopping ??= shutdown(why).then(
+      () => why,
+      (err: unknown) => {
+        logger.error(`stopping: ${(err as Error).message}`);
+        return why;
+      },
+    );
+    void stopping.then(resolveStopped);
+    return stopping;
+  };
+  const tasks = new TaskService({
+    runner,
+    images: new StoreImageResolver(defaultRoot(env), logger),
+    events,
+    stateDir: defaultRoot(env),
+    onShutdown: () => setImmediate(() => void stop("shutdown")),
+    version: o.version,
+  });
+  const server = new TtrpcServer({ logger });
+  server.register(Task, tasks, { names: TASK_NAMES });
+  try {
+    await server.listen(flags.socket);
+  } catch (err) {
+    const e = ShimError.from(err);
+    o.ready?.(`error ${e.code} ${e.rawMessage}`);
+    await runner.close();
+    log.close();
+    throw e;
+  }
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void stop(sig));
+  process.on("SIGPIPE", () => {});
+  logger.info(`serving ${flags.namespace}/${flags.id} on ${flags.socket}`, { pid: process.pid });
+  o.ready?.("ready");
+
+  async function shutdown(why: string): Promise<void> {
+    logger.debug(`stopping (${why})`);
+    const live = [...tasks.containers.values()].filter((c) => c.init.state !== "stopped");
+    await Promise.all(
+      live.map(async (c) => {
+        await tasks
+          .kill(create(KillRequestSchema, { id: c.id, signal: 9, all: true }), ctx())
+          .catch(() => {});
+        await Promise.race([
+          tasks.wait(create(WaitRequestSchema, { id: c.id }), ctx()).catch(() => {}),
+          new Promise((r) => setTimeout(r, 2000).unref()),
+        ]);
+      }),
+    );
+    await server.close(2000);
+    await runner.close();
+    for (const c of [...tasks.containers.values()]) {
+      await tasks.delete(create(DeleteRequestSchema, { id: c.id }), ctx()).catch((err: unknown) => {
+        logger.warn(`deleting task ${c.id} on exit: ${(err as Error).message}`);
+      });
+    }
+    await rm(flags.socket, { force: true });
+    if (publisher) {
+      if (!(await publisher.drain(5000))) logger.warn(`exiting with ${publisher.pending} events unsent`);
+      await publisher.close();
+    }
+    logger.info(`exiting (${why})`);
+    log.close();
+  }
+
+  return stopped;
+}

@@ -1,0 +1,154 @@
+/**
+ * `containerd-shim-nodewasi-v1 ... start` (reference containerd-shim-protocol.md §1.2-1.4, runc's manager
+ * `Start`): containerd runs it in the bundle with `CombinedOutput`, so it must print ONLY the address on
+ * stdout, nothing on stderr, and exit 0 leaving a detached daemon that serves ttrpc on that address.
+ *
+ * 1. stdin is read to EOF and ignored (an `Any` of runtime options up to 2.2, `BootstrapParams` from 2.3).
+ * 2. The socket is `/run/containerd/s/<sha256(address/namespace/group)>` (socket-address.ts).
+ * 3. A live shim of the same group already listening there is reused (one shim per pod).
+ * 4. Otherwise this binary is re-run as `serve` with `process.execPath`, detached (`setsid`), stdio to
+ *    /dev/null (inheriting containerd's pipes would hang `CombinedOutput`), and a readiness pipe on fd 3: the
+ *    daemon writes `ready` once it listens, or `error <code> <message>`.
+ * 5. `address` is written atomically in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC, then rename).
+ */
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { open, rename, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { Code, ShimError } from "../internal/index.js";
+import type { ShimFlags } from "./shim-flags.js";
+import { groupingId, socketAddress, socketPath } from "./socket-address.js";
+
+/** How long `start` waits for the daemon to listen. containerd's own start timeout is longer. */
+const READY_TIMEOUT_MS = 20_000;
+
+export interface StartOptions {
+  /** The script to re-run as the daemon (the bin launcher, `process.argv[1]`). */
+  script: string;
+  /** The bundle (containerd runs `start` with the bundle as cwd). */
+  bundle: string;
+  stdin?: NodeJS.ReadableStream;
+}
+
+/** Runs `start`; resolves with the address to print. Throws a ShimError when no daemon could be started. */
+export async function shimStart(flags: ShimFlags, o: StartOptions): Promise<string> {
+  if (o.stdin) await drain(o.stdin);
+  if (!flags.id) throw new ShimError(Code.InvalidArgument, "start: -id is required");
+  if (!flags.namespace) throw new ShimError(Code.InvalidArgument, "start: -namespace is required");
+  const group = await groupingId(o.bundle, flags.id);
+  const path = socketPath(flags.address, flags.namespace, group);
+  const address = socketAddress(path);
+  if (!(await canConnect(path))) {
+    const outcome = await spawnDaemon(flags, o, path);
+    // Two starts of one group may race; the loser's daemon finds the winner listening.
+    if (outcome !== "ready" && !(outcome instanceof ShimError && outcome.code === Code.AlreadyExists)) {
+      throw outcome;
+    }
+  }
+  await writeAddress(o.bundle, address);
+  return address;
+}
+
+/** Whether a server accepts connections on `path` (Go: `shim.CanConnect`). */
+export function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Promise<"ready" | ShimError> {
+  const args = [
+    ...process.execArgv,
+    o.script,
+    "-namespace",
+    flags.namespace,
+    "-id",
+    flags.id,
+    "-address",
+    flags.address,
+    "-publish-binary",
+    flags.publishBinary,
+    "-bundle",
+    o.bundle,
+    "-socket",
+    path,
+    ...(flags.debug ? ["-debug"] : []),
+    "serve",
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: o.bundle,
+    detached: true,
+    stdio: ["ignore", "ignore", "ignore", "pipe"],
+    env: process.env,
+  });
+  const ready = child.stdio[3] as NodeJS.ReadableStream;
+  const outcome = await new Promise<"ready" | ShimError>((resolve) => {
+    let text = "";
+    const timer = setTimeout(
+      () =>
+        resolve(
+          new ShimError(
+            Code.DeadlineExceeded,
+            `the shim daemon did not listen within ${READY_TIMEOUT_MS} ms`,
+          ),
+        ),
+      READY_TIMEOUT_MS,
+    );
+    const done = (v: "ready" | ShimError) => {
+      clearTimeout(timer);
+      resolve(v);
+    };
+    ready.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8");
+    });
+    ready.on("error", () => {});
+    ready.on("end", () => {
+      const line = text.trim();
+      if (line === "ready") return done("ready");
+      const m = /^error (\d+) ([\s\S]*)$/.exec(line);
+      if (m) return done(new ShimError(Number(m[1]) as Code, m[2]!));
+      done(new ShimError(Code.Internal, `the shim daemon exited before listening${line ? `: ${line}` : ""}`));
+    });
+    child.once("error", (err) => done(ShimError.from(err, Code.Internal)));
+  });
+  (ready as unknown as { destroy(): void }).destroy();
+  if (outcome === "ready" && child.pid) {
+    // Read by `delete` to kill runners left by a daemon that died (its process group).
+    await writeFile(join(o.bundle, "shim.pid"), String(child.pid)).catch(() => {});
+  }
+  child.unref();
+  return outcome;
+}
+
+/** Writes `<bundle>/address` atomically, as Go's `shim.WriteAddress` does. */
+export async function writeAddress(bundle: string, address: string): Promise<void> {
+  const tmp = join(bundle, ".address");
+  await rm(tmp, { force: true });
+  const fh = await open(
+    tmp,
+    constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_SYNC,
+    0o644,
+  );
+  try {
+    await fh.writeFile(address);
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(bundle, "address"));
+}
+
+async function drain(stream: NodeJS.ReadableStream): Promise<void> {
+  try {
+    for await (const _ of stream) {
+      // Options are ignored: nodewasi has none containerd could pass yet.
+    }
+  } catch {
+    // A closed or broken stdin is as good as an empty one.
+  }
+}
