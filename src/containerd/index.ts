@@ -10,4 +10,5 @@ export * from "./shim-main.js";
 export * from "./shim-serve.js";
 export * from "./shim-start.js";
 export * from "./socket-address.js";
+export * from "./stdin-holder.js";
 export * from "./ttrpc-event-publisher.js";

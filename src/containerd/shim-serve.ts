@@ -21,6 +21,7 @@ import { TtrpcServer } from "../rpc/index.js";
 import { type EventPublisher, nullPublisher, StoreImageResolver, TaskService } from "../shim/index.js";
 import { ChildRunner } from "../wasi/index.js";
 import type { ShimFlags } from "./shim-flags.js";
+import { withStdinHolder } from "./stdin-holder.js";
 import { TtrpcEventPublisher } from "./ttrpc-event-publisher.js";
 
 const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
@@ -90,7 +91,7 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     version: o.version,
   });
   const server = new TtrpcServer({ logger });
-  server.register(Task, tasks, { names: TASK_NAMES });
+  server.register(Task, withStdinHolder(tasks), { names: TASK_NAMES });
   try {
     await server.listen(flags.socket);
   } catch (err) {

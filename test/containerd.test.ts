@@ -1,0 +1,155 @@
+/**
+ * nodewasi under a real containerd (Debian's 1.6.20 in CI): `ctr` imports an OCI archive of the example
+ * images and runs them with `--runtime io.containerd.nodewasi.v1`, which resolves to
+ * bin/containerd-shim-nodewasi-v1 through containerd's PATH (test/harness/containerd.ts). Skipped, with the
+ * reason, when containerd cannot run here (not root, not installed).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { buildImage, writeLayout } from "../src/oci/index.js";
+import {
+  containerdUnavailable,
+  type PrivateContainerd,
+  REPO_DIR,
+  SHIM_RUNTIME,
+  startContainerd,
+} from "./harness/containerd.js";
+
+const PLATFORM = { architecture: "wasm", os: "wasip1" };
+const IMAGE = "nodewasi.test/app";
+
+/** An OCI archive holding `hello`, `sleep` and `exit` images (wasip1/wasm, one plain tar layer each). */
+async function imageArchive(dir: string): Promise<string> {
+  const image = (file: string, entrypoint: string) =>
+    buildImage({
+      module: readFileSync(join(REPO_DIR, file)),
+      format: "image",
+      platform: PLATFORM,
+      entrypoint,
+      compression: "none",
+    });
+  const layout = join(dir, "layout");
+  await writeLayout(layout, [
+    { image: image("examples/hello/hello.wasm", "/hello.wasm"), tag: "hello" },
+    { image: image("examples/modules/sleep-ms.wasm", "/sleep-ms.wasm"), tag: "sleep" },
+    { image: image("examples/modules/exit-code.wasm", "/exit-code.wasm"), tag: "exit" },
+  ]);
+  const archive = join(dir, "images.tar");
+  execFileSync("tar", ["-cf", archive, "-C", layout, "."]);
+  return archive;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const skip = containerdUnavailable();
+
+describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { skip: skip ?? false }, () => {
+  let ctd: PrivateContainerd;
+  let tmp: string;
+  const run = (id: string, extra: string[] = [], args: string[] = [], tag = "hello") =>
+    ctd.ctr([
+      "run",
+      "--rm",
+      "--fifo-dir",
+      join(ctd.dir, "fifo"),
+      "--runtime",
+      SHIM_RUNTIME,
+      "--platform",
+      "wasip1/wasm",
+      ...extra,
+      `${IMAGE}:${tag}`,
+      id,
+      ...args,
+    ]);
+  const explain = (r: { stdout: string; stderr: string }) =>
+    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-images-"));
+    ctd = await startContainerd();
+    const imported = await ctd.ctr([
+      "image",
+      "import",
+      "--base-name",
+      IMAGE,
+      "--all-platforms",
+      await imageArchive(tmp),
+    ]);
+    assert.equal(imported.code, 0, explain(imported));
+  });
+
+  after(async () => {
+    await ctd?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("ctr run --rm prints the module's output and exits 0 (overlayfs snapshotter)", async () => {
+    const r = await run("hello-overlay");
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+    assert.equal(r.stderr, "", explain(r));
+  });
+
+  test("ctr run --rm with arguments (they replace the whole argv, entrypoint included)", async () => {
+    const r = await run("hello-args", [], ["/hello.wasm", "one", "two words"]);
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\none\ntwo words\n", explain(r));
+  });
+
+  test("ctr run --rm on the native snapshotter (a bind mount read in place)", async () => {
+    const r = await run("hello-native", ["--snapshotter", "native"]);
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+  });
+
+  test("ctr's exit status is the guest's", async () => {
+    const r = await run("exit-7", [], ["/exit-code.wasm", "7"], "exit");
+    assert.equal(r.code, 7, explain(r));
+  });
+
+  test("ctr run -d, task ls RUNNING, task kill, STOPPED, task delete; no shim or mount left", async () => {
+    const id = "sleeper";
+    const started = await ctd.ctr([
+      "run",
+      "-d",
+      "--fifo-dir",
+      join(ctd.dir, "fifo"),
+      "--runtime",
+      SHIM_RUNTIME,
+      "--platform",
+      "wasip1/wasm",
+      `${IMAGE}:sleep`,
+      id,
+      "/sleep-ms.wasm",
+      "60000",
+    ]);
+    assert.equal(started.code, 0, explain(started));
+    const status = async () => {
+      const ls = await ctd.ctr(["task", "ls"]);
+      const line = ls.stdout.split("\n").find((l) => l.startsWith(`${id} `));
+      return line?.trim().split(/\s+/)[2];
+    };
+    await until("RUNNING", async () => ((await status()) === "RUNNING" ? true : undefined));
+    const kill = await ctd.ctr(["task", "kill", id]);
+    assert.equal(kill.code, 0, explain(kill));
+    await until("STOPPED", async () => ((await status()) === "STOPPED" ? true : undefined));
+    const del = await ctd.ctr(["task", "delete", id]);
+    assert.equal(del.code, 0, explain(del));
+    const rmc = await ctd.ctr(["container", "rm", id]);
+    assert.equal(rmc.code, 0, explain(rmc));
+    await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
+    assert.deepEqual(ctd.mounts(), []);
+  });
+});

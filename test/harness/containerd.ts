@@ -1,0 +1,166 @@
+/**
+ * A private containerd for integration tests: its own root, state, sockets and config in a fresh temp dir,
+ * never the system's. CRI and the snapshotters that need special filesystems are disabled; native and
+ * overlayfs stay. The repository's bin/ is first on containerd's PATH, so runtime type
+ * `io.containerd.nodewasi.v1` resolves to bin/containerd-shim-nodewasi-v1 (containerd's `BinaryName` +
+ * `exec.LookPath`). The shim's sockets go to `<dir>/s` (NODEWASI_SHIM_SOCKET_DIR) and nodewasi's root to
+ * `<dir>/nodewasi`. `stop()` stops containerd, kills any shim daemon left in the dir, unmounts what is
+ * mounted under it and removes it.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const SHIM_RUNTIME = "io.containerd.nodewasi.v1";
+
+export interface CtrResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface PrivateContainerd {
+  dir: string;
+  /** containerd's gRPC socket (`ctr --address`). */
+  address: string;
+  namespace: string;
+  /** Runs `ctr --address A -n NS args` with stdin /dev/null; kills it after `timeoutMs`. */
+  ctr(args: string[], timeoutMs?: number): Promise<CtrResult>;
+  /** containerd's log so far (the shims' log FIFOs are copied into it). */
+  log(): string;
+  /** Shim daemons (pids) whose command line names this dir. */
+  shims(): number[];
+  /** Mount points under this dir. */
+  mounts(): string[];
+  stop(): Promise<void>;
+}
+
+/** Why a private containerd cannot run here, or undefined. */
+export function containerdUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return "not root: containerd and its shims need root";
+  for (const bin of ["containerd", "ctr"]) {
+    try {
+      execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" });
+    } catch {
+      return `${bin} is not on PATH (Debian package containerd)`;
+    }
+  }
+  return undefined;
+}
+
+/** Starts containerd in a fresh temp dir; throws with its log when it does not answer within 15 s. */
+export async function startContainerd(namespace = "test"): Promise<PrivateContainerd> {
+  // Short: unix socket paths must fit in 108 bytes.
+  const dir = mkdtempSync("/tmp/nwctd-");
+  const address = join(dir, "c.sock");
+  writeFileSync(
+    join(dir, "config.toml"),
+    [
+      "version = 2",
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      "disabled_plugins = [",
+      '  "io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+      '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",',
+      '  "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp",',
+      "]",
+      "[grpc]",
+      `  address = "${address}"`,
+      "[ttrpc]",
+      `  address = "${address}.ttrpc"`,
+      "[debug]",
+      '  address = ""',
+      '  level = "debug"',
+      "[metrics]",
+      '  address = ""',
+      "",
+    ].join("\n"),
+  );
+  const logPath = join(dir, "containerd.log");
+  const logFd = openSync(logPath, "a");
+  const child = spawn("containerd", ["--config", join(dir, "config.toml")], {
+    cwd: dir,
+    stdio: ["ignore", logFd, logFd],
+    env: {
+      ...process.env,
+      PATH: `${join(REPO_DIR, "bin")}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
+      NODEWASI_SHIM_SOCKET_DIR: join(dir, "s"),
+      NODEWASI_ROOT: join(dir, "nodewasi"),
+    },
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const log = () => readFileSync(logPath, "utf8");
+
+  const ctr = (args: string[], timeoutMs = 60_000): Promise<CtrResult> =>
+    new Promise((resolveRun) => {
+      const p = spawn("ctr", ["--address", address, "-n", namespace, ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      p.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => {
+        stderr += `\n(killed after ${timeoutMs} ms)`;
+        p.kill("SIGKILL");
+      }, timeoutMs);
+      p.once("close", (code) => {
+        clearTimeout(timer);
+        resolveRun({ code, stdout, stderr });
+      });
+    });
+
+  const shims = () => {
+    const out: number[] = [];
+    for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (cmd.includes("containerd-shim-nodewasi-v1") && cmd.includes(dir)) out.push(Number(pid));
+      } catch {}
+    }
+    return out;
+  };
+  const mounts = () =>
+    readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[4] ?? "")
+      .filter((p) => p.startsWith(`${dir}/`));
+
+  const stop = async () => {
+    child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(t);
+    for (const pid of shims()) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    }
+    for (const m of mounts().sort((a, b) => b.length - a.length)) {
+      try {
+        execFileSync("umount", ["-l", m], { stdio: "ignore" });
+      } catch {}
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const v = await ctr(["version"], 5000);
+    if (v.code === 0) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      const text = log();
+      await stop();
+      throw new Error(`containerd did not start: ${v.stderr}\n${text.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { dir, address, namespace, ctr, log, shims, mounts, stop };
+}
