@@ -5,7 +5,7 @@
  * reason, when containerd cannot run here (not root, not installed).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,6 +112,28 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     const r = await run("hello-native", ["--snapshotter", "native"]);
     assert.equal(r.code, 0, explain(r));
     assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+  });
+
+  test("ctr events shows /tasks/create, start, exit and delete in order, decoded (bare type URLs)", async () => {
+    const events = spawn("ctr", ["--address", ctd.address, "events"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = "";
+    events.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await run("evented");
+      assert.equal(r.code, 0, explain(r));
+      const seen = () =>
+        out
+          .split("\n")
+          .filter((l) => l.includes(" /tasks/") && l.includes('"container_id":"evented"'))
+          .map((l) => /\/tasks\/[a-z-]+/.exec(l)![0]);
+      await until("/tasks/delete", async () => (seen().includes("/tasks/delete") ? true : undefined), 10_000);
+      assert.deepEqual(seen(), ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], out);
+    } finally {
+      events.kill();
+    }
   });
 
   test("ctr's exit status is the guest's", async () => {
