@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -174,4 +174,75 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     assert.deepEqual(ctd.mounts(), []);
   });
+
+  test("the shim daemon killed with SIGKILL mid-task: containerd cleans up, the task is gone, no runner left", async () => {
+    const id = "killed-shim";
+    const started = await ctd.ctr([
+      "run",
+      "-d",
+      "--fifo-dir",
+      join(ctd.dir, "fifo"),
+      "--runtime",
+      SHIM_RUNTIME,
+      "--platform",
+      "wasip1/wasm",
+      `${IMAGE}:sleep`,
+      id,
+      "/sleep-ms.wasm",
+      "60000",
+    ]);
+    assert.equal(started.code, 0, explain(started));
+    const [shim] = await until("the shim", async () => (ctd.shims().length === 1 ? ctd.shims() : undefined));
+    await until("RUNNING", async () => {
+      const ls = await ctd.ctr(["task", "ls"]);
+      return ls.stdout.includes("RUNNING") ? true : undefined;
+    });
+    const runners = descendants(shim!);
+    assert.ok(runners.length >= 1, "the daemon runs the task in a runner process");
+    const alive = () => runners.filter((pid) => isLive(pid));
+    process.kill(shim!, "SIGKILL");
+    // containerd sees the connection close, runs `delete` and forgets the task.
+    await until("the task to go", async () => {
+      const ls = await ctd.ctr(["task", "ls"]);
+      return ls.stdout.includes(id) ? undefined : true;
+    });
+    // Runners SIGKILL themselves when their IPC channel to the daemon breaks (runner-main.ts).
+    await until("no runner left", async () => (alive().length === 0 ? true : undefined), 10_000);
+    // containerd runs `delete` (which unmounts <bundle>/rootfs) in the background of the disconnect.
+    await until("the rootfs unmounted", async () => (ctd.mounts().length === 0 ? true : undefined), 10_000);
+    const rmc = await ctd.ctr(["container", "rm", id]);
+    assert.equal(rmc.code, 0, explain(rmc));
+  });
 });
+
+/** The live descendants of `pid`. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const p of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      parents.set(Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {}
+  }
+  const out: number[] = [];
+  const walk = (parent: number) => {
+    for (const [child, ppid] of parents) {
+      if (ppid === parent) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Whether `pid` exists and is not a zombie. */
+function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}

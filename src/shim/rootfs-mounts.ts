@@ -74,17 +74,23 @@ export async function isMountPoint(path: string): Promise<boolean> {
 }
 
 /**
- * Unmounts every mount stacked on `path` (containerd's `mount.UnmountAll`); nothing when none is. Throws
- * Internal when umount(8) fails while `path` is still mounted.
+ * Unmounts every mount stacked on `path` (containerd's `mount.UnmountAll`); nothing when none is. A busy
+ * mount (a dying runner still inside it) is retried every 50 ms for 2 s as containerd's `unmount` retries
+ * EBUSY, then detached lazily (`umount -l`) so the bundle can go. Throws Internal when it stays mounted.
  */
 export async function unmountRootfs(path: string): Promise<void> {
-  for (let i = 0; i < 16 && (await isMountPoint(path)); i++) {
+  for (let i = 0; i < 64 && (await isMountPoint(path)); i++) {
     try {
-      await run("umount", [path]);
+      await run("umount", i < 40 ? [path] : ["-l", path]);
     } catch (err) {
-      const e = err as { stderr?: string; message: string };
       if (!(await isMountPoint(path))) return;
-      throw new ShimError(Code.Internal, `umount ${path}: ${(e.stderr || e.message).trim()}`, { cause: err });
+      if (i >= 40) {
+        const e = err as { stderr?: string; message: string };
+        throw new ShimError(Code.Internal, `umount ${path}: ${(e.stderr || e.message).trim()}`, {
+          cause: err,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 }

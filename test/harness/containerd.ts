@@ -31,7 +31,7 @@ export interface PrivateContainerd {
   ctr(args: string[], timeoutMs?: number): Promise<CtrResult>;
   /** containerd's log so far (the shims' log FIFOs are copied into it). */
   log(): string;
-  /** Shim daemons (pids) whose command line names this dir. */
+  /** Live shim processes (pids) started by this containerd. */
   shims(): number[];
   /** Mount points under this dir. */
   mounts(): string[];
@@ -117,8 +117,17 @@ export async function startContainerd(namespace = "test"): Promise<PrivateContai
     const out: number[] = [];
     for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
       try {
+        // process.title rewrites the cmdline; the environment containerd passed down names this dir.
         const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (cmd.includes("containerd-shim-nodewasi-v1") && cmd.includes(dir)) out.push(Number(pid));
+        const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+        const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+        if (
+          cmd.includes("containerd-shim-nodewasi-v1") &&
+          state !== "Z" &&
+          env.includes(`NODEWASI_SHIM_SOCKET_DIR=${dir}/s`)
+        ) {
+          out.push(Number(pid));
+        }
       } catch {}
     }
     return out;
