@@ -157,10 +157,18 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
 function loggingPublisher(logger: Logger): EventPublisher {
   return {
     publish(topic, _schema, event) {
-      const e = event as { containerId?: string; execId?: string; exitStatus?: number; pid?: number };
+      const e = event as {
+        containerId?: string;
+        id?: string;
+        execId?: string;
+        exitStatus?: number;
+        pid?: number;
+      };
+      // Exec events name the exec in execId (added, started) or in id (exit, delete: id = exec id).
+      const execId = e.execId || (e.id && e.id !== e.containerId ? e.id : undefined);
       logger.debug(`event ${topic}`, {
         containerId: e.containerId,
-        ...(e.execId ? { execId: e.execId } : {}),
+        ...(execId ? { execId } : {}),
         ...(e.pid ? { pid: e.pid } : {}),
         ...(topic === "/tasks/exit" ? { exitStatus: e.exitStatus } : {}),
       });
