@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildImage, writeLayout } from "../src/oci/index.js";
+import { buildImage, buildIndex, writeLayout } from "../src/oci/index.js";
 import {
   containerdUnavailable,
   type PrivateContainerd,
@@ -37,6 +37,30 @@ async function imageArchive(dir: string): Promise<string> {
     { image: image("examples/hello/hello.wasm", "/hello.wasm"), tag: "hello" },
     { image: image("examples/modules/sleep-ms.wasm", "/sleep-ms.wasm"), tag: "sleep" },
     { image: image("examples/modules/exit-code.wasm", "/exit-code.wasm"), tag: "exit" },
+    // A multi-platform index as published for mixed clusters: linux/amd64 (not wasm) + wasi/wasm.
+    {
+      image: buildIndex([
+        {
+          image: buildImage({
+            module: Buffer.from("#!/bin/sh\necho native\n"),
+            format: "image",
+            platform: { architecture: "amd64", os: "linux" },
+            entrypoint: "/hello.sh",
+            compression: "none",
+          }),
+        },
+        {
+          image: buildImage({
+            module: readFileSync(join(REPO_DIR, "examples/hello/hello.wasm")),
+            format: "image",
+            platform: { architecture: "wasm", os: "wasi" },
+            entrypoint: "/hello.wasm",
+            compression: "none",
+          }),
+        },
+      ]),
+      tag: "multi",
+    },
   ]);
   const archive = join(dir, "images.tar");
   execFileSync("tar", ["-cf", archive, "-C", layout, "."]);
@@ -58,7 +82,13 @@ const skip = containerdUnavailable();
 describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { skip: skip ?? false }, () => {
   let ctd: PrivateContainerd;
   let tmp: string;
-  const run = (id: string, extra: string[] = [], args: string[] = [], tag = "hello") =>
+  const run = (
+    id: string,
+    extra: string[] = [],
+    args: string[] = [],
+    tag = "hello",
+    platform = "wasip1/wasm",
+  ) =>
     ctd.ctr([
       "run",
       "--rm",
@@ -67,7 +97,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       "--runtime",
       SHIM_RUNTIME,
       "--platform",
-      "wasip1/wasm",
+      platform,
       ...extra,
       `${IMAGE}:${tag}`,
       id,
@@ -134,6 +164,12 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     } finally {
       events.kill();
     }
+  });
+
+  test("ctr run --platform wasi/wasm picks the wasm entry of a multi-platform index", async () => {
+    const r = await run("multi", [], [], "multi", "wasi/wasm");
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
   });
 
   test("ctr's exit status is the guest's", async () => {
