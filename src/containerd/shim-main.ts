@@ -3,8 +3,8 @@
  * (reference containerd-shim-protocol.md §0-§1). Dispatches on Go-style flags and the action:
  *
  * - `-v` / `-version`: version text on stdout, exit 0.
- * - `-info`: exit 0 with empty stdout, which containerd reads as an empty `RuntimeInfo` (§1.2; 1.6 and 1.7
- *   never call it, 2.2+ only logs a failure).
+ * - `-info`: a `containerd.types.RuntimeInfo{name, version}` protobuf on stdout (§1.2; 1.6 and 1.7 never
+ *   call it, 2.2+ calls it on every create and only logs a failure).
  * - `start`: the address only on stdout, nothing on stderr, exit 0 (shim-start.ts).
  * - `delete`: a `DeleteResponse` on stdout, exit 0 even when the daemon is gone (shim-delete.ts).
  * - `serve`: the daemon (shim-serve.ts), started by `start`.
@@ -14,6 +14,8 @@
 import { closeSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { RuntimeInfoSchema } from "../gen/index.js";
 import { ShimError } from "../internal/index.js";
 import { shimDelete } from "./shim-delete.js";
 import { parseShimFlags } from "./shim-flags.js";
@@ -21,6 +23,7 @@ import { shimServe } from "./shim-serve.js";
 import { shimStart } from "./shim-start.js";
 
 export const SHIM_NAME = "containerd-shim-nodewasi-v1";
+export const RUNTIME_TYPE = "io.containerd.nodewasi.v1";
 
 export interface ShimIo {
   stdout: (data: string | Uint8Array) => void;
@@ -60,7 +63,12 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
     io.stdout(`${SHIM_NAME}:\n  Version:  ${version}\n  Runtime:  node ${process.version}\n`);
     return 0;
   }
-  if (flags.info) return 0;
+  if (flags.info) {
+    // containerd 2.2+ runs `-info` on every create for shims other than runc's (1.6/1.7 never do).
+    if (!(io.stdin as { isTTY?: boolean }).isTTY) await drainStdin(io.stdin);
+    io.stdout(runtimeInfo(version));
+    return 0;
+  }
   const bundle = flags.bundle || process.cwd();
   switch (flags.action) {
     case "start":
@@ -96,6 +104,19 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
       );
       return 2;
   }
+}
+
+/** The `-info` answer: the runtime type and nodewasi's version; no options, features or annotations. */
+export function runtimeInfo(version: string): Uint8Array {
+  return toBinary(RuntimeInfoSchema, create(RuntimeInfoSchema, { name: RUNTIME_TYPE, version: { version } }));
+}
+
+async function drainStdin(stream: NodeJS.ReadableStream): Promise<void> {
+  try {
+    for await (const _ of stream) {
+      // Runtime options: none apply to nodewasi.
+    }
+  } catch {}
 }
 
 /** Writes the readiness line to fd 3 (start's pipe), once; nothing when fd 3 is not open. */

@@ -14,6 +14,8 @@ export * from "./containerd/runtime/task/v2/shim_pb.js";
 export * as taskV3 from "./containerd/runtime/task/v3/shim_pb.js";
 // containerd.types.Mount; containerd.v1.types Status, ExitReason, Process, ProcessInfo.
 export * from "./containerd/types/mount_pb.js";
+// containerd.types RuntimeInfo / RuntimeVersion: what a shim prints for `-info`.
+export * from "./containerd/types/introspection_pb.js";
 export * from "./containerd/types/task/task_pb.js";
 // containerd.events Task* events, and the Events service they are forwarded through.
 export * from "./containerd/events/task_pb.js";
