@@ -172,6 +172,16 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
   });
 
+  test("ctr run --rm --null-io, and --log-uri file:// (the output lands in the file)", async () => {
+    const nullIo = await run("null-io", ["--null-io"]);
+    assert.equal(nullIo.code, 0, explain(nullIo));
+    assert.equal(nullIo.stdout, "", explain(nullIo));
+    const file = join(ctd.dir, "hello.log");
+    const logged = await run("log-uri", ["--log-uri", `file://${file}`]);
+    assert.equal(logged.code, 0, explain(logged));
+    assert.equal(readFileSync(file, "utf8"), "Hello from nodewasi!\n");
+  });
+
   test("ctr's exit status is the guest's", async () => {
     const r = await run("exit-7", [], ["/exit-code.wasm", "7"], "exit");
     assert.equal(r.code, 7, explain(r));
@@ -209,6 +219,40 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal(rmc.code, 0, explain(rmc));
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     assert.deepEqual(ctd.mounts(), []);
+  });
+
+  test("containerd restarted while a task runs: it reconnects to the shim and sees the exit", async () => {
+    const id = "survivor";
+    const started = await ctd.ctr([
+      "run",
+      "-d",
+      "--null-io",
+      "--runtime",
+      SHIM_RUNTIME,
+      "--platform",
+      "wasip1/wasm",
+      `${IMAGE}:sleep`,
+      id,
+      "/sleep-ms.wasm",
+      "3000",
+    ]);
+    assert.equal(started.code, 0, explain(started));
+    const status = async () => {
+      const ls = await ctd.ctr(["task", "ls"]);
+      return ls.stdout
+        .split("\n")
+        .find((l) => l.startsWith(`${id} `))
+        ?.trim()
+        .split(/\s+/)[2];
+    };
+    await until("RUNNING", async () => ((await status()) === "RUNNING" ? true : undefined));
+    await ctd.restart();
+    assert.equal(await status(), "RUNNING", "restored from the bundle's address file");
+    await until("STOPPED", async () => ((await status()) === "STOPPED" ? true : undefined), 20_000);
+    const del = await ctd.ctr(["task", "delete", id]);
+    assert.equal(del.code, 0, explain(del));
+    assert.equal((await ctd.ctr(["container", "rm", id])).code, 0);
+    await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
   });
 
   test("the shim daemon killed with SIGKILL mid-task: containerd cleans up, the task is gone, no runner left", async () => {

@@ -35,6 +35,8 @@ export interface PrivateContainerd {
   shims(): number[];
   /** Mount points under this dir. */
   mounts(): string[];
+  /** Stops containerd, leaving its shims running, and starts it again on the same dirs. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,17 +83,20 @@ export async function startContainerd(namespace = "test"): Promise<PrivateContai
   );
   const logPath = join(dir, "containerd.log");
   const logFd = openSync(logPath, "a");
-  const child = spawn("containerd", ["--config", join(dir, "config.toml")], {
-    cwd: dir,
-    stdio: ["ignore", logFd, logFd],
-    env: {
-      ...process.env,
-      PATH: `${join(REPO_DIR, "bin")}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
-      NODEWASI_SHIM_SOCKET_DIR: join(dir, "s"),
-      NODEWASI_ROOT: join(dir, "nodewasi"),
-    },
-  });
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const launch = () => {
+    const p = spawn("containerd", ["--config", join(dir, "config.toml")], {
+      cwd: dir,
+      stdio: ["ignore", logFd, logFd],
+      env: {
+        ...process.env,
+        PATH: `${join(REPO_DIR, "bin")}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
+        NODEWASI_SHIM_SOCKET_DIR: join(dir, "s"),
+        NODEWASI_ROOT: join(dir, "nodewasi"),
+      },
+    });
+    return { p, exited: new Promise<void>((r) => p.once("exit", () => r())) };
+  };
+  let containerd = launch();
   const log = () => readFileSync(logPath, "utf8");
 
   const ctr = (args: string[], timeoutMs = 60_000): Promise<CtrResult> =>
@@ -138,11 +143,33 @@ export async function startContainerd(namespace = "test"): Promise<PrivateContai
       .map((l) => l.split(" ")[4] ?? "")
       .filter((p) => p.startsWith(`${dir}/`));
 
-  const stop = async () => {
-    child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+  const stopContainerd = async () => {
+    const { p, exited } = containerd;
+    p.kill("SIGTERM");
+    const t = setTimeout(() => p.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(t);
+  };
+  const waitReady = async () => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const v = await ctr(["version"], 5000);
+      if (v.code === 0) return;
+      if (Date.now() > deadline || containerd.p.exitCode !== null) {
+        throw new Error(`containerd did not start: ${v.stderr}\n${log().slice(-4000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  /** Stops containerd (its shims keep running, as under systemd's KillMode=process) and starts it again. */
+  const restart = async () => {
+    await stopContainerd();
+    containerd = launch();
+    await waitReady();
+  };
+
+  const stop = async () => {
+    await stopContainerd();
     for (const pid of shims()) {
       try {
         process.kill(-pid, "SIGKILL");
@@ -160,16 +187,11 @@ export async function startContainerd(namespace = "test"): Promise<PrivateContai
     await rm(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const v = await ctr(["version"], 5000);
-    if (v.code === 0) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      const text = log();
-      await stop();
-      throw new Error(`containerd did not start: ${v.stderr}\n${text.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitReady();
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return { dir, address, namespace, ctr, log, shims, mounts, stop };
+  return { dir, address, namespace, ctr, log, shims, mounts, restart, stop };
 }
