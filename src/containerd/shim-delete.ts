@@ -6,8 +6,9 @@
  * `{pid: 0, exit_status: 137, exited_at: now}` as runwasi does (the real status, if any, went out in
  * /tasks/exit and Delete).
  *
- * Cleanup: when the daemon that `start` recorded in `shim.pid` is dead, its process group (its runners) is
- * killed; `<bundle>/rootfs` is unmounted if it is still a mount point.
+ * Cleanup: runners end themselves when their IPC channel to a dead daemon breaks (wasi/runner-main.ts); as a
+ * safety net, when the daemon `start` recorded in `shim.pid` is dead, whatever is left in its process group
+ * is killed. `<bundle>/rootfs` is unmounted if it is still a mount point.
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -30,8 +31,8 @@ export async function shimDelete(bundle: string): Promise<{ response: Uint8Array
 }
 
 /**
- * The daemon runs in its own session and process group (`start` spawns it detached) and its runners inherit
- * that group. When the daemon is gone but members of its group live on, they are the task's orphans.
+ * The daemon runs in its own session and process group (`start` spawns it detached); when it is gone but
+ * members of its group live on, they are the task's orphans.
  */
 async function killOrphans(bundle: string): Promise<void> {
   const text = await readFile(join(bundle, "shim.pid"), "utf8").catch(() => "");

@@ -104,22 +104,25 @@ async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Pro
       clearTimeout(timer);
       resolve(v);
     };
-    ready.on("data", (chunk: Buffer) => {
-      text += chunk.toString("utf8");
-    });
-    ready.on("error", () => {});
-    ready.on("end", () => {
-      const line = text.trim();
+    // The first line decides: the pipe may stay open in processes the daemon spawned meanwhile.
+    const decide = () => {
+      const line = text.split("\n")[0]!.trim();
       if (line === "ready") return done("ready");
       const m = /^error (\d+) ([\s\S]*)$/.exec(line);
       if (m) return done(new ShimError(Number(m[1]) as Code, m[2]!));
       done(new ShimError(Code.Internal, `the shim daemon exited before listening${line ? `: ${line}` : ""}`));
+    };
+    ready.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8");
+      if (text.includes("\n")) decide();
     });
+    ready.on("error", () => {});
+    ready.on("end", decide);
     child.once("error", (err) => done(ShimError.from(err, Code.Internal)));
   });
   (ready as unknown as { destroy(): void }).destroy();
   if (outcome === "ready" && child.pid) {
-    // Read by `delete` to kill runners left by a daemon that died (its process group).
+    // Read by `delete` to kill what a daemon that died left in its process group.
     await writeFile(join(o.bundle, "shim.pid"), String(child.pid)).catch(() => {});
   }
   child.unref();

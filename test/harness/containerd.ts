@@ -8,7 +8,7 @@
  * mounted under it and removes it.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +49,28 @@ export function containerdUnavailable(): string | undefined {
     } catch {
       return `${bin} is not on PATH (Debian package containerd)`;
     }
+  }
+  // The overlayfs snapshotter (ctr's default) needs overlay mounts; some container sandboxes forbid them.
+  const probe = mkdtempSync("/tmp/nwctd-probe-");
+  try {
+    execFileSync("mkdir", ["-p", `${probe}/l`, `${probe}/u`, `${probe}/w`, `${probe}/m`]);
+    execFileSync(
+      "mount",
+      [
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        `lowerdir=${probe}/l,upperdir=${probe}/u,workdir=${probe}/w`,
+        `${probe}/m`,
+      ],
+      { stdio: "ignore" },
+    );
+    execFileSync("umount", [`${probe}/m`]);
+  } catch (err) {
+    return `overlay mounts fail here (${(err as Error).message.split("\n")[0]}); the overlayfs snapshotter needs them`;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
   }
   return undefined;
 }
