@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Task } from "../gen/index.js";
+import { connectTtrpc, createTtrpcClient } from "../rpc/index.js";
+import { socketPath } from "./socket-address.js";
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1");
+
+function shim(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+    const p = execFile(BIN, args, { cwd, env }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    p.stdin?.end(Buffer.from([0x0a, 0x02, 0x61, 0x62])); // an Any-shaped blob, as containerd may send
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const pids: number[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nodewasi-start-"));
+    env = { ...process.env, NODEWASI_SHIM_SOCKET_DIR: join(dir, "s"), NODEWASI_ROOT: join(dir, "root") };
+    delete env.TTRPC_ADDRESS;
+    for (const b of ["b1", "b2", "b3"]) {
+      await mkdir(join(dir, b));
+      const annotations = b === "b3" ? {} : { "io.kubernetes.cri.sandbox-id": "pod1" };
+      await writeFile(join(dir, b, "config.json"), JSON.stringify({ annotations }));
+    }
+  });
+  after(async () => {
+    for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const flags = (id: string) => [
+    "-namespace",
+    "ns",
+    "-address",
+    "/run/ctd.sock",
+    "-publish-binary",
+    "/x",
+    "-id",
+    id,
+  ];
+
+  test("prints only the address, writes it to `address`, and one daemon serves the whole pod", async () => {
+    const want = `unix://${socketPath("/run/ctd.sock", "ns", "pod1", join(dir, "s"))}`;
+    const first = await shim([...flags("c1"), "start"], join(dir, "b1"), env);
+    assert.deepEqual(first, { code: 0, stdout: want, stderr: "" });
+    assert.equal(await readFile(join(dir, "b1", "address"), "utf8"), want);
+    const pid = Number(await readFile(join(dir, "b1", "shim.pid"), "utf8"));
+    pids.push(pid);
+    assert.ok(alive(pid));
+    const sock = want.slice("unix://".length);
+    assert.equal((await stat(sock)).mode & 0o777, 0o600);
+
+    const second = await shim([...flags("c2"), "start"], join(dir, "b2"), env);
+    assert.deepEqual(second, { code: 0, stdout: want, stderr: "" });
+    assert.equal(await readFile(join(dir, "b2", "address"), "utf8"), want);
+    await assert.rejects(stat(join(dir, "b2", "shim.pid")), "the live shim was reused, none spawned");
+
+    // Shutdown with no task left ends the daemon, which removes its socket.
+    const conn = await connectTtrpc(want);
+    const task = createTtrpcClient(Task, conn, { name: "containerd.task.v2.Task" });
+    const connected = await task.connect({ id: "c1" });
+    assert.equal(connected.shimPid, pid);
+    assert.equal(
+      connected.version,
+      JSON.parse(await readFile(join(dirname(BIN), "../package.json"), "utf8")).version,
+    );
+    await task.shutdown({ id: "c1" });
+    await conn.close();
+    await until("the daemon to exit", () => !alive(pid));
+    await assert.rejects(stat(sock));
+  });
+
+  test("the daemon answers task v3 too, and SIGTERM stops it and removes the socket", async () => {
+    const r = await shim([...flags("solo"), "start"], join(dir, "b3"), env);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, `unix://${socketPath("/run/ctd.sock", "ns", "solo", join(dir, "s"))}`);
+    const pid = Number(await readFile(join(dir, "b3", "shim.pid"), "utf8"));
+    pids.push(pid);
+    const conn = await connectTtrpc(r.stdout);
+    const v3 = createTtrpcClient(Task, conn, { name: "containerd.task.v3.Task" });
+    await assert.rejects(v3.state({ id: "nope" }), /not found/);
+    await conn.close();
+    process.kill(pid, "SIGTERM");
+    await until("the daemon to exit", () => !alive(pid));
+    await assert.rejects(stat(r.stdout.slice("unix://".length)));
+  });
+});
