@@ -24,6 +24,8 @@ const IMAGE = "nodewasi.test/app";
 
 /** An OCI archive holding `hello`, `sleep` and `exit` images (wasip1/wasm, one plain tar layer each). */
 async function imageArchive(dir: string): Promise<string> {
+  // Every image also carries hello.wasm, for `ctr task exec`.
+  const hello = readFileSync(join(REPO_DIR, "examples/hello/hello.wasm"));
   const image = (file: string, entrypoint: string) =>
     buildImage({
       module: readFileSync(join(REPO_DIR, file)),
@@ -31,6 +33,7 @@ async function imageArchive(dir: string): Promise<string> {
       platform: PLATFORM,
       entrypoint,
       compression: "none",
+      ...(entrypoint === "/hello.wasm" ? {} : { files: [{ path: "hello.wasm", data: hello }] }),
     });
   const layout = join(dir, "layout");
   await writeLayout(layout, [
@@ -219,6 +222,60 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal(rmc.code, 0, explain(rmc));
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     assert.deepEqual(ctd.mounts(), []);
+  });
+
+  test("ctr task ps, pause / resume, exec --exec-id, kill -s SIGTERM on a running task", async () => {
+    const id = "busy";
+    const started = await ctd.ctr([
+      "run",
+      "-d",
+      "--null-io",
+      "--runtime",
+      SHIM_RUNTIME,
+      "--platform",
+      "wasip1/wasm",
+      `${IMAGE}:sleep`,
+      id,
+      "/sleep-ms.wasm",
+      "60000",
+    ]);
+    assert.equal(started.code, 0, explain(started));
+    const status = async () => {
+      const ls = await ctd.ctr(["task", "ls"]);
+      return ls.stdout
+        .split("\n")
+        .find((l) => l.startsWith(`${id} `))
+        ?.trim()
+        .split(/\s+/);
+    };
+    const [, pid] = await until("RUNNING", async () => {
+      const s = await status();
+      return s?.[2] === "RUNNING" ? s : undefined;
+    });
+    const ps = await ctd.ctr(["task", "ps", id]);
+    assert.equal(ps.code, 0, explain(ps));
+    assert.match(ps.stdout, new RegExp(`^${pid}\\s`, "m"));
+    assert.equal((await ctd.ctr(["task", "pause", id])).code, 0);
+    assert.equal((await status())?.[2], "PAUSED");
+    assert.equal((await ctd.ctr(["task", "resume", id])).code, 0);
+    assert.equal((await status())?.[2], "RUNNING");
+    const exec = await ctd.ctr([
+      "task",
+      "exec",
+      "--exec-id",
+      "e1",
+      "--fifo-dir",
+      join(ctd.dir, "fifo"),
+      id,
+      "/hello.wasm",
+      "from exec",
+    ]);
+    assert.equal(exec.code, 0, explain(exec));
+    assert.equal(exec.stdout, "Hello from nodewasi!\nfrom exec\n");
+    assert.equal((await ctd.ctr(["task", "kill", "-s", "SIGTERM", id])).code, 0);
+    await until("STOPPED", async () => ((await status())?.[2] === "STOPPED" ? true : undefined));
+    assert.equal((await ctd.ctr(["task", "delete", id])).code, 0);
+    assert.equal((await ctd.ctr(["container", "rm", id])).code, 0);
   });
 
   test("containerd restarted while a task runs: it reconnects to the shim and sees the exit", async () => {
