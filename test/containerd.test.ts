@@ -303,6 +303,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
         .split(/\s+/)[2];
     };
     await until("RUNNING", async () => ((await status()) === "RUNNING" ? true : undefined));
+    const logBefore = ctd.log().length;
     await ctd.restart();
     assert.equal(await status(), "RUNNING", "restored from the bundle's address file");
     await until("STOPPED", async () => ((await status()) === "STOPPED" ? true : undefined), 20_000);
@@ -310,6 +311,8 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal(del.code, 0, explain(del));
     assert.equal((await ctd.ctr(["container", "rm", id])).code, 0);
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
+    // The shim reopened its log FIFO, which the new containerd holds and copies.
+    assert.match(ctd.log().slice(logBefore), /nodewasi-shim\[\d+\]: exiting \(shutdown\)/);
   });
 
   test("the shim daemon killed with SIGKILL mid-task: containerd cleans up, the task is gone, no runner left", async () => {

@@ -4,8 +4,8 @@
  * containerd-shim-protocol.md §1.4 "Daemonizing", §8), and forwards the tasks' events to `$TTRPC_ADDRESS`.
  *
  * - Logs go to the bundle's `log` FIFO, which containerd holds open O_RDWR (so opening it O_WRONLY|O_NONBLOCK
- *   never blocks nor fails with ENXIO) and copies to its own log; it is written through a libuv pipe handle,
- *   so a slow reader never fails a write with EAGAIN.
+ *   never blocks) and copies to its own log; it is written through a libuv pipe handle, so a slow reader never
+ *   fails a write with EAGAIN, and reopened after a containerd restart (fifoLogger).
  * - It stops on SIGTERM/SIGINT, and after a Shutdown RPC that leaves no task (runc: `len(containers) > 0`
  *   keeps it alive). Stopping kills what still runs, unmounts rootfs mounts, removes the socket, and waits up
  *   to 5 s for the queued events (as Go's shim does).
@@ -35,25 +35,46 @@ export interface ServeOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Opens the bundle's `log` FIFO as a logger; a logger that drops everything when there is none. */
+/**
+ * Opens the bundle's `log` FIFO as a logger; lines are dropped while nobody reads it. When containerd
+ * restarts, the FIFO loses its reader and the write end breaks; the next line reopens it, once the new
+ * containerd holds it again (it reopens every shim's log on restore).
+ */
 export function fifoLogger(bundle: string, debug: boolean): { logger: Logger; close(): void } {
+  const path = join(bundle, "log");
   let socket: Socket | undefined;
-  try {
-    const fd = openSync(join(bundle, "log"), constants.O_WRONLY | constants.O_NONBLOCK);
-    socket = new Socket({ fd, readable: false, writable: true });
-    socket.on("error", () => {});
-    socket.unref();
-  } catch {
-    socket = undefined;
-  }
+  let closed = false;
+  const reopen = () => {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      const s = new Socket({ fd, readable: false, writable: true });
+      s.on("error", () => s.destroy());
+      s.on("close", () => {
+        if (socket === s) socket = undefined;
+      });
+      s.unref();
+      socket = s;
+    } catch {
+      socket = undefined; // ENOENT (run by hand) or ENXIO (no reader right now)
+    }
+  };
+  reopen();
   const logger = createLogger({
     level: debug ? "debug" : "info",
     name: `nodewasi-shim[${process.pid}]`,
     write: (line) => {
+      if (closed) return;
+      if (!socket?.writable) reopen();
       if (socket?.writable) socket.write(line);
     },
   });
-  return { logger, close: () => socket?.end() };
+  return {
+    logger,
+    close: () => {
+      closed = true;
+      socket?.end();
+    },
+  };
 }
 
 /** Serves until stopped; resolves with why it stopped. */
