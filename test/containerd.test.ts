@@ -84,6 +84,32 @@ const skip = containerdUnavailable();
 
 describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { skip: skip ?? false }, () => {
   let ctd: PrivateContainerd;
+
+  /** `ctr task ls`'s row for `id`, split into its columns (TASK, PID, STATUS), or undefined. */
+  const taskRow = async (id: string): Promise<string[] | undefined> =>
+    (await ctd.ctr(["task", "ls"])).stdout
+      .split("\n")
+      .find((l) => l.startsWith(`${id} `))
+      ?.trim()
+      .split(/\s+/);
+
+  /** `ctr run -d` of the sleep module for `ms` as task `id`, with `io` (e.g. --null-io) before the image. */
+  const runSleeper = async (id: string, ms: number, io: string[]) => {
+    const started = await ctd.ctr([
+      "run",
+      "-d",
+      ...io,
+      "--runtime",
+      SHIM_RUNTIME,
+      "--platform",
+      "wasip1/wasm",
+      `${IMAGE}:sleep`,
+      id,
+      "/sleep-ms.wasm",
+      String(ms),
+    ]);
+    assert.equal(started.code, 0, explain(started));
+  };
   let tmp: string;
   const run = (
     id: string,
@@ -192,26 +218,8 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
 
   test("ctr run -d, task ls RUNNING, task kill, STOPPED, task delete; no shim or mount left", async () => {
     const id = "sleeper";
-    const started = await ctd.ctr([
-      "run",
-      "-d",
-      "--fifo-dir",
-      join(ctd.dir, "fifo"),
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
-      id,
-      "/sleep-ms.wasm",
-      "60000",
-    ]);
-    assert.equal(started.code, 0, explain(started));
-    const status = async () => {
-      const ls = await ctd.ctr(["task", "ls"]);
-      const line = ls.stdout.split("\n").find((l) => l.startsWith(`${id} `));
-      return line?.trim().split(/\s+/)[2];
-    };
+    await runSleeper(id, 60000, ["--fifo-dir", join(ctd.dir, "fifo")]);
+    const status = async () => (await taskRow(id))?.[2];
     await until("RUNNING", async () => ((await status()) === "RUNNING" ? true : undefined));
     const kill = await ctd.ctr(["task", "kill", id]);
     assert.equal(kill.code, 0, explain(kill));
@@ -226,28 +234,8 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
 
   test("ctr task ps, pause / resume, exec --exec-id, kill -s SIGTERM on a running task", async () => {
     const id = "busy";
-    const started = await ctd.ctr([
-      "run",
-      "-d",
-      "--null-io",
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
-      id,
-      "/sleep-ms.wasm",
-      "60000",
-    ]);
-    assert.equal(started.code, 0, explain(started));
-    const status = async () => {
-      const ls = await ctd.ctr(["task", "ls"]);
-      return ls.stdout
-        .split("\n")
-        .find((l) => l.startsWith(`${id} `))
-        ?.trim()
-        .split(/\s+/);
-    };
+    await runSleeper(id, 60000, ["--null-io"]);
+    const status = () => taskRow(id);
     const [, pid] = await until("RUNNING", async () => {
       const s = await status();
       return s?.[2] === "RUNNING" ? s : undefined;
@@ -280,28 +268,8 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
 
   test("containerd restarted while a task runs: it reconnects to the shim and sees the exit", async () => {
     const id = "survivor";
-    const started = await ctd.ctr([
-      "run",
-      "-d",
-      "--null-io",
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
-      id,
-      "/sleep-ms.wasm",
-      "3000",
-    ]);
-    assert.equal(started.code, 0, explain(started));
-    const status = async () => {
-      const ls = await ctd.ctr(["task", "ls"]);
-      return ls.stdout
-        .split("\n")
-        .find((l) => l.startsWith(`${id} `))
-        ?.trim()
-        .split(/\s+/)[2];
-    };
+    await runSleeper(id, 3000, ["--null-io"]);
+    const status = async () => (await taskRow(id))?.[2];
     await until("RUNNING", async () => ((await status()) === "RUNNING" ? true : undefined));
     const logBefore = ctd.log().length;
     await ctd.restart();
