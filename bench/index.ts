@@ -3,10 +3,15 @@
  * process so both see the same machine load, printing every run, the medians and the ratio. Benchmarks are
  * never timed tests: the machines are shared and noisy, so only ratios within one run mean anything.
  */
+import { benchCtr } from "./ctr.js";
 import { benchPull } from "./pull.js";
 import { benchRun } from "./run.js";
 
-const BENCHES: Record<string, (runs: number) => Promise<void>> = { pull: benchPull, run: benchRun };
+const BENCHES: Record<string, (runs: number) => Promise<void>> = {
+  ctr: benchCtr,
+  pull: benchPull,
+  run: benchRun,
+};
 
 async function main(argv: string[]): Promise<void> {
   const name = argv.find((a) => !a.startsWith("-"));
