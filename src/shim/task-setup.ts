@@ -7,11 +7,25 @@ import { cp, mkdir } from "node:fs/promises";
 import { basename, isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
-import { failedPrecondition, invalidArgument, readWasmFileHeader } from "../internal/index.js";
+import {
+  Code,
+  failedPrecondition,
+  invalidArgument,
+  readWasmFileHeader,
+  ShimError,
+} from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { type RunSpec, stdioTargets } from "../wasi/index.js";
-import { envRecord, mountPreopens, type RuntimeSpec, readRuntimeSpec, resolveModule } from "./bundle.js";
+import {
+  envRecord,
+  type ModuleRef,
+  mountPreopens,
+  type RuntimeSpec,
+  readRuntimeSpec,
+  resolveModule,
+} from "./bundle.js";
 import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
+import { ensurePauseModule } from "./pause-module.js";
 import { mountRootfs } from "./rootfs-mounts.js";
 
 export interface TaskSetup {
@@ -36,6 +50,14 @@ const POLICY: Record<PullPolicy, Policy> = {
   [PullPolicy.ALWAYS]: "always",
   [PullPolicy.NEVER]: "never",
 };
+
+/** The annotation containerd's CRI sets in a container's runtime spec: `sandbox` for a pod's pause container. */
+export const CRI_CONTAINER_TYPE = "io.kubernetes.cri.container-type";
+
+/** Whether a runtime spec is a CRI pod sandbox (pause) container. */
+export function isCriSandbox(runtime: RuntimeSpec): boolean {
+  return runtime.annotations?.[CRI_CONTAINER_TYPE] === "sandbox";
+}
 
 /** Checks the first bytes of `file` are a wasm module, with a message for what containerd may hand over. */
 export async function checkWasm(file: string, args0: string): Promise<void> {
@@ -98,17 +120,22 @@ export async function setupFromImage(
   return { spec, bundle, rootfs, image };
 }
 
-/** A task from an OCI bundle (containerd): config.json's process, rootfs and mounts. */
-export async function setupFromBundle(req: CreateTaskRequest): Promise<TaskSetup> {
+/**
+ * A task from an OCI bundle (containerd): config.json's process, rootfs and mounts. A CRI sandbox whose
+ * `args[0]` is no wasm module (the k8s pause image) runs the built-in pause module instead (DESIGN decision
+ * 17), written once to `pauseDir` (default: the bundle).
+ */
+export async function setupFromBundle(req: CreateTaskRequest, pauseDir?: string): Promise<TaskSetup> {
   if (!req.bundle) throw invalidArgument(`task ${req.id}: no bundle and no image to create it from`);
   const runtime = await readRuntimeSpec(req.bundle);
   const rootPath = runtime.root?.path ?? "rootfs";
   const bundleRootfs = isAbsolute(rootPath) ? rootPath : join(req.bundle, rootPath);
-  if (req.rootfs.length === 0) return specFromBundle(req, runtime, bundleRootfs);
+  const dir = pauseDir ?? req.bundle;
+  if (req.rootfs.length === 0) return specFromBundle(req, runtime, bundleRootfs, dir);
   // containerd's path: the snapshot's mounts (rootfs-mounts.ts); a failure after mounting unmounts.
   const mounted = await mountRootfs(req.rootfs, bundleRootfs);
   try {
-    const setup = await specFromBundle(req, runtime, mounted.rootfs);
+    const setup = await specFromBundle(req, runtime, mounted.rootfs, dir);
     return mounted.cleanup ? { ...setup, cleanup: mounted.cleanup } : setup;
   } catch (err) {
     await mounted.cleanup?.().catch(() => {});
@@ -120,13 +147,31 @@ async function specFromBundle(
   req: CreateTaskRequest,
   runtime: RuntimeSpec,
   rootfs: string,
+  pauseDir: string,
 ): Promise<TaskSetup> {
   const args = runtime.process?.args ?? [];
   if (!args[0]) throw invalidArgument(`task ${req.id}: the runtime spec has no process.args`);
   const env = envRecord(runtime.process?.env ?? []);
   const cwd = runtime.process?.cwd ?? "/";
-  const module = await resolveModule(rootfs, args[0], cwd, env.PATH);
-  await checkWasm(module.host, args[0]);
+  let module: ModuleRef;
+  try {
+    module = await resolveModule(rootfs, args[0], cwd, env.PATH);
+    await checkWasm(module.host, args[0]);
+  } catch (err) {
+    const notWasm =
+      err instanceof ShimError && (err.code === Code.NotFound || err.code === Code.FailedPrecondition);
+    if (!notWasm || !isCriSandbox(runtime)) throw err;
+    // The pod's pause container: wait until killed, with no filesystem (DESIGN decision 17).
+    const spec: RunSpec = {
+      module: await ensurePauseModule(pauseDir),
+      args,
+      env,
+      preopens: {},
+      cwd,
+      ...stdioTargets(req),
+    };
+    return { spec, bundle: req.bundle, rootfs };
+  }
   const limit = runtime.linux?.resources?.memory?.limit;
   const spec: RunSpec = {
     module: module.host,
