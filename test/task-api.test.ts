@@ -4,15 +4,13 @@
  * (NotFound, AlreadyExists, Unimplemented) and the v3 service name. Synchronised on Wait and State only.
  */
 import assert from "node:assert/strict";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { StatsSchema, Status, Task, Tasks } from "../src/gen/index.js";
 import { Code, ShimError } from "../src/internal/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, startShim } from "./harness/shim.js";
-import { imageOptions, tempDir, until, writeModuleLayout } from "./harness/task-kit.js";
+import { imageOptions, type ShimSuite, startShimSuite, stopShimSuite, until } from "./harness/task-kit.js";
 
 const PROCESS_SPEC_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 
@@ -32,21 +30,15 @@ function processSpec(args: string[]) {
 }
 
 describe("Task API over gRPC, against a shim process", () => {
-  let shim: ShimHandle;
-  let task: Client<typeof Task>;
+  let shim: ShimSuite["shim"];
+  let task: ShimSuite["task"];
   let dir: string;
-  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+  let ref: ShimSuite["ref"];
 
   before(async () => {
-    dir = await tempDir();
-    ref = await writeModuleLayout(join(dir, "layout"));
-    shim = await startShim();
-    task = shim.client(Task, { timeoutMs: 30_000 });
+    ({ shim, task, dir, ref } = await startShimSuite());
   });
-  after(async () => {
-    await shim?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopShimSuite({ shim, dir }));
 
   /** The events of container `id` once its `/tasks/delete` (of the init process) was logged. */
   async function eventsOf(id: string, lastPid: number) {

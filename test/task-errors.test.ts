@@ -4,14 +4,19 @@
  * state answer FailedPrecondition; several tasks run at once, each with its own exit status.
  */
 import assert from "node:assert/strict";
-import { copyFile, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Status, Task } from "../src/gen/index.js";
+import { Status } from "../src/gen/index.js";
 import { Code, ShimError } from "../src/internal/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, startShim } from "./harness/shim.js";
-import { imageOptions, MODULES_DIR, runTask, tempDir, writeModuleLayout } from "./harness/task-kit.js";
+import {
+  imageOptions,
+  MODULES_DIR,
+  runTask,
+  type ShimSuite,
+  startShimSuite,
+  stopShimSuite,
+} from "./harness/task-kit.js";
 
 function rejectsWith(p: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
   return assert.rejects(p, (err: unknown) => {
@@ -23,21 +28,15 @@ function rejectsWith(p: Promise<unknown>, code: Code, message?: RegExp): Promise
 }
 
 describe("refusals and concurrency, against a shim process", () => {
-  let shim: ShimHandle;
-  let task: Client<typeof Task>;
+  let shim: ShimSuite["shim"];
+  let task: ShimSuite["task"];
   let dir: string;
-  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+  let ref: ShimSuite["ref"];
 
   before(async () => {
-    dir = await tempDir();
-    ref = await writeModuleLayout(join(dir, "layout"), ["exit-code", "sleep-ms", "read-file"]);
-    shim = await startShim();
-    task = shim.client(Task, { timeoutMs: 30_000 });
+    ({ shim, task, dir, ref } = await startShimSuite(["exit-code", "sleep-ms", "read-file"]));
   });
-  after(async () => {
-    await shim?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopShimSuite({ shim, dir }));
 
   it("a Create of a missing image fails, leaves no task and no folder, and the id is free again", async () => {
     await assert.rejects(

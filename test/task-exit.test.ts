@@ -4,30 +4,19 @@
  * past CreateOptions.memory_limit cannot, and the shim keeps serving afterwards.
  */
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Task } from "../src/gen/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, startShim } from "./harness/shim.js";
-import { runTask, tempDir, writeModuleLayout } from "./harness/task-kit.js";
+import { runTask, type ShimSuite, startShimSuite, stopShimSuite } from "./harness/task-kit.js";
 
 describe("exit statuses and the memory cap, against a shim process", () => {
-  let shim: ShimHandle;
-  let task: Client<typeof Task>;
+  let shim: ShimSuite["shim"];
+  let task: ShimSuite["task"];
   let dir: string;
-  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+  let ref: ShimSuite["ref"];
 
   before(async () => {
-    dir = await tempDir();
-    ref = await writeModuleLayout(join(dir, "layout"), ["exit-code", "trap", "grow-memory", "print-env"]);
-    shim = await startShim();
-    task = shim.client(Task, { timeoutMs: 30_000 });
+    ({ shim, task, dir, ref } = await startShimSuite(["exit-code", "trap", "grow-memory", "print-env"]));
   });
-  after(async () => {
-    await shim?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopShimSuite({ shim, dir }));
 
   for (const [arg, status] of [
     ["0", 0],

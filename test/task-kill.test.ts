@@ -4,21 +4,20 @@
  * poll_oneoff, or paused. The guest is known to be in that state by what it wrote to a stdout FIFO first.
  */
 import assert from "node:assert/strict";
-import { open, rm } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Status, Task } from "../src/gen/index.js";
+import { Status } from "../src/gen/index.js";
 import { Code, type ShimError } from "../src/internal/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, startShim } from "./harness/shim.js";
 import {
   fifoReader,
   imageOptions,
   mkfifo,
+  type ShimSuite,
+  startShimSuite,
+  stopShimSuite,
   type TestModule,
-  tempDir,
-  writeModuleLayout,
 } from "./harness/task-kit.js";
 
 /** Resolves with everything read from `socket` once it contains `text`. */
@@ -38,22 +37,16 @@ function readUntil(socket: Socket, text: string): Promise<string> {
 }
 
 describe("Kill, against a shim process", () => {
-  let shim: ShimHandle;
-  let task: Client<typeof Task>;
+  let shim: ShimSuite["shim"];
+  let task: ShimSuite["task"];
   let dir: string;
-  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+  let ref: ShimSuite["ref"];
   let n = 0;
 
   before(async () => {
-    dir = await tempDir();
-    ref = await writeModuleLayout(join(dir, "layout"), ["busy-loop", "sleep-ms", "cat-stdin"]);
-    shim = await startShim();
-    task = shim.client(Task, { timeoutMs: 30_000 });
+    ({ shim, task, dir, ref } = await startShimSuite(["busy-loop", "sleep-ms", "cat-stdin"]));
   });
-  after(async () => {
-    await shim?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopShimSuite({ shim, dir }));
 
   /**
    * Creates and starts `module` with stdout on a FIFO, and resolves once the guest has written `marker`:

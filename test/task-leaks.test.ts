@@ -5,13 +5,18 @@
  * shim, since sandboxed runners take another path (cold, under a bwrap parent).
  */
 import assert from "node:assert/strict";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Task } from "../src/gen/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, type ShimOptions, startShim } from "./harness/shim.js";
-import { bwrapWorks, imageOptions, tempDir, until, writeModuleLayout } from "./harness/task-kit.js";
+import type { ShimOptions } from "./harness/shim.js";
+import {
+  bwrapWorks,
+  imageOptions,
+  type ShimSuite,
+  startShimSuite,
+  stopShimSuite,
+  until,
+} from "./harness/task-kit.js";
 
 /**
  * `tasks` tasks in a row against a shim started with `opts`, whose children at rest are `pool` warm
@@ -21,21 +26,15 @@ function leakSuite(tasks: number, opts: ShimOptions & { pool: number }, skip: st
   const TASKS = tasks;
   const POOL = opts.pool;
   describe(`${TASKS} tasks in a row, against a shim process (${JSON.stringify(opts)})`, { skip }, () => {
-    let shim: ShimHandle;
-    let task: Client<typeof Task>;
+    let shim: ShimSuite["shim"];
+    let task: ShimSuite["task"];
     let dir: string;
-    let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+    let ref: ShimSuite["ref"];
 
     before(async () => {
-      dir = await tempDir();
-      ref = await writeModuleLayout(join(dir, "layout"), ["exit-code"]);
-      shim = await startShim(opts);
-      task = shim.client(Task, { timeoutMs: 30_000 });
+      ({ shim, task, dir, ref } = await startShimSuite(["exit-code"], opts));
     });
-    after(async () => {
-      await shim?.stop();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => stopShimSuite({ shim, dir }));
 
     async function one(i: number): Promise<void> {
       const id = `leak-${i}`;

@@ -5,13 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Task } from "../src/gen/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, startShim } from "./harness/shim.js";
-import { fifoReader, imageOptions, mkfifo, tempDir, writeModuleLayout } from "./harness/task-kit.js";
+import {
+  fifoReader,
+  imageOptions,
+  mkfifo,
+  type ShimSuite,
+  startShimSuite,
+  stopShimSuite,
+} from "./harness/task-kit.js";
 
 const SIZE = 100 * 1024 * 1024;
 
@@ -31,21 +34,15 @@ function expectedSha256(total: number): string {
 }
 
 describe("output integrity, against a shim process", () => {
-  let shim: ShimHandle;
-  let task: Client<typeof Task>;
+  let shim: ShimSuite["shim"];
+  let task: ShimSuite["task"];
   let dir: string;
-  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+  let ref: ShimSuite["ref"];
 
   before(async () => {
-    dir = await tempDir();
-    ref = await writeModuleLayout(join(dir, "layout"), ["write-bytes"]);
-    shim = await startShim();
-    task = shim.client(Task, { timeoutMs: 60_000 });
+    ({ shim, task, dir, ref } = await startShimSuite(["write-bytes"], {}, 60_000));
   });
-  after(async () => {
-    await shim?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopShimSuite({ shim, dir }));
 
   it("100 MiB written to a stdout FIFO arrive whole (sha256) and end with EOF", async () => {
     const fifo = join(dir, "out.fifo");

@@ -5,30 +5,28 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { open, readFile, rm } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Task } from "../src/gen/index.js";
-import type { Client } from "../src/rpc/index.js";
-import { type ShimHandle, startShim } from "./harness/shim.js";
-import { fifoReader, imageOptions, mkfifo, tempDir, writeModuleLayout } from "./harness/task-kit.js";
+import {
+  fifoReader,
+  imageOptions,
+  mkfifo,
+  type ShimSuite,
+  startShimSuite,
+  stopShimSuite,
+} from "./harness/task-kit.js";
 
 describe("stdio, against a shim process", () => {
-  let shim: ShimHandle;
-  let task: Client<typeof Task>;
+  let shim: ShimSuite["shim"];
+  let task: ShimSuite["task"];
   let dir: string;
-  let ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+  let ref: ShimSuite["ref"];
 
   before(async () => {
-    dir = await tempDir();
-    ref = await writeModuleLayout(join(dir, "layout"), ["cat-stdin", "trap", "echo-args"]);
-    shim = await startShim();
-    task = shim.client(Task, { timeoutMs: 30_000 });
+    ({ shim, task, dir, ref } = await startShimSuite(["cat-stdin", "trap", "echo-args"]));
   });
-  after(async () => {
-    await shim?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => stopShimSuite({ shim, dir }));
 
   it("8 MiB written into a stdin FIFO come back whole from cat-stdin's stdout FIFO, then EOF", async () => {
     const data = randomBytes(8 * 1024 * 1024);

@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type Any, anyPack, timestampDate } from "@bufbuild/protobuf/wkt";
-import { CreateOptionsSchema, type Task } from "../../src/gen/index.js";
+import { CreateOptionsSchema, Task } from "../../src/gen/index.js";
 import { buildImage, writeLayout } from "../../src/oci/index.js";
 import type { Client } from "../../src/rpc/index.js";
-import { REPO_ROOT } from "./shim.js";
+import { REPO_ROOT, type ShimHandle, type ShimOptions, startShim } from "./shim.js";
 
 /** examples/modules of the checkout. */
 export const MODULES_DIR = join(REPO_ROOT, "examples", "modules");
@@ -176,4 +176,33 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** What a task test file shares: a shim process, its Task client, a temp dir, and a layout of test modules. */
+export interface ShimSuite {
+  shim: ShimHandle;
+  task: Client<typeof Task>;
+  dir: string;
+  ref: Awaited<ReturnType<typeof writeModuleLayout>>;
+}
+
+/** Sets up a file's shared shim (call in `before`); `stopShimSuite` in `after` takes it down. */
+export async function startShimSuite(
+  modules?: readonly TestModule[],
+  opts: ShimOptions = {},
+  timeoutMs = 30_000,
+): Promise<ShimSuite> {
+  const dir = await tempDir();
+  const ref = await writeModuleLayout(join(dir, "layout"), modules);
+  const shim = await startShim(opts);
+  return { shim, task: shim.client(Task, { timeoutMs }), dir, ref };
+}
+
+/** Stops the shim and removes the temp dir of `startShimSuite` (either may be missing if it failed). */
+export async function stopShimSuite(s: {
+  shim?: ShimHandle | undefined;
+  dir?: string | undefined;
+}): Promise<void> {
+  await s.shim?.stop();
+  if (s.dir) await rm(s.dir, { recursive: true, force: true });
 }
