@@ -6,12 +6,11 @@
  */
 import { spawn } from "node:child_process";
 import { mkdir, open } from "node:fs/promises";
-import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Images, Task, Tasks } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
-import { type Client, closeClient, connectGrpc, createClient } from "../rpc/index.js";
+import { type Client, closeClient, connectGrpc, createClient, isListening } from "../rpc/index.js";
 import type { CliContext } from "./context.js";
 
 export interface ShimClients {
@@ -30,18 +29,6 @@ export function autoStartIdleTimeout(env: NodeJS.ProcessEnv = process.env): numb
 }
 
 const START_TIMEOUT_MS = 10_000;
-
-/** Whether a server accepts connections on the unix socket at `path` (ENOENT/ECONNREFUSED: no). */
-export function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
 
 /** Clients of the shim at `address`; no connection is made until the first call. */
 export function shimClients(address: string): ShimClients {

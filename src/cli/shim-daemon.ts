@@ -10,15 +10,7 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
-import {
-  DeleteRequestSchema,
-  Images,
-  KillRequestSchema,
-  Task,
-  Tasks,
-  WaitRequestSchema,
-} from "../gen/index.js";
+import { Images, Task, Tasks } from "../gen/index.js";
 import type { Logger } from "../internal/index.js";
 import { addService, createGrpcServer, listenUnix, shutdownServer } from "../rpc/index.js";
 import {
@@ -59,7 +51,6 @@ export interface ShimDaemon {
 }
 
 const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
-const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
 
 /** Starts serving; rejects (ShimError) when the socket cannot be bound, e.g. AlreadyExists. */
 export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon> {
@@ -128,25 +119,12 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
     o.logger.debug(`stopping (${reason})`);
     watch.stop();
     // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.
-    const live = [...tasks.containers.values()].filter((c) => c.init.state !== "stopped");
-    await Promise.all(
-      live.map(async (c) => {
-        await tasks
-          .kill(create(KillRequestSchema, { id: c.id, signal: 9, all: true }), ctx())
-          .catch(() => {});
-        await Promise.race([
-          tasks.wait(create(WaitRequestSchema, { id: c.id }), ctx()).catch(() => {}),
-          new Promise((r) => setTimeout(r, 2000).unref()),
-        ]);
-      }),
-    );
+    await tasks.killAll();
     await shutdownServer(server, 2000);
     await runner.close();
-    for (const c of [...tasks.containers.values()]) {
-      await tasks.delete(create(DeleteRequestSchema, { id: c.id }), ctx()).catch((err: unknown) => {
-        o.logger.warn(`deleting task ${c.id} on exit: ${(err as Error).message}`);
-      });
-    }
+    await tasks.deleteAll((id, err) =>
+      o.logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`),
+    );
     await rm(o.address, { force: true });
   }
 

@@ -14,8 +14,7 @@ import { constants, openSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
-import { DeleteRequestSchema, KillRequestSchema, Task, WaitRequestSchema } from "../gen/index.js";
+import { Task } from "../gen/index.js";
 import { createLogger, defaultRoot, type Logger, ShimError } from "../internal/index.js";
 import { TtrpcServer } from "../rpc/index.js";
 import { type EventPublisher, nullPublisher, StoreImageResolver, TaskService } from "../shim/index.js";
@@ -25,7 +24,6 @@ import { withStdinHolder } from "./stdin-holder.js";
 import { TtrpcEventPublisher } from "./ttrpc-event-publisher.js";
 
 const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
-const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
 
 export interface ServeOptions {
   bundle: string;
@@ -129,25 +127,11 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
 
   async function shutdown(why: string): Promise<void> {
     logger.debug(`stopping (${why})`);
-    const live = [...tasks.containers.values()].filter((c) => c.init.state !== "stopped");
-    await Promise.all(
-      live.map(async (c) => {
-        await tasks
-          .kill(create(KillRequestSchema, { id: c.id, signal: 9, all: true }), ctx())
-          .catch(() => {});
-        await Promise.race([
-          tasks.wait(create(WaitRequestSchema, { id: c.id }), ctx()).catch(() => {}),
-          new Promise((r) => setTimeout(r, 2000).unref()),
-        ]);
-      }),
-    );
+    // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.
+    await tasks.killAll();
     await server.close(2000);
     await runner.close();
-    for (const c of [...tasks.containers.values()]) {
-      await tasks.delete(create(DeleteRequestSchema, { id: c.id }), ctx()).catch((err: unknown) => {
-        logger.warn(`deleting task ${c.id} on exit: ${(err as Error).message}`);
-      });
-    }
+    await tasks.deleteAll((id, err) => logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`));
     await rm(flags.socket, { force: true });
     if (publisher) {
       if (!(await publisher.drain(5000))) logger.warn(`exiting with ${publisher.pending} events unsent`);

@@ -14,9 +14,9 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { open, rename, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { Code, ShimError } from "../internal/index.js";
+import { isListening } from "../rpc/index.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { groupingId, socketAddress, socketPath } from "./socket-address.js";
 
@@ -39,7 +39,7 @@ export async function shimStart(flags: ShimFlags, o: StartOptions): Promise<stri
   const group = await groupingId(o.bundle, flags.id);
   const path = socketPath(flags.address, flags.namespace, group);
   const address = socketAddress(path);
-  if (!(await canConnect(path))) {
+  if (!(await isListening(path))) {
     const outcome = await spawnDaemon(flags, o, path);
     // Two starts of one group may race; the loser's daemon finds the winner listening.
     if (outcome !== "ready" && !(outcome instanceof ShimError && outcome.code === Code.AlreadyExists)) {
@@ -48,18 +48,6 @@ export async function shimStart(flags: ShimFlags, o: StartOptions): Promise<stri
   }
   await writeAddress(o.bundle, address);
   return address;
-}
-
-/** Whether a server accepts connections on `path` (Go: `shim.CanConnect`). */
-export function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Promise<"ready" | ShimError> {

@@ -65,8 +65,11 @@ async function removeStale(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** Whether something accepts connections on the socket at `path` (ECONNREFUSED means a stale file). */
-function isListening(path: string): Promise<boolean> {
+/**
+ * Whether a server accepts connections on the unix socket at `path` (ENOENT or ECONNREFUSED: no; a
+ * leftover socket file of a dead server is refused). Go's shims call this `CanConnect`.
+ */
+export function isListening(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once("connect", () => {

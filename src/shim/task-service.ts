@@ -348,4 +348,29 @@ export class TaskService implements Impl {
     this.#o.onShutdown?.();
     return {};
   };
+
+  /**
+   * For a shim that is going away: SIGKILLs every process still alive and waits (at most `graceMs` each) for
+   * it to exit, so clients' pending Waits are answered before the server stops taking calls.
+   */
+  async killAll(graceMs = 2000): Promise<void> {
+    const ctx = { signal: new AbortController().signal, metadata: {} };
+    const live = [...this.containers.values()].filter((c) => c.init.state !== "stopped");
+    await Promise.all(
+      live.map(async (c) => {
+        await this.kill({ id: c.id, execId: "", signal: 9, all: true } as KillRequest, ctx).catch(() => {});
+        await Promise.race([c.init.wait(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      }),
+    );
+  }
+
+  /** Deletes every task (after killAll), reporting each failure to `onError`. */
+  async deleteAll(onError: (id: string, err: unknown) => void): Promise<void> {
+    const ctx = { signal: new AbortController().signal, metadata: {} };
+    for (const c of [...this.containers.values()]) {
+      await this.delete({ id: c.id, execId: "" } as DeleteRequest, ctx).catch((err: unknown) =>
+        onError(c.id, err),
+      );
+    }
+  }
 }
