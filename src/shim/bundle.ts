@@ -6,7 +6,7 @@
  */
 import { readFile, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, sep } from "node:path";
-import { invalidArgument, notFound } from "../internal/index.js";
+import { failedPrecondition, invalidArgument, notFound, readWasmFileHeader } from "../internal/index.js";
 
 /** The parts of an OCI runtime spec nodewasi reads (opencontainers/runtime-spec config.md). */
 export interface RuntimeSpec {
@@ -69,6 +69,12 @@ export interface ModuleRef {
   entry?: string;
 }
 
+/** `x.wasm#run` -> the file `x.wasm` and the export `run` (runwasi's `path#func`); no `#`: the file alone. */
+export function splitEntry(args0: string): { file: string; entry?: string } {
+  const hash = args0.lastIndexOf("#");
+  return hash > 0 ? { file: args0.slice(0, hash), entry: args0.slice(hash + 1) } : { file: args0 };
+}
+
 /**
  * Resolves `args0` (`/app.wasm`, `app.wasm`, `hello` via PATH, `x.wasm#run`) inside `rootfs`. Symlinks are
  * followed only while they stay inside. NotFound says where it looked.
@@ -79,9 +85,7 @@ export async function resolveModule(
   cwd = "/",
   path = "/usr/local/bin:/usr/bin:/bin",
 ): Promise<ModuleRef> {
-  const hash = args0.lastIndexOf("#");
-  const file = hash > 0 ? args0.slice(0, hash) : args0;
-  const entry = hash > 0 ? args0.slice(hash + 1) : undefined;
+  const { file, entry } = splitEntry(args0);
   const candidates = file.startsWith("/")
     ? [file]
     : file.includes("/")
@@ -104,4 +108,29 @@ export async function resolveModule(
     if ((await stat(host)).isFile()) return { host, guest, ...(entry ? { entry } : {}) };
   }
   throw notFound(`module ${file} not found in the rootfs ${rootfs} (looked at ${candidates.join(", ")})`);
+}
+
+/** Checks the first bytes of `file` are a wasm module, with a message for what containerd may hand over. */
+export async function checkWasm(file: string, args0: string): Promise<void> {
+  const header = await readWasmFileHeader(file);
+  if ("error" in header) {
+    throw failedPrecondition(
+      `${args0} is not a WebAssembly module (${header.error}); this runtime runs wasm only`,
+    );
+  }
+  if (header.kind === "component") {
+    throw failedPrecondition(`${args0} is a WebAssembly component; nodewasi runs WASI preview 1 modules`);
+  }
+}
+
+/** `resolveModule`, then `checkWasm`: NotFound when it is not there, FailedPrecondition when it is no module. */
+export async function resolveWasmModule(
+  rootfs: string,
+  args0: string,
+  cwd?: string,
+  path?: string,
+): Promise<ModuleRef> {
+  const module = await resolveModule(rootfs, args0, cwd, path);
+  await checkWasm(module.host, args0);
+  return module;
 }

@@ -1,7 +1,9 @@
 /**
- * How a task created from an image reference (`CreateOptions.image`, the `nodewasi run` path) gets its module:
- * from the store when the pull policy allows and the image is there, else by pulling it. The Task service is
- * handed an `ImageResolver`, so tests can give it a fake.
+ * How a task created from an image reference gets its module: from the store when the pull policy allows and
+ * the image is there, else by pulling it. Two callers: `CreateOptions.image` (the `nodewasi run` path), and a
+ * containerd bundle whose rootfs has no module but whose annotations name an image (bundle-image.ts). The Task
+ * service is handed an `ImageResolver`, so tests can give it a fake. Pulls, retries and failures are logged
+ * (the shim's log: containerd copies it into its own).
  */
 import { access } from "node:fs/promises";
 import { type Logger, notFound, silentLogger } from "../internal/index.js";
@@ -22,6 +24,8 @@ export interface ResolveRequest {
   platform?: string;
   plainHttp?: boolean;
   policy: PullPolicy;
+  /** Why the image is needed, for the log line a pull starts with (`task app: the rootfs has no /app.wasm`). */
+  why?: string;
   onEvent?: (e: PullEvent) => void;
   signal?: AbortSignal;
 }
@@ -44,20 +48,44 @@ export class StoreImageResolver implements ImageResolver {
     const platform: Platform | undefined = req.platform ? parsePlatform(req.platform) : undefined;
     if (req.policy !== "always") {
       const stored = await this.#stored(req.image);
-      if (stored) return stored;
+      if (stored) {
+        this.#logger.debug(`using ${stored.name} from the store`, { manifest: stored.manifest.digest });
+        return stored;
+      }
       if (req.policy === "never") {
         throw notFound(`image ${req.image} is not in the store and the pull policy is never; pull it first`);
       }
     }
-    this.#logger.debug("pulling", { image: req.image });
-    return pull(req.image, {
-      root: this.root,
-      logger: this.#logger,
-      ...(platform ? { platform } : {}),
-      ...(req.plainHttp !== undefined ? { plainHttp: req.plainHttp } : {}),
-      ...(req.onEvent ? { onEvent: req.onEvent } : {}),
-      ...(req.signal ? { signal: req.signal } : {}),
-    });
+    const log = this.#logger;
+    log.info(`pulling ${req.image}${req.why ? ` (${req.why})` : ""}`, { root: this.root });
+    const onEvent = (e: PullEvent) => {
+      if (e.type === "blob-retry") {
+        log.warn(`pulling ${req.image}: blob ${e.digest} failed (${e.reason}); retry ${e.attempt}`, {
+          offset: e.offset,
+          delayMs: e.delayMs,
+        });
+      }
+      req.onEvent?.(e);
+    };
+    try {
+      const result = await pull(req.image, {
+        root: this.root,
+        logger: log,
+        onEvent,
+        ...(platform ? { platform } : {}),
+        ...(req.plainHttp !== undefined ? { plainHttp: req.plainHttp } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
+      log.info(`pulled ${result.name}: ${result.formatDescription}`, {
+        manifest: result.manifest.digest,
+        module: result.module.digest,
+        bytesFetched: result.bytesFetched,
+      });
+      return result;
+    } catch (err) {
+      log.warn(`pulling ${req.image} failed: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   /** The last pull of `image` when its module and rootfs are still in the store. */

@@ -4,7 +4,9 @@
  * (`cli`, `containerd`) serve these objects over gRPC or ttrpc.
  */
 export * from "./bundle.js";
+export * from "./bundle-image.js";
 export * from "./events.js";
+export * from "./image-annotations.js";
 export * from "./image-resolver.js";
 export * from "./images-service.js";
 export * from "./rootfs-mounts.js";

@@ -117,7 +117,7 @@ export class TaskService implements Impl {
         : undefined;
     const setup = options?.image
       ? await setupFromImage(req, options, this.#o.images, this.#o.stateDir)
-      : await setupFromBundle(req, this.#o.stateDir);
+      : await setupFromBundle(req, this.#o.stateDir, this.#o.images);
     const init = new TaskProcess({
       containerId: req.id,
       execId: "",

@@ -4,16 +4,10 @@
  * image itself: `nodewasi run`), or an OCI bundle with a runtime spec (containerd's path).
  */
 import { cp, mkdir } from "node:fs/promises";
-import { basename, isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
-import {
-  Code,
-  failedPrecondition,
-  invalidArgument,
-  readWasmFileHeader,
-  ShimError,
-} from "../internal/index.js";
+import { Code, invalidArgument, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { type RunSpec, stdioTargets } from "../wasi/index.js";
 import {
@@ -22,8 +16,11 @@ import {
   mountPreopens,
   type RuntimeSpec,
   readRuntimeSpec,
-  resolveModule,
+  resolveWasmModule,
+  splitEntry,
 } from "./bundle.js";
+import { imageArgv, runFromAnnotatedImage } from "./bundle-image.js";
+import { annotatedImage } from "./image-annotations.js";
 import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
 import { ensurePauseModule } from "./pause-module.js";
 import { mountRootfs } from "./rootfs-mounts.js";
@@ -59,19 +56,6 @@ export function isCriSandbox(runtime: RuntimeSpec): boolean {
   return runtime.annotations?.[CRI_CONTAINER_TYPE] === "sandbox";
 }
 
-/** Checks the first bytes of `file` are a wasm module, with a message for what containerd may hand over. */
-export async function checkWasm(file: string, args0: string): Promise<void> {
-  const header = await readWasmFileHeader(file);
-  if ("error" in header) {
-    throw failedPrecondition(
-      `${args0} is not a WebAssembly module (${header.error}); this runtime runs wasm only`,
-    );
-  }
-  if (header.kind === "component") {
-    throw failedPrecondition(`${args0} is a WebAssembly component; nodewasi runs WASI preview 1 modules`);
-  }
-}
-
 /** A task from an image reference: resolve (pull) it, give the task its own copy of the image rootfs. */
 export async function setupFromImage(
   req: CreateTaskRequest,
@@ -95,12 +79,8 @@ export async function setupFromImage(
   // the task writes to its own copy.
   if (image.rootfs) await cp(image.rootfs, rootfs, { recursive: true, verbatimSymlinks: true, force: true });
   else await mkdir(rootfs, { recursive: true });
-  const argv0 = image.entrypoint[0] ?? `/${basename(image.module.source)}`;
-  const args = opts.args.length
-    ? [argv0, ...opts.args]
-    : image.entrypoint.length
-      ? image.entrypoint
-      : [argv0];
+  const defaults = imageArgv(image);
+  const args = opts.args.length ? [defaults[0] ?? "", ...opts.args] : defaults;
   const preopens: Record<string, string> = { "/": rootfs };
   for (const m of opts.mounts) {
     if (!isAbsolute(m.source) || !m.destination.startsWith("/")) {
@@ -123,19 +103,25 @@ export async function setupFromImage(
 /**
  * A task from an OCI bundle (containerd): config.json's process, rootfs and mounts. A CRI sandbox whose
  * `args[0]` is no wasm module (the k8s pause image) runs the built-in pause module instead (DESIGN decision
- * 17), written once to `pauseDir` (default: the bundle).
+ * 17), written once to `pauseDir` (default: the bundle). When the rootfs does not hold the module (or the spec
+ * has no args) and the spec's annotations name an image, the shim pulls that image with `images` and runs its
+ * module (bundle-image.ts: wasm artifact images containerd cannot unpack).
  */
-export async function setupFromBundle(req: CreateTaskRequest, pauseDir?: string): Promise<TaskSetup> {
+export async function setupFromBundle(
+  req: CreateTaskRequest,
+  pauseDir?: string,
+  images?: ImageResolver,
+): Promise<TaskSetup> {
   if (!req.bundle) throw invalidArgument(`task ${req.id}: no bundle and no image to create it from`);
   const runtime = await readRuntimeSpec(req.bundle);
   const rootPath = runtime.root?.path ?? "rootfs";
   const bundleRootfs = isAbsolute(rootPath) ? rootPath : join(req.bundle, rootPath);
-  const dir = pauseDir ?? req.bundle;
-  if (req.rootfs.length === 0) return specFromBundle(req, runtime, bundleRootfs, dir);
+  const from = { req, runtime, pauseDir: pauseDir ?? req.bundle, ...(images ? { images } : {}) };
+  if (req.rootfs.length === 0) return specFromBundle(from, bundleRootfs);
   // containerd's path: the snapshot's mounts (rootfs-mounts.ts); a failure after mounting unmounts.
   const mounted = await mountRootfs(req.rootfs, bundleRootfs);
   try {
-    const setup = await specFromBundle(req, runtime, mounted.rootfs, dir);
+    const setup = await specFromBundle(from, mounted.rootfs);
     return mounted.cleanup ? { ...setup, cleanup: mounted.cleanup } : setup;
   } catch (err) {
     await mounted.cleanup?.().catch(() => {});
@@ -143,47 +129,68 @@ export async function setupFromBundle(req: CreateTaskRequest, pauseDir?: string)
   }
 }
 
-async function specFromBundle(
-  req: CreateTaskRequest,
-  runtime: RuntimeSpec,
-  rootfs: string,
-  pauseDir: string,
-): Promise<TaskSetup> {
+interface BundleInput {
+  req: CreateTaskRequest;
+  runtime: RuntimeSpec;
+  pauseDir: string;
+  images?: ImageResolver;
+}
+
+async function specFromBundle(b: BundleInput, rootfs: string): Promise<TaskSetup> {
+  const { req, runtime } = b;
   const args = runtime.process?.args ?? [];
-  if (!args[0]) throw invalidArgument(`task ${req.id}: the runtime spec has no process.args`);
   const env = envRecord(runtime.process?.env ?? []);
   const cwd = runtime.process?.cwd ?? "/";
-  let module: ModuleRef;
+  const named = annotatedImage(runtime.annotations);
+  let run: {
+    module: ModuleRef;
+    args: string[];
+    env: Record<string, string>;
+    cwd: string;
+    image?: PullResult;
+  };
   try {
-    module = await resolveModule(rootfs, args[0], cwd, env.PATH);
-    await checkWasm(module.host, args[0]);
+    if (!args[0]) throw invalidArgument(`task ${req.id}: the runtime spec has no process.args`);
+    const module = await resolveWasmModule(rootfs, args[0], cwd, env.PATH);
+    run = { module, args: [module.guest, ...args.slice(1)], env, cwd };
   } catch (err) {
-    const notWasm =
-      err instanceof ShimError && (err.code === Code.NotFound || err.code === Code.FailedPrecondition);
-    if (!notWasm || !isCriSandbox(runtime)) throw err;
-    // The pod's pause container: wait until killed, with no filesystem (DESIGN decision 17).
-    const spec: RunSpec = {
-      module: await ensurePauseModule(pauseDir),
-      args,
-      env,
-      preopens: {},
-      cwd,
-      ...stdioTargets(req),
-    };
-    return { spec, bundle: req.bundle, rootfs };
+    const code = err instanceof ShimError ? err.code : undefined;
+    if (isCriSandbox(runtime) && (code === Code.NotFound || code === Code.FailedPrecondition)) {
+      // The pod's pause container: wait until killed, with no filesystem (DESIGN decision 17).
+      const spec: RunSpec = {
+        module: await ensurePauseModule(b.pauseDir),
+        args,
+        env,
+        preopens: {},
+        cwd,
+        ...stdioTargets(req),
+      };
+      return { spec, bundle: req.bundle, rootfs };
+    }
+    // No module here (not "a file that is no wasm"): the image the spec names may hold it.
+    const missing = !args[0] || code === Code.NotFound;
+    if (!named || !b.images || !missing || isCriSandbox(runtime)) throw err;
+    run = await runFromAnnotatedImage({
+      id: req.id,
+      runtime,
+      rootfs,
+      named,
+      missing: args[0] ? `the rootfs has no ${splitEntry(args[0]).file}` : "the runtime spec has no args",
+      images: b.images,
+    });
   }
   const limit = runtime.linux?.resources?.memory?.limit;
   const spec: RunSpec = {
-    module: module.host,
-    args: [module.guest, ...args.slice(1)],
-    env,
+    module: run.module.host,
+    args: run.args,
+    env: run.env,
     preopens: { ...(await mountPreopens(runtime.mounts)), "/": rootfs },
-    cwd,
+    cwd: run.cwd,
     ...stdioTargets(req),
     ...(limit && limit > 0 ? { memoryLimit: limit } : {}),
-    ...(module.entry ? { entry: module.entry } : {}),
+    ...(run.module.entry ? { entry: run.module.entry } : {}),
   };
-  return { spec, bundle: req.bundle, rootfs };
+  return { spec, bundle: req.bundle, rootfs, ...(run.image ? { image: run.image } : {}) };
 }
 
 /** An exec: an OCI Process (JSON in `spec`) run in the container's rootfs with its preopens. */
@@ -203,8 +210,7 @@ export async function setupExec(
   if (!args[0]) throw invalidArgument(`${what}: the process spec has no args`);
   const env = envRecord(process.env ?? []);
   const cwd = process.cwd ?? "/";
-  const module = await resolveModule(container.rootfs, args[0], cwd, env.PATH);
-  await checkWasm(module.host, args[0]);
+  const module = await resolveWasmModule(container.rootfs, args[0], cwd, env.PATH);
   const { entry: _containerEntry, ...base } = container.spec;
   return {
     ...base,
