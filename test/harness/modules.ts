@@ -27,8 +27,9 @@ export function helloModule(message: string): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(text.length);
   const wat = readFileSync(join(FIXTURES_DIR, "hello.wat"), "utf8")
-    .replace("@LENGTH_LE@", watBytes(len))
-    .replace("@MESSAGE@", watBytes(text));
+    // The quoted data strings, not the header comment that names the placeholders too.
+    .replace('"@LENGTH_LE@"', `"${watBytes(len)}"`)
+    .replace('"@MESSAGE@"', `"${watBytes(text)}"`);
   const dir = mkdtempSync(join(tmpdir(), "nodewasi-wat-"));
   try {
     writeFileSync(join(dir, "m.wat"), wat);
