@@ -131,7 +131,9 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
     assert.equal(r.code, 0, explain(r));
     assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
     assert.match(ctd.log(), new RegExp(`nodewasi-shim\\[\\d+\\]: pulled ${ref}: CNCF Wasm OCI artifact`));
-    assert.ok(readdirSync(join(ctd.dir, "nodewasi", "blobs", "sha256")).length >= 3, "in the shim's store");
+    // The shim's store for containerd's namespace `test`, under its NODEWASI_ROOT.
+    const store = join(ctd.dir, "nodewasi", "containerd", ctd.namespace, "blobs", "sha256");
+    assert.equal(readdirSync(store).length, 3, "manifest, config and layer");
   });
 
   test("a CNCF artifact with args (io.containerd.image.name): they are the guest's argv", async () => {

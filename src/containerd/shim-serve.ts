@@ -17,7 +17,13 @@ import { join } from "node:path";
 import { Task } from "../gen/index.js";
 import { createLogger, defaultRoot, type Logger, ShimError } from "../internal/index.js";
 import { TtrpcServer } from "../rpc/index.js";
-import { type EventPublisher, nullPublisher, StoreImageResolver, TaskService } from "../shim/index.js";
+import {
+  type EventPublisher,
+  namespaceStoreRoot,
+  nullPublisher,
+  StoreImageResolver,
+  TaskService,
+} from "../shim/index.js";
 import { ChildRunner } from "../wasi/index.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { withStdinHolder } from "./stdin-holder.js";
@@ -103,7 +109,7 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
   };
   const tasks = new TaskService({
     runner,
-    images: new StoreImageResolver(defaultRoot(env), logger),
+    images: new StoreImageResolver(namespaceStoreRoot(defaultRoot(env), flags.namespace), logger),
     events,
     stateDir: defaultRoot(env),
     onShutdown: () => setImmediate(() => void stop("shutdown")),

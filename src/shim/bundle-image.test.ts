@@ -16,7 +16,7 @@ import { Code, createLogger, ShimError } from "../internal/index.js";
 import { buildImage } from "../oci/index.js";
 import type { RuntimeSpec } from "./bundle.js";
 import { annotatedImage, IMAGE_ANNOTATIONS, NODEWASI_IMAGE_ANNOTATION } from "./image-annotations.js";
-import { StoreImageResolver } from "./image-resolver.js";
+import { namespaceStoreRoot, StoreImageResolver } from "./image-resolver.js";
 import { CRI_CONTAINER_TYPE, setupFromBundle } from "./task-setup.js";
 
 const CRI = "io.kubernetes.cri.image-name";
@@ -34,6 +34,17 @@ describe("annotatedImage", () => {
     });
     assert.equal(annotatedImage({ "io.kubernetes.cri.container-type": "container" }), undefined);
     assert.equal(annotatedImage(undefined), undefined);
+  });
+});
+
+describe("namespaceStoreRoot", () => {
+  it("is <root>/containerd/<namespace>; an empty namespace is default, a name that is no name is hashed", () => {
+    assert.equal(namespaceStoreRoot("/var/lib/nodewasi", "k8s.io"), "/var/lib/nodewasi/containerd/k8s.io");
+    assert.equal(namespaceStoreRoot("/r", ""), "/r/containerd/default");
+    for (const bad of ["..", "a/../../b", "/etc", "a b"]) {
+      assert.match(namespaceStoreRoot("/r", bad), /^\/r\/containerd\/ns-[0-9a-f]{16}$/, bad);
+    }
+    assert.notEqual(namespaceStoreRoot("/r", ".."), namespaceStoreRoot("/r", "/etc"));
   });
 });
 

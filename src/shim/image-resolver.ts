@@ -6,7 +6,8 @@
  * (the shim's log: containerd copies it into its own).
  */
 import { access } from "node:fs/promises";
-import { type Logger, notFound, silentLogger } from "../internal/index.js";
+import { join } from "node:path";
+import { type Logger, notFound, sha256, silentLogger } from "../internal/index.js";
 import {
   ContentStore,
   type Platform,
@@ -16,6 +17,22 @@ import {
   pull,
   sourceName,
 } from "../oci/index.js";
+
+/** containerd's rule for namespace names (containerd pkg/identifiers): safe as one path component. */
+const NAMESPACE_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+
+/**
+ * The content store a shim under containerd pulls into: `<root>/containerd/<namespace>`. containerd keeps
+ * images apart per namespace, so an image pulled with one namespace's credentials is not served from the
+ * store to another's containers; within a namespace a stored image is reused, as a kubelet's IfNotPresent.
+ * containerd validates namespace names; an empty one (a shim run by hand) is containerd's `default`, and
+ * anything else that is no such name becomes a hash of it, never a path.
+ */
+export function namespaceStoreRoot(root: string, namespace: string): string {
+  const ns = namespace || "default";
+  const dir = NAMESPACE_RE.test(ns) ? ns : `ns-${sha256(Buffer.from(ns)).slice(7, 23)}`;
+  return join(root, "containerd", dir);
+}
 
 export type PullPolicy = "missing" | "always" | "never";
 
