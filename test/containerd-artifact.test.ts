@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildImage, buildIndex } from "../src/oci/index.js";
+import { buildImage } from "../src/oci/index.js";
 import {
   type CtrResult,
   containerdUnavailable,
@@ -23,6 +23,7 @@ import {
 } from "./harness/containerd.js";
 import {
   helloModule,
+  platformFixtures,
   pushBuilt,
   type Registry,
   registrySkipReason,
@@ -90,21 +91,10 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
       }),
     );
     await push("tar:v1", buildImage({ module: hello, format: "image", entrypoint: "/hello.wasm" }));
-    await push(
-      "multi:v1",
-      buildIndex([
-        {
-          image: buildImage({
-            module: Buffer.from("#!/bin/sh\necho native\n"),
-            format: "image",
-            platform: { architecture: "amd64", os: "linux" },
-            entrypoint: "/hello.sh",
-            compression: "none",
-          }),
-        },
-        { image: buildImage({ module: hello, format: "image", platform: WASI, entrypoint: "/hello.wasm" }) },
-      ]),
-    );
+    // The harness's linux/amd64 + wasi/wasm index, as published for mixed clusters.
+    const multi = platformFixtures().find((f) => f.repoTag === "platforms/multi:v1");
+    assert.ok(multi, "the harness has a multi-platform fixture");
+    await push("multi:v1", multi.built);
     await push(
       "single:v1",
       buildImage({ module: hello, format: "image", platform: WASI, entrypoint: "/hello.wasm" }),
@@ -223,7 +213,8 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
         `pulled-${tag}`,
       ]);
       assert.equal(r.code, 0, explain(r));
-      assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+      const greeting = tag === "multi" ? "hello from a multi-platform index" : "Hello from nodewasi!";
+      assert.equal(r.stdout, `${greeting}\n`, explain(r));
     });
   }
 });
