@@ -72,11 +72,11 @@ export async function runFromAnnotatedImage(r: AnnotatedImageRequest): Promise<I
       { cause: e, details: e.details, temporary: e.temporary },
     );
   }
-  const process = r.runtime.process ?? {};
-  const argv = process.args?.length ? process.args : imageArgv(image);
+  const proc = r.runtime.process ?? {};
+  const argv = proc.args?.length ? proc.args : imageArgv(image);
   // The image's environment first, the spec's over it; the spec's cwd unless it is containerd's default "/".
-  const env = { ...envRecord(image.env), ...envRecord(process.env ?? []) };
-  const cwd = process.cwd && process.cwd !== "/" ? process.cwd : image.workingDir;
+  const env = { ...envRecord(image.env), ...envRecord(proc.env ?? []) };
+  const cwd = proc.cwd && proc.cwd !== "/" ? proc.cwd : image.workingDir;
   const argv0 = argv[0] ?? "";
   if (!image.rootfs) {
     const { file, entry } = splitEntry(argv0);
