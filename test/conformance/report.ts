@@ -64,18 +64,20 @@ export function renderReport(run: ConformanceRun, ctx: ReportContext): string {
     "",
     "## Totals",
     "",
-    "| | passed | failed | total |",
-    "| --- | --- | --- | --- |",
-    `| direct (node:wasi) | ${t.directPass} | ${t.total - t.directPass} | ${t.total} |`,
-    `| shim | ${t.shimPass} | ${t.total - t.shimPass} | ${t.total} |`,
-    `| shim = direct | ${t.same} | ${t.total - t.same} | ${t.total} |`,
+    ...table(
+      ["", "passed", "failed", "total"],
+      [
+        ["direct (node:wasi)", t.directPass, t.total - t.directPass, t.total],
+        ["shim", t.shimPass, t.total - t.shimPass, t.total],
+        ["shim = direct", t.same, t.total - t.same, t.total],
+      ],
+    ),
     "",
     "## Results",
     "",
-    "| test | direct | shim | shim = direct |",
-    "| --- | --- | --- | --- |",
-    ...run.results.map(
-      (r) => `| \`${r.case.id}\` | ${cell(r.direct)} | ${cell(r.shim)} | ${r.same ? "yes" : "**no**"} |`,
+    ...table(
+      ["test", "direct", "shim", "shim = direct"],
+      run.results.map((r) => [`\`${r.case.id}\``, cell(r.direct), cell(r.shim), r.same ? "yes" : "**no**"]),
     ),
   ];
   const limits = nodeLimitations(run);
@@ -86,11 +88,15 @@ export function renderReport(run: ConformanceRun, ctx: ReportContext): string {
       "",
       "Tests that fail both ways with the same outcome: node:wasi's behaviour, which the shim passes on unchanged.",
       "",
-      "| test | reason | what the guest wrote |",
-      "| --- | --- | --- |",
-      ...limits.map(
-        (r) =>
-          `| \`${r.case.id}\` | ${escape(NODE_LIMITATIONS[r.case.id] ?? "no reason recorded yet (test/conformance/limitations.ts)")} | ${code(guestSaid(r))} |`,
+      ...table(
+        ["test", "reason", "what the guest wrote"],
+        limits.map((r) => [
+          `\`${r.case.id}\``,
+          escapeCell(
+            NODE_LIMITATIONS[r.case.id] ?? "no reason recorded yet (test/conformance/limitations.ts)",
+          ),
+          code(guestSaid(r)),
+        ]),
       ),
     );
   }
@@ -102,9 +108,10 @@ export function renderReport(run: ConformanceRun, ctx: ReportContext): string {
       "",
       "Each of these is a bug in the shim to fix.",
       "",
-      "| test | difference |",
-      "| --- | --- |",
-      ...differing.map((r) => `| \`${r.case.id}\` | ${escape(difference(r))} |`),
+      ...table(
+        ["test", "difference"],
+        differing.map((r) => [`\`${r.case.id}\``, escapeCell(difference(r))]),
+      ),
     );
   }
   if (run.unsupported.length > 0 || run.skipped.length > 0) {
@@ -113,6 +120,17 @@ export function renderReport(run: ConformanceRun, ctx: ReportContext): string {
     for (const s of run.skipped) lines.push(`- folder \`${s.folder}\`: ${s.reason}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * A Markdown table with its columns padded to one width, as Biome formats Markdown, so the generated file is
+ * already in the repository's format.
+ */
+export function table(head: readonly string[], rows: readonly (readonly (string | number)[])[]): string[] {
+  const cells = [head, ...rows].map((r) => r.map(String));
+  const widths = head.map((_, i) => Math.max(3, ...cells.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(cells[0]!), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)];
 }
 
 function cell(r: RunResult): string {
@@ -127,7 +145,7 @@ function guestSaid(r: CaseResult): string {
   return err ? oneLine(err) : r.direct.why;
 }
 
-function escape(s: string): string {
+function escapeCell(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
@@ -145,7 +163,7 @@ export function reportDifferences(committed: string, fresh: string): string[] {
     new Map(
       text
         .split("\n")
-        .map((l) => /^\| `([^`]+)` \| .* \| (?:yes|\*\*no\*\*) \|$/.exec(l))
+        .map((l) => /^\| `([^`]+)` +\| .* \| (?:yes|\*\*no\*\*) +\|$/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => [m[1]!, m[0]]),
     );
