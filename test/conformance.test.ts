@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { registrySkipReason } from "./harness/index.js";
 import { REPO_ROOT } from "./harness/shim.js";
+import { MODULES_DIR } from "./harness/task-kit.js";
 
 const MAIN = join(REPO_ROOT, "dist", "test", "conformance", "main.js");
 const VENDORED = join(REPO_ROOT, "test", "wasi-testsuite", "tests");
@@ -141,6 +142,31 @@ describe("npm run conformance --suite DIR", { skip }, () => {
     );
     assert.match(r.stderr, /run `npm run conformance` to regenerate it/);
     assert.equal(await readFile(report, "utf8"), stale, "--check writes nothing");
+  });
+});
+
+describe("npm run conformance --timeout", { skip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nodewasi-conformance-timeout-"));
+    await cp(join(MODULES_DIR, "busy-loop.wasm"), join(dir, "busy-loop.wasm"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("a guest that never exits is stopped both ways and reported as not finished: exit 1", async () => {
+    const r = await conformance("--suite", dir, "--out", join(dir, "r.md"), "--timeout", "1", "--json");
+    assert.equal(r.code, 1, r.stderr);
+    const [c] = (
+      JSON.parse(r.stdout) as { cases: (JsonCase & { direct: { why: string }; shim: { why: string } })[] }
+    ).cases;
+    assert.equal(c?.same, false);
+    assert.equal(c?.direct.why, "did not run: timed out after 1 s under node:wasi");
+    assert.equal(c?.shim.why, "did not run: timed out after 1 s through the shim");
+    assert.match(r.stderr, /conformance: busy-loop: a run did not finish: /);
+    assert.match(
+      await readFile(join(dir, "r.md"), "utf8"),
+      /\| `busy-loop` \| did not run \| did not run \| \*\*no\*\* +\|/,
+    );
   });
 });
 

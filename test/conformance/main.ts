@@ -18,6 +18,7 @@ const DEFAULT_SUITE = join(REPO, "test", "wasi-testsuite");
 const DEFAULT_REPORT = join(REPO, "docs", "CONFORMANCE.md");
 
 export const HELP = `Usage: npm run conformance -- [--suite DIR] [--out FILE] [--check] [--json] [--concurrency N]
+         [--timeout SECONDS]
 
 Runs every WASI preview 1 test of a wasi-testsuite folder two ways: packaged as an OCI image, pushed to a
 private docker-registry and run by a nodewasi shim through the Task API; and directly under node:wasi in
@@ -31,6 +32,7 @@ Options:
   --check            write nothing: fail when the report differs from FILE (listing the cases that changed)
   --json             print the results as JSON on stdout (the report is still written to FILE)
   --concurrency N    tests in flight at once (default 2)
+  --timeout SECONDS  how long one test may run, each way, before it counts as not run (default 60)
   -h, --help         this text
 
 Needs Debian's docker-registry on PATH and a built checkout (npm run build; npm run conformance builds).
@@ -64,6 +66,11 @@ export async function main(argv: string[], log: (line: string) => void): Promise
     log(`conformance: --concurrency must be a whole number from 1 to 16, not ${values.concurrency}`);
     return { code: 2, stdout: "" };
   }
+  const timeout = Number(values.timeout ?? "60");
+  if (!(timeout > 0 && timeout <= 3600)) {
+    log(`conformance: --timeout must be a number of seconds above 0 and at most 3600, not ${values.timeout}`);
+    return { code: 2, stdout: "" };
+  }
   const suite = values.suite === undefined ? DEFAULT_SUITE : resolve(values.suite);
   const out =
     values.out !== undefined ? resolve(values.out) : suite === DEFAULT_SUITE ? DEFAULT_REPORT : undefined;
@@ -84,6 +91,7 @@ export async function main(argv: string[], log: (line: string) => void): Promise
     run = await runConformance({
       suite,
       concurrency,
+      timeoutMs: timeout * 1000,
       onCase: (r) => log(`conformance: ${r.case.id}: direct ${verdict(r.direct)}, shim ${verdict(r.shim)}`),
     });
   } catch (err) {
@@ -94,7 +102,9 @@ export async function main(argv: string[], log: (line: string) => void): Promise
   const t = totals(run);
   let code = 0;
   for (const r of run.results.filter((x) => !x.same)) {
-    log(`conformance: ${r.case.id}: the shim differs from node:wasi: ${difference(r)}`);
+    const what =
+      r.direct.outcome && r.shim.outcome ? "the shim differs from node:wasi" : "a run did not finish";
+    log(`conformance: ${r.case.id}: ${what}: ${difference(r)}`);
     code = 1;
   }
   let check: { ok: boolean; differences: string[] } | undefined;
@@ -140,6 +150,7 @@ function parse(argv: string[]) {
       check: { type: "boolean" },
       json: { type: "boolean" },
       concurrency: { type: "string" },
+      timeout: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;

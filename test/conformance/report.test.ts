@@ -71,7 +71,7 @@ describe("renderReport", () => {
     assert.match(text, /\| `as\/env` +\| pass +\| fail \(exit 255\) \| \*\*no\*\* +\|/);
     assert.match(
       text,
-      /## Shim differs from node:wasi[\s\S]*exit 255 through the shim, 0 directly; stderr "abort\\n"/,
+      /## Shim differs from node:wasi, or a run did not finish[\s\S]*exit 255 through the shim, 0 directly; stderr "abort\\n"/,
     );
     assert.doesNotMatch(text, /Node limitations/);
     assert.match(

@@ -104,9 +104,10 @@ export function renderReport(run: ConformanceRun, ctx: ReportContext): string {
   if (differing.length > 0) {
     lines.push(
       "",
-      "## Shim differs from node:wasi",
+      "## Shim differs from node:wasi, or a run did not finish",
       "",
-      "Each of these is a bug in the shim to fix.",
+      "A difference is a bug in the shim to fix; a run that did not finish (a timeout, an image the shim could",
+      "not pull) needs a look at what it says.",
       "",
       ...table(
         ["test", "difference"],

@@ -1,7 +1,6 @@
 /**
  * One conformance run: every case of a suite, directly under node:wasi and through the shim, judged against
- * its spec and against each other. Cases run a few at a time (each direct run blocks this thread only while
- * its guest runs; the shim runs in its own processes).
+ * its spec and against each other. Cases run a few at a time.
  */
 import { readFile } from "node:fs/promises";
 import { runDirect } from "./direct.js";
@@ -15,6 +14,8 @@ export interface ConformanceOptions {
   suite: string;
   /** Cases in flight at once; 2 by default. */
   concurrency?: number;
+  /** How long one run of a case may take, each way; 60 s by default. */
+  timeoutMs?: number;
   /** Called as each case finishes, in completion order. */
   onCase?: (r: CaseResult) => void;
 }
@@ -31,14 +32,15 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   const { cases, skipped } = await loadSuite(opts.suite);
   const runnable = cases.filter((c) => !c.unsupported);
   const unsupported = cases.filter((c) => c.unsupported);
-  const path = await ShimPath.start();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const path = await ShimPath.start(timeoutMs);
   const results: CaseResult[] = [];
   try {
     let next = 0;
     const worker = async () => {
       while (next < runnable.length) {
         const c = runnable[next++]!;
-        const r = await runCase(path, c);
+        const r = await runCase(path, c, timeoutMs);
         results.push(r);
         opts.onCase?.(r);
       }
@@ -52,10 +54,10 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   return { results, skipped, unsupported };
 }
 
-async function runCase(path: ShimPath, c: ConformanceCase): Promise<CaseResult> {
+async function runCase(path: ShimPath, c: ConformanceCase, timeoutMs: number): Promise<CaseResult> {
   const tree = await rootTree(c);
   const module = await readFile(c.module);
-  const direct = await runDirect(c, tree).then(
+  const direct = await runDirect(c, tree, timeoutMs).then(
     (o) => judge(c.spec, o),
     (err: Error) => judge(c.spec, undefined, err.message),
   );

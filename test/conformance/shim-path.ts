@@ -7,6 +7,7 @@
  * case of a run.
  */
 import { Task } from "../../src/gen/index.js";
+import { Code, ShimError } from "../../src/internal/index.js";
 import { buildImage } from "../../src/oci/index.js";
 import type { Client } from "../../src/rpc/index.js";
 import { pushBuilt, type Registry, registrySkipReason, startRegistry } from "../harness/index.js";
@@ -16,15 +17,13 @@ import type { Outcome } from "./direct.js";
 import type { ConformanceCase } from "./suite.js";
 import { modulePath, type TreeEntry, tarEntries } from "./tree.js";
 
-/** How long one case may take through the shim (pull included) before its call fails. */
-const CALL_TIMEOUT_MS = 60_000;
-
 export class ShimPath {
   #serial = 0;
   private constructor(
     private readonly registry: Registry,
     private readonly shim: ShimHandle,
     private readonly task: Client<typeof Task>,
+    private readonly timeoutMs: number,
   ) {}
 
   /** Why the whole path cannot run here (a missing Debian package), or undefined. */
@@ -32,8 +31,11 @@ export class ShimPath {
     return registrySkipReason();
   }
 
-  /** Starts a registry and a shim on this machine's loopback, in temp folders. */
-  static async start(): Promise<ShimPath> {
+  /**
+   * Starts a registry and a shim on this machine's loopback, in temp folders. A Task API call (the Wait for the
+   * guest's exit included) fails after `timeoutMs`.
+   */
+  static async start(timeoutMs: number): Promise<ShimPath> {
     const registry = await startRegistry();
     let shim: ShimHandle;
     try {
@@ -42,7 +44,7 @@ export class ShimPath {
       await registry.stop();
       throw err;
     }
-    return new ShimPath(registry, shim, shim.client(Task, { timeoutMs: CALL_TIMEOUT_MS }));
+    return new ShimPath(registry, shim, shim.client(Task, { timeoutMs }), timeoutMs);
   }
 
   /** The image reference a case is pushed under: `HOST/conformance/<id>` made a valid repository name. */
@@ -65,11 +67,23 @@ export class ShimPath {
       files: tarEntries(tree),
     });
     await pushBuilt(this.registry.host, image.slice(this.registry.host.length + 1), built);
-    const run = await runTask(this.task, `conformance-${++this.#serial}`, image, {
-      args: c.spec.args,
-      env: Object.entries(c.spec.env).map(([k, v]) => `${k}=${v}`),
-    });
-    return { exitCode: run.exitStatus, stdout: run.stdout, stderr: run.stderr };
+    const id = `conformance-${++this.#serial}`;
+    try {
+      const run = await runTask(this.task, id, image, {
+        args: c.spec.args,
+        env: Object.entries(c.spec.env).map(([k, v]) => `${k}=${v}`),
+      });
+      return { exitCode: run.exitStatus, stdout: run.stdout, stderr: run.stderr };
+    } catch (err) {
+      // A guest that outlived the Wait (or a Start that failed) must not keep running beside the next cases.
+      await this.task.kill({ id, signal: 9 }).catch(() => {});
+      await this.task.delete({ id }).catch(() => {});
+      // Said without the socket's temp path, so a report that holds it stays the same from run to run.
+      if (err instanceof ShimError && err.code === Code.DeadlineExceeded) {
+        throw new Error(`timed out after ${this.timeoutMs / 1000} s through the shim`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** The shim's own log so far (errors only: it runs without --debug), for failure messages. */
