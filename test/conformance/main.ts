@@ -30,7 +30,7 @@ Options:
                      default test/wasi-testsuite, the vendored copy
   --out FILE         where the report goes; default docs/CONFORMANCE.md for the default suite, else stdout
   --check            write nothing: fail when the report differs from FILE (listing the cases that changed)
-  --json             print the results as JSON on stdout (the report is still written to FILE)
+  --json             print the results as JSON on stdout (the report still goes to FILE, when there is one)
   --concurrency N    tests in flight at once (default 2)
   --timeout SECONDS  how long one test may run, each way, before it counts as not run (default 60)
   -h, --help         this text
@@ -43,7 +43,7 @@ registry or shim could not start; 2 usage error; 3 the suite folder is missing o
 
 Examples:
   npm run conformance                                  # regenerate docs/CONFORMANCE.md
-  npm run conformance -- --check                       # what CI runs
+  npm run conformance -- --check                       # what npm test, and so CI, checks
   npm run conformance -- --suite ../wasi-testsuite --out /tmp/report.md --json`;
 
 export interface CliResult {
