@@ -80,6 +80,11 @@ describe("ChildRunner args, env, preopens, stdio", () => {
     assert.deepEqual(out.trim().split("\n").sort(), ["A=1", "B=C=x", "EMPTY="]);
   });
 
+  it("adds no PWD for the working directory: the guest's env is the spec's alone", async () => {
+    const { out } = await run(specFor("print-env", [], { env: { A: "1" }, cwd: "/srv" }));
+    assert.equal(out, "A=1\n");
+  });
+
   it("preopens host dirs at guest paths", async () => {
     const data = join(tmp.dir, "data");
     mkdirSync(data);

@@ -137,8 +137,10 @@ export class ChildRunner implements Runner {
       const child: ChildSpec = {
         module: spec.module,
         args: spec.args,
-        // WASI has no chdir: the working directory is only told, as PWD (runner.ts), unless env sets one.
-        env: spec.cwd !== undefined && spec.env.PWD === undefined ? { ...spec.env, PWD: spec.cwd } : spec.env,
+        // Exactly the spec's environment: OCI's process.env is the whole of it (runc adds nothing), and a
+        // guest that counts its variables (wasi-testsuite environ_sizes_get) must see only those. `cwd` is
+        // not passed: WASI has no working directory and wasi-libc starts at "/" whatever PWD says.
+        env: spec.env,
         preopens: spec.preopens,
         stdin: stdio(spec.stdin, "stdin"),
         stdout: stdio(spec.stdout, "stdout"),

@@ -25,7 +25,7 @@ export interface RunSpec {
   env: Record<string, string>;
   /** Guest path -> host directory. `/` is usually the rootfs. */
   preopens: Record<string, string>;
-  /** Guest working directory (informational: WASI has no chdir; passed as PWD). */
+  /** Guest working directory inside the rootfs, where a relative module path is found; WASI has no chdir. */
   cwd?: string;
   stdin: StdioTarget;
   stdout: StdioTarget;

@@ -1,0 +1,74 @@
+/**
+ * Judging runs: an outcome against the test's spec (as wasi-testsuite's runner does: the exit status always,
+ * stdout and stderr only when the spec gives them, exactly), and the shim's outcome against the direct one
+ * (exit status, stdout and stderr all equal).
+ */
+import type { Outcome } from "./direct.js";
+import type { CaseSpec, ConformanceCase } from "./suite.js";
+
+/** One way of running a case: what it produced (or why it could not run) and whether that meets the spec. */
+export interface RunResult {
+  outcome?: Outcome;
+  /** Set when the run failed before the guest could run (instantiation, Create, pull...). */
+  error?: string;
+  pass: boolean;
+  /** Empty when it passes; else what was wrong, in one line. */
+  why: string;
+}
+
+export interface CaseResult {
+  case: ConformanceCase;
+  direct: RunResult;
+  shim: RunResult;
+  /** The shim produced exactly what node:wasi did (false when either could not run). */
+  same: boolean;
+}
+
+/** The verdict on an outcome, or on a run that ended in `error`. */
+export function judge(spec: CaseSpec, outcome: Outcome | undefined, error?: string): RunResult {
+  if (!outcome)
+    return { error: error ?? "no outcome", pass: false, why: `did not run: ${oneLine(error ?? "")}` };
+  const wrong: string[] = [];
+  if (outcome.exitCode !== spec.exitCode) wrong.push(`exit ${outcome.exitCode}, expected ${spec.exitCode}`);
+  for (const key of ["stdout", "stderr"] as const) {
+    const want = spec[key];
+    if (want !== undefined && outcome[key] !== want) {
+      wrong.push(`${key} ${JSON.stringify(clip(outcome[key]))}, expected ${JSON.stringify(clip(want))}`);
+    }
+  }
+  if (wrong.length > 0 && outcome.stderr.trim() && spec.stderr === undefined) {
+    wrong.push(`stderr: ${oneLine(outcome.stderr)}`);
+  }
+  return { outcome, pass: wrong.length === 0, why: wrong.join("; ") };
+}
+
+/** Whether two outcomes are the same: status, stdout and stderr. */
+export function sameOutcome(a: Outcome | undefined, b: Outcome | undefined): boolean {
+  return !!a && !!b && a.exitCode === b.exitCode && a.stdout === b.stdout && a.stderr === b.stderr;
+}
+
+/** What differs between the direct and the shim outcome, for the report and `--check` output. */
+export function difference(r: CaseResult): string {
+  const d = r.direct.outcome;
+  const s = r.shim.outcome;
+  if (!d || !s) return `direct: ${r.direct.why || "ran"}; shim: ${r.shim.why || "ran"}`;
+  const out: string[] = [];
+  if (d.exitCode !== s.exitCode) out.push(`exit ${s.exitCode} through the shim, ${d.exitCode} directly`);
+  for (const key of ["stdout", "stderr"] as const) {
+    if (d[key] !== s[key]) {
+      out.push(
+        `${key} ${JSON.stringify(clip(s[key]))} through the shim, ${JSON.stringify(clip(d[key]))} directly`,
+      );
+    }
+  }
+  return out.join("; ");
+}
+
+function clip(s: string, max = 120): string {
+  return s.length > max ? `${s.slice(0, max)}...` : s;
+}
+
+/** The text on one line, whitespace runs collapsed, clipped. */
+export function oneLine(s: string, max = 200): string {
+  return clip(s.replace(/\s+/g, " ").trim(), max);
+}
