@@ -245,7 +245,15 @@ function isObject(v: unknown): v is Json {
 
 /** A value from hostile JSON as an error message shows it: at most 80 characters. */
 function shown(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    // JSON.parse takes any depth; JSON.stringify overflows the stack on a few thousand levels.
+    text = Array.isArray(v)
+      ? "[[[...]]] (an array nested too deep to show)"
+      : "{...} (nested too deep to show)";
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
