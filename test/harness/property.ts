@@ -23,7 +23,11 @@ export async function checkProperty<T>(
   numRuns: number,
 ): Promise<void> {
   try {
-    await fc.assert(property, { seed: PROPERTY_SEED, numRuns: Math.ceil(numRuns * RUNS_FACTOR) });
+    await fc.assert(property, {
+      seed: PROPERTY_SEED,
+      numRuns: Math.ceil(numRuns * RUNS_FACTOR),
+      includeErrorInReport: true,
+    });
   } catch (err) {
     if (err instanceof Error)
       err.message += `\nreplay with NODEWASI_FC_SEED=${PROPERTY_SEED} (fast-check's path is above)`;
