@@ -19,6 +19,7 @@ import tar from "tar-stream";
 import { checkProperty, settlesWithin } from "../../test/harness/property.js";
 import { listTree } from "../../test/harness/store-check.js";
 import { Code } from "../internal/index.js";
+import { MAX_ZSTD_WINDOW } from "./decompress.js";
 import type { LayerCompression } from "./media-types.js";
 import { unpackLayer } from "./unpack.js";
 import { escapingSymlink } from "./unpack-path.js";
@@ -395,6 +396,59 @@ describe("hostile tar layers (property)", () => {
       }),
       200,
     );
+  });
+
+  it("reads zstd frame headers of any window before fzstd allocates it (bounded memory)", async () => {
+    const tarBytes = await packEntries(
+      [{ name: "a", type: "file", linkname: "", mode: 0o644, body: "x" }],
+      "",
+    );
+    await checkProperty(
+      fc.asyncProperty(
+        fc.nat(255),
+        fc.nat(255),
+        fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        fc.boolean(),
+        async (descriptor, windowByte, fcs, skippable) => {
+          // A frame header as chosen, then the tar as one raw block; maybe behind a skippable frame.
+          const single = (descriptor >> 5) & 1;
+          const fcsBytes = descriptor >> 6 ? 1 << (descriptor >> 6) : single;
+          const dict = [0, 1, 2, 4][descriptor & 3]!;
+          const block = Buffer.alloc(3);
+          block.writeUIntLE(1 | (tarBytes.length << 3), 0, 3);
+          const frame = Buffer.concat([
+            skippable ? Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]) : Buffer.alloc(0),
+            Buffer.from([0x28, 0xb5, 0x2f, 0xfd, descriptor & ~0x08]),
+            Buffer.from(single ? [] : [windowByte]),
+            Buffer.alloc(dict),
+            Buffer.from(fcs.subarray(0, fcsBytes)),
+            block,
+            tarBytes,
+            Buffer.alloc((descriptor >> 2) & 1 ? 4 : 0),
+          ]);
+          const c = await freshCase();
+          const before = process.memoryUsage().arrayBuffers;
+          try {
+            await unpackCase([frame], ["zstd"], c);
+            const grown = process.memoryUsage().arrayBuffers - before;
+            assert.ok(grown < 2 * MAX_ZSTD_WINDOW, `${grown} bytes of array buffers after one tiny layer`);
+          } finally {
+            await rm(c.base, { recursive: true, force: true });
+          }
+        },
+      ),
+      150,
+    );
+  });
+
+  it("regression: an 18-byte zstd frame asking for a 1.9 GiB window is refused before it is allocated", async () => {
+    const c = await freshCase();
+    const before = process.memoryUsage().arrayBuffers;
+    const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa7, 1, 0, 0, ...Array(11).fill(0)]);
+    const error = await unpackCase([frame], ["zstd"], c);
+    assert.match(error?.message ?? "", /asks for a 2013265920-byte window, over the 134217728-byte limit/);
+    assert.ok(process.memoryUsage().arrayBuffers - before < MAX_ZSTD_WINDOW);
+    await rm(c.base, { recursive: true, force: true });
   });
 
   it("refuses zstd and gzip bombs and zstd garbage with InvalidArgument", async () => {
