@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { assertShimError, checkProperty } from "../../test/harness/property.js";
+import { assertShimError, checkProperty, damageArb, damaged } from "../../test/harness/property.js";
 import { Code } from "../internal/index.js";
 import { inspectWasm, type WasmInfo } from "./inspect.js";
 import { capMemory } from "./memory-cap.js";
@@ -148,24 +148,6 @@ function moduleOf(s: Spec): Uint8Array {
     out.push(...section(7, body));
   }
   return new Uint8Array(out);
-}
-
-type Damage = { kind: "none" } | { kind: "cut"; at: number } | { kind: "set"; at: number; byte: number };
-const damageArb: fc.Arbitrary<Damage> = fc.oneof(
-  { weight: 4, arbitrary: fc.constant({ kind: "none" as const }) },
-  { weight: 1, arbitrary: fc.nat().map((at) => ({ kind: "cut" as const, at })) },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(fc.nat(), fc.nat(255)).map(([at, byte]) => ({ kind: "set" as const, at, byte })),
-  },
-);
-
-function damaged(b: Uint8Array, d: Damage): Uint8Array {
-  if (d.kind === "none") return b;
-  if (d.kind === "cut") return b.subarray(0, d.at % (b.length + 1));
-  const out = Uint8Array.from(b);
-  out[d.at % out.length] = d.byte;
-  return out;
 }
 
 const V8_KIND: Record<string, string> = {

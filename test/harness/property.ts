@@ -116,3 +116,28 @@ function replaceAt(v: unknown, path: (string | number)[], value: unknown): unkno
   else copy[head!] = replaceAt(copy[head!], rest, value);
   return copy;
 }
+
+/** What is done to valid bytes to make hostile ones: nothing, a cut at some offset, or one byte changed. */
+export type Damage =
+  | { kind: "none" }
+  | { kind: "cut"; at: number }
+  | { kind: "set"; at: number; byte: number };
+
+/** Damage, mostly none, so that what the bytes were built to reach is still reached often. */
+export const damageArb: fc.Arbitrary<Damage> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ kind: "none" as const }) },
+  { weight: 1, arbitrary: fc.nat().map((at) => ({ kind: "cut" as const, at })) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.nat(), fc.nat(255)).map(([at, byte]) => ({ kind: "set" as const, at, byte })),
+  },
+);
+
+/** `bytes` with `d` applied (offsets wrap around the length); the input is never modified. */
+export function damaged(bytes: Uint8Array, d: Damage): Buffer {
+  if (d.kind === "none" || bytes.length === 0) return Buffer.from(bytes);
+  if (d.kind === "cut") return Buffer.from(bytes.subarray(0, d.at % (bytes.length + 1)));
+  const out = Buffer.from(bytes);
+  out[d.at % out.length] = d.byte;
+  return out;
+}
