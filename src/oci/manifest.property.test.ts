@@ -247,10 +247,13 @@ describe("hostile index graphs (property)", () => {
 
 describe("classifying hostile manifests (property)", () => {
   it("names a module (absolute rootfs path or one of the layers) or refuses with FailedPrecondition", async () => {
-    const layerType = fc.constantFrom(
-      ...Object.values(MediaType),
-      "application/x-unknown",
-      "application/vnd.oci.image.layer.v1.tar+bzip2",
+    const layerType = fc.oneof(
+      fc.constantFrom(
+        ...Object.values(MediaType),
+        "application/x-unknown",
+        "application/vnd.oci.image.layer.v1.tar+bzip2",
+      ),
+      fc.nat(20).map((i) => `application/x-${i}-${"y".repeat(i * 5000)}`),
     );
     const descriptor = fc
       .tuple(layerType, fc.nat(5), fc.option(fc.constantFrom("a.wasm", "x.WASM", "b", "../c.wasm", "")))
@@ -265,7 +268,7 @@ describe("classifying hostile manifests (property)", () => {
     await checkProperty(
       fc.property(
         descriptor,
-        fc.array(descriptor, { maxLength: 4 }),
+        fc.array(descriptor, { maxLength: 40 }),
         fc.option(mutatedJson(goodConfig)),
         fc.constantFrom(undefined, "compat", "compat-smart", "other"),
         fc.boolean(),
@@ -291,7 +294,8 @@ describe("classifying hostile manifests (property)", () => {
             assert.ok(loc.tarLayers.every((l) => layers.includes(l)));
             assert.ok(loc.workingDir.startsWith("/"));
           } catch (err) {
-            assertShimError(err, [Code.FailedPrecondition], "classifyImage");
+            const e = assertShimError(err, [Code.FailedPrecondition], "classifyImage");
+            assert.ok(e.message.length < 2000, `a ${e.message.length}-character message`);
           }
         },
       ),
