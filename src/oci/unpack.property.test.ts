@@ -429,6 +429,15 @@ describe("hostile tar layers (property)", () => {
     await rm(c.base, { recursive: true, force: true });
   });
 
+  it("regression: a symlink loop is refused as one, not only as a link leading outside", async () => {
+    const c = await freshCase();
+    const loop = packEntries([{ name: "b", type: "symlink", linkname: "b/a", mode: 0o777, body: "" }], "");
+    const error = await unpackCase([loop], ["none"], c);
+    assert.match(error?.message ?? "", /refusing entry "b": the symlink loops/);
+    await assertNothingOutside(c.base, c.sentinel);
+    await rm(c.base, { recursive: true, force: true });
+  });
+
   it("refuses zstd and gzip bombs and zstd garbage with InvalidArgument", async () => {
     await checkProperty(
       fc.asyncProperty(
