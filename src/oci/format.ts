@@ -100,7 +100,7 @@ export function classifyImage(
   if (configType === MediaType.WasmConfigV0) {
     const first = manifest.layers[0];
     if (manifest.layers.length !== 1 || !first || !RAW_WASM_LAYER_TYPES.includes(first.mediaType)) {
-      const types = manifest.layers.map((l) => l.mediaType).join(", ") || "none";
+      const types = layerTypes(manifest.layers);
       throw failedPrecondition(
         `image ${name} is a CNCF Wasm OCI artifact with layers [${types}]; the v0 spec requires exactly one ` +
           `${MediaType.Wasm} layer and says consumers reject anything else; re-push it with one module layer`,
@@ -147,8 +147,8 @@ export function classifyImage(
 
   if (base.tarLayers.length) return fromRootfs(manifest, manifestMediaType, config, name, argv, base, opts);
   throw failedPrecondition(
-    `image ${name} has no wasm module nodewasi can find: its layers are [${manifest.layers.map((l) => l.mediaType).join(", ") || "none"}] ` +
-      `with config ${configType}; looked for a raw wasm layer (${RAW_WASM_LAYER_TYPES.join(", ")}), tar layers with ` +
+    `image ${name} has no wasm module nodewasi can find: its layers are [${layerTypes(manifest.layers)}] ` +
+      `with config ${clip(configType)}; looked for a raw wasm layer (${RAW_WASM_LAYER_TYPES.join(", ")}), tar layers with ` +
       "an Entrypoint or Cmd, or a layer titled *.wasm; rebuild it FROM scratch with the module as ENTRYPOINT",
   );
 }
@@ -227,6 +227,20 @@ function fromRootfs(
     module: { kind: "rootfs", path },
     entrypoint: argv,
   };
+}
+
+/**
+ * The layers' media types for a message: in order, at most eight, each cut to 80 characters, so a hostile
+ * manifest of thousands of layers or megabyte-long types still gives a message a person can read.
+ */
+function layerTypes(layers: Descriptor[]): string {
+  const shown = layers.slice(0, 8).map((l) => clip(l.mediaType));
+  if (layers.length > 8) shown.push(`and ${layers.length - 8} more`);
+  return shown.join(", ") || "none";
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 function isTarLayer(l: Descriptor): boolean {

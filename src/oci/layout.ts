@@ -196,7 +196,8 @@ export async function checkLayout(dir: string): Promise<void> {
   }
   if (version !== IMAGE_LAYOUT_VERSION) {
     throw invalidArgument(
-      `${marker}: imageLayoutVersion is ${JSON.stringify(version)}; only ${IMAGE_LAYOUT_VERSION} is supported`,
+      // Not JSON.stringify: a hostile value nested a few thousand deep overflows its stack.
+      `${marker}: imageLayoutVersion is ${typeof version === "string" ? JSON.stringify(version.slice(0, 80)) : `not a string (${version === null ? "null" : typeof version})`}; only ${IMAGE_LAYOUT_VERSION} is supported`,
     );
   }
   await stat(join(dir, "index.json")).catch((err: NodeJS.ErrnoException) => {

@@ -54,18 +54,18 @@ export function parseManifest(
 
   const ctKnown = isIndexType(ct) || isManifestType(ct);
   if (!ctKnown && !NEUTRAL_CONTENT_TYPES.includes(ct)) {
-    throw refuse(where, `served as ${ct}, which is not an OCI or Docker manifest or index type`);
+    throw refuse(where, `served as ${clip(ct)}, which is not an OCI or Docker manifest or index type`);
   }
   if (declared !== undefined && ctKnown && declared !== ct) {
     throw invalidArgument(
-      `${where}: body says mediaType ${declared} but it was served as ${ct}; refusing the mismatch`,
+      `${where}: body says mediaType ${clip(declared)} but it was served as ${ct}; refusing the mismatch`,
     );
   }
   const mediaType = declared ?? (ctKnown ? ct : inferMediaType(body, where));
   if (isIndexType(mediaType)) return { kind: "index", mediaType, index: toIndex(body, mediaType, where) };
   if (isManifestType(mediaType))
     return { kind: "manifest", mediaType, manifest: toManifest(body, mediaType, where) };
-  throw refuse(where, `mediaType ${mediaType} is not an OCI or Docker manifest or index`);
+  throw refuse(where, `mediaType ${clip(mediaType)} is not an OCI or Docker manifest or index`);
 }
 
 function refuse(where: string, why: string): ShimError {
@@ -245,8 +245,21 @@ function isObject(v: unknown): v is Json {
 
 /** A value from hostile JSON as an error message shows it: at most 80 characters. */
 function shown(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    // JSON.parse takes any depth; JSON.stringify overflows the stack on a few thousand levels.
+    text = Array.isArray(v)
+      ? "[[[...]]] (an array nested too deep to show)"
+      : "{...} (nested too deep to show)";
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** A string from hostile input as a message shows it: at most 80 characters, so a 4 MiB value stays readable. */
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 function optString(o: Json, key: string, where: string): string | undefined {

@@ -100,7 +100,11 @@ export async function unpackLayer(
     if (applier.symlinks > 0) {
       const escaping = await escapingSymlink(root);
       if (escaping)
-        throw refusal(layer, escaping, "the symlink leads outside the rootfs through another symlink");
+        throw refusal(
+          layer,
+          escaping,
+          "the symlink loops, or leads outside the rootfs through another symlink",
+        );
     }
   } catch (err) {
     stream.destroy();

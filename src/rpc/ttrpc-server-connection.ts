@@ -210,12 +210,14 @@ function responseBytes(status: WireStatus, payload: Uint8Array = new Uint8Array(
 
 /** ttrpc `KeyValue`s as `CallContext.metadata`: keys lower-cased, values in arrival order. */
 function metadataOf(pairs: ttrpc.KeyValue[]): Record<string, string[]> {
-  const metadata: Record<string, string[]> = {};
+  const metadata = new Map<string, string[]>();
   for (const { key, value } of pairs) {
     const k = key.toLowerCase();
-    metadata[k] = [...(metadata[k] ?? []), value];
+    metadata.set(k, [...(metadata.get(k) ?? []), value]);
   }
-  return metadata;
+  // A plain object indexed by wire keys would read `__proto__` as Object.prototype (not iterable: a TypeError
+  // that cost the connection); fromEntries defines own properties, so every key stays plain data.
+  return Object.fromEntries(metadata);
 }
 
 /** Arms the call's deadline (`timeout_nano`, nanoseconds from receipt); none for 0 or less. */

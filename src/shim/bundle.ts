@@ -17,6 +17,11 @@ export interface RuntimeSpec {
   annotations?: Record<string, string>;
 }
 
+/**
+ * Reads `<bundle>/config.json`. The fields nodewasi reads are checked for their runtime-spec types, so a
+ * hostile or broken spec is `InvalidArgument` naming the field, never a TypeError later; other fields are
+ * ignored. A missing file is `NotFound`.
+ */
 export async function readRuntimeSpec(bundle: string): Promise<RuntimeSpec> {
   const path = join(bundle, "config.json");
   let text: string;
@@ -25,13 +30,82 @@ export async function readRuntimeSpec(bundle: string): Promise<RuntimeSpec> {
   } catch {
     throw notFound(`bundle ${bundle} has no config.json (an OCI runtime spec)`);
   }
+  let spec: unknown;
   try {
-    const spec = JSON.parse(text) as RuntimeSpec;
-    if (typeof spec !== "object" || spec === null) throw new Error("not an object");
-    return spec;
+    spec = JSON.parse(text);
   } catch (err) {
     throw invalidArgument(`${path} is not valid JSON: ${(err as Error).message}`);
   }
+  const bad = (field: string, want: string) =>
+    invalidArgument(`${path}: ${field} is not ${want}; fix the runtime spec (opencontainers/runtime-spec)`);
+  const obj = (v: unknown, field: string) => {
+    if (v !== undefined && !isObject(v)) throw bad(field, "an object");
+    return v as Record<string, unknown> | undefined;
+  };
+  const root = obj(spec, "the document");
+  if (!root) throw bad("the document", "an object");
+  const proc = obj(root.process, "process");
+  if (proc) checkProcess(proc, (f, w) => bad(`process.${f}`, w));
+  const rootfs = obj(root.root, "root");
+  if (rootfs?.path !== undefined && typeof rootfs.path !== "string") throw bad("root.path", "a string");
+  if (root.mounts !== undefined) {
+    if (!Array.isArray(root.mounts)) throw bad("mounts", "an array");
+    root.mounts.forEach((m: unknown, i) => {
+      const mount = obj(m, `mounts[${i}]`);
+      if (typeof mount?.destination !== "string") throw bad(`mounts[${i}].destination`, "a string");
+      for (const f of ["source", "type"])
+        if (mount[f] !== undefined && typeof mount[f] !== "string")
+          throw bad(`mounts[${i}].${f}`, "a string");
+      if (mount.options !== undefined && !isStringArray(mount.options))
+        throw bad(`mounts[${i}].options`, "an array of strings");
+    });
+  }
+  const memory = obj(
+    obj(obj(root.linux, "linux")?.resources, "linux.resources")?.memory,
+    "linux.resources.memory",
+  );
+  if (memory?.limit !== undefined && typeof memory.limit !== "number")
+    throw bad("linux.resources.memory.limit", "a number");
+  const annotations = obj(root.annotations, "annotations");
+  if (annotations && !Object.values(annotations).every((v) => typeof v === "string"))
+    throw bad("annotations", "an object of strings");
+  return root as RuntimeSpec;
+}
+
+/**
+ * Parses an OCI Process (config.json's `process`, or the JSON of an Exec request): args and env arrays of
+ * strings, cwd a string, terminal a boolean. Anything else is `InvalidArgument` naming `what` and the field.
+ */
+export function parseProcessSpec(
+  json: Uint8Array | string,
+  what: string,
+): NonNullable<RuntimeSpec["process"]> {
+  let v: unknown;
+  try {
+    v = JSON.parse(typeof json === "string" ? json : Buffer.from(json).toString("utf8"));
+  } catch (err) {
+    throw invalidArgument(`${what}: the process spec is not JSON: ${(err as Error).message}`);
+  }
+  const bad = (field: string, want: string) =>
+    invalidArgument(`${what}: the process spec's ${field} is not ${want}`);
+  if (!isObject(v)) throw bad("document", "an object");
+  checkProcess(v, bad);
+  return v as NonNullable<RuntimeSpec["process"]>;
+}
+
+function checkProcess(p: Record<string, unknown>, bad: (field: string, want: string) => Error): void {
+  for (const f of ["args", "env"])
+    if (p[f] !== undefined && !isStringArray(p[f])) throw bad(f, "an array of strings");
+  if (p.cwd !== undefined && typeof p.cwd !== "string") throw bad("cwd", "a string");
+  if (p.terminal !== undefined && typeof p.terminal !== "boolean") throw bad("terminal", "a boolean");
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string");
 }
 
 /** `["A=1", "B=x=y"]` -> `{A: "1", B: "x=y"}`; later entries win, as in a process environment. */
@@ -97,7 +171,11 @@ export async function resolveModule(
             .filter(Boolean)
             .map((d) => posix.join(d, file)),
         ];
-  const root = await realpath(rootfs);
+  const root = await realpath(rootfs).catch((err: unknown) => {
+    throw notFound(`the rootfs ${rootfs} does not exist or cannot be read (root.path of the bundle)`, {
+      cause: err,
+    });
+  });
   for (const guest of candidates) {
     const host = await realpath(join(root, guest)).catch(() => undefined);
     if (!host) continue;

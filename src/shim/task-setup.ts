@@ -14,6 +14,7 @@ import {
   envRecord,
   type ModuleRef,
   mountPreopens,
+  parseProcessSpec,
   type RuntimeSpec,
   readRuntimeSpec,
   resolveWasmModule,
@@ -200,12 +201,7 @@ export async function setupExec(
   stdio: StdioRequest,
   what: string,
 ): Promise<RunSpec> {
-  let process: { args?: string[]; env?: string[]; cwd?: string };
-  try {
-    process = JSON.parse(Buffer.from(processJson).toString("utf8"));
-  } catch (err) {
-    throw invalidArgument(`${what}: the process spec is not JSON: ${(err as Error).message}`);
-  }
+  const process = parseProcessSpec(processJson, what);
   const args = process.args ?? [];
   if (!args[0]) throw invalidArgument(`${what}: the process spec has no args`);
   const env = envRecord(process.env ?? []);

@@ -76,7 +76,13 @@ export function parseChallenges(header: string | undefined): Challenge[] {
       skip(/[ \t]/);
       i++; // "="
       skip(/[ \t]/);
-      challenge.params[name] = value();
+      // Defined, not assigned: a parameter named `__proto__` is data, not the object's prototype.
+      Object.defineProperty(challenge.params, name, {
+        value: value(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       skip(/[ \t]/);
       if (s[i] !== ",") break;
       while (s[i] === "," || s[i] === " " || s[i] === "\t") i++;

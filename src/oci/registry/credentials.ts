@@ -80,9 +80,12 @@ export class DockerCredentials implements CredentialProvider {
     const dockerConfig = join(this.#env.DOCKER_CONFIG || join(this.#home, ".docker"), "config.json");
     const docker = await this.#read(dockerConfig);
     if (docker) {
-      const helper = Object.entries(docker.credHelpers ?? {}).find(([k]) => configKeyHost(k) === host)?.[1];
+      const h = docker.credHelpers;
+      const helpers = typeof h === "object" && h !== null && !Array.isArray(h) ? h : {};
+      const helper = Object.entries(helpers).find(([k]) => configKeyHost(k) === host)?.[1];
       for (const name of [helper, docker.credsStore]) {
-        if (!name) continue;
+        // JSON may hold anything here: `"credsStore": 5` must not run docker-credential-5.
+        if (typeof name !== "string" || !name) continue;
         const creds = await runCredentialHelper(name, serverUrl, { env: this.#env, logger: this.#logger });
         if (creds) return creds;
       }
