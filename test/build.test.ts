@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type CliRun, type CliWork, cli, makeWork, REPO, stopShim } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
-import { buildImage, layoutSource, loadImage, writeLayout } from "../src/oci/index.js";
+import { buildImage, buildIndex, layoutSource, loadImage, writeLayout } from "../src/oci/index.js";
 import { helloModule, notWasm, testComponent } from "./harness/modules.js";
 import { pushBuilt } from "./harness/push.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
@@ -120,7 +120,7 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
     });
   }
 
-  it("--format docker: Docker schema2 types, as skopeo reads them from a registry", {
+  it("--format docker: Docker schema2 types, as skopeo reads them from a registry; a partly pulled index is refused by --add", {
     skip: registrySkipReason() ?? false,
   }, async () => {
     // skopeo reads only OCI-typed manifests from an OCI layout, so the Docker image is checked in a registry.
@@ -155,6 +155,21 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
       );
       const cfg = skopeo("inspect", "--tls-verify=false", "--config", ref);
       assert.deepEqual([cfg.os, cfg.architecture], ["wasip1", "wasm"]);
+
+      // A pull of an index keeps only the manifest it chose, so that index cannot go into a new one whole.
+      const amd64 = buildImage({
+        module: notWasm("partial"),
+        format: "image",
+        platform: { os: "linux", architecture: "amd64" },
+      });
+      await pushBuilt(registry.host, "partial:v1", buildIndex([{ image: amd64 }, { image }]));
+      const pulled = await cli(work, ["pull", `${registry.host}/partial:v1`]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      fails(
+        await build("--index", "whole:v1", "--add", `${registry.host}/partial:v1`),
+        3,
+        /only part of .*partial:v1 is in the store/,
+      );
     } finally {
       await registry?.stop();
     }

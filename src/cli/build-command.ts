@@ -8,7 +8,7 @@
  */
 import { basename } from "node:path";
 import type { Command } from "commander";
-import { failedPrecondition, invalidArgument, notFound, ShimError, sha256 } from "../internal/index.js";
+import { Code, failedPrecondition, invalidArgument, notFound, ShimError, sha256 } from "../internal/index.js";
 import type { BuiltImage, ContentStore, ImageFormat, IndexEntry, Platform } from "../oci/index.js";
 import {
   collect,
@@ -361,6 +361,7 @@ async function loadEntry(oci: Oci, db: ContentStore, item: string): Promise<Inde
   const source = await oci.layoutSource(db.root, record.name);
   try {
     const image = await oci.loadImage(source).catch((err: unknown) => {
+      if (ShimError.from(err).code !== Code.NotFound) throw err;
       throw notFound(
         `--add ${item}: only part of ${record.name} is in the store (a pull keeps only the manifest it chose); add it from a layout (oci:DIR:TAG) instead`,
         { cause: err },
