@@ -8,8 +8,8 @@
  */
 import { basename } from "node:path";
 import type { Command } from "commander";
-import { Code, failedPrecondition, invalidArgument, notFound, ShimError, sha256 } from "../internal/index.js";
-import type { BuiltImage, ContentStore, ImageFormat, IndexEntry, Platform } from "../oci/index.js";
+import { failedPrecondition, invalidArgument, notFound, ShimError, sha256 } from "../internal/index.js";
+import { buildIndexAction } from "./build-index-command.js";
 import {
   collect,
   imagePath,
@@ -18,48 +18,18 @@ import {
   parseKeyValue,
   readFileOptions,
 } from "./build-inputs.js";
+import {
+  type BuildFlags,
+  type BuildResult,
+  destination,
+  parseName,
+  storeBuilt,
+  writeDestination,
+} from "./build-output.js";
 import { type CliContext, type CliState, contextFor } from "./context.js";
 import { formatBytes } from "./format.js";
 
-interface BuildFlags {
-  tag?: string;
-  format: ImageFormat;
-  platform?: string;
-  entrypoint?: string;
-  env: string[];
-  annotation: string[];
-  file: string[];
-  workdir?: string;
-  created?: string;
-  output?: string;
-  index?: string;
-  add: string[];
-  attest?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-}
-
-/** What `--json` prints, and what the summary shows. */
-export interface BuildResult {
-  /** The name it was built as (`-t` or `--index`), normalised; absent when only `--output` named it. */
-  ref?: string;
-  digest: string;
-  mediaType: string;
-  size: number;
-  /** `image`, `docker`, ... for a single image; `index` for an index. */
-  format: ImageFormat | "index";
-  /** The image's platform (single images). */
-  platform?: Platform;
-  /** The platforms of an index's entries, attestations included, in order. */
-  platforms?: (Platform | null)[];
-  /** Where it went: `store:<root>`, or the `oci:`/`oci-archive:` destination with its tag. */
-  output: string;
-  /** The packaged module (single images). */
-  module?: { digest: string; size: number; kind: string };
-}
-
 const TAR_FORMATS: readonly string[] = ["image", "docker", "compat"];
-const MODULE_ONLY = ["format", "platform", "entrypoint", "workdir", "created", "file", "env"] as const;
 
 /** Registers `build` on `parent`. */
 export function buildCommand(parent: Command, state: CliState): Command {
@@ -131,7 +101,7 @@ Examples:
       const ctx = contextFor(cmd, state);
       const result =
         flags.index !== undefined
-          ? await buildIndexCommand(ctx, module, flags, cmd)
+          ? await buildIndexAction(ctx, module, flags, cmd)
           : await buildModule(ctx, module, flags);
       if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
       else if (flags.quiet) ctx.out(`${result.digest}\n`);
@@ -213,7 +183,7 @@ async function buildModule(
   const built = image.manifest.platform!;
   const output = dest
     ? await writeDestination(oci, dest, image, ref?.name)
-    : await store(ctx, oci, image, ref!.name, built);
+    : await storeBuilt(ctx, oci, image, ref!.name, built);
   return {
     ...(ref ? { ref: ref.name } : {}),
     digest: image.manifest.digest,
@@ -224,155 +194,6 @@ async function buildModule(
     output,
     module: { digest: sha256(bytes), size: bytes.length, kind: header.kind },
   };
-}
-
-async function buildIndexCommand(
-  ctx: CliContext,
-  module: string | undefined,
-  flags: BuildFlags,
-  cmd: Command,
-): Promise<BuildResult> {
-  const oci = await import("../oci/index.js");
-  if (module !== undefined)
-    throw invalidArgument(`--index builds from --add images; drop ${module}, or drop --index`);
-  if (flags.tag !== undefined) throw invalidArgument("--index names the index; drop -t");
-  const given = MODULE_ONLY.filter((o) => cmd.getOptionValueSource(o) === "cli");
-  if (given.length) {
-    throw invalidArgument(
-      `${given.map((o) => `--${o}`).join(", ")} ${given.length === 1 ? "applies" : "apply"} to a module build, not to --index`,
-    );
-  }
-  const ref = parseName(oci, "--index", flags.index!);
-  const dest = destination(oci, flags.output, ref.tag);
-  const items = flags.add.flatMap((a) => a.split(",")).filter((a) => a !== "");
-  if (items.length === 0) throw invalidArgument("--index needs images: add --add REF[,REF...]");
-  const annotations = parseAnnotations(flags.annotation);
-
-  const storeDb = await oci.ContentStore.open(ctx.root);
-  const entries: IndexEntry[] = [];
-  for (const item of items) entries.push(await loadEntry(oci, storeDb, item));
-  const index = oci.buildIndex(entries, {
-    ...(flags.attest
-      ? { attestationFor: entries.filter((e) => e.image.manifest.platform).map((e) => e.image) }
-      : {}),
-    ...(Object.keys(annotations).length ? { annotations } : {}),
-  });
-  const output = dest
-    ? await writeDestination(oci, dest, index, ref.name)
-    : await store(ctx, oci, index, ref.name);
-  const manifests = (
-    JSON.parse(index.blobs.get(index.manifest.digest)!.toString()) as {
-      manifests: IndexEntry["image"]["manifest"][];
-    }
-  ).manifests;
-  return {
-    ref: ref.name,
-    digest: index.manifest.digest,
-    mediaType: index.manifest.mediaType,
-    size: index.manifest.size,
-    format: "index",
-    platforms: manifests.map((m) => m.platform ?? null),
-    output,
-  };
-}
-
-type Oci = typeof import("../oci/index.js");
-
-/** `-t`/`--index` must name an image by tag: `hello:v1` -> `docker.io/library/hello:v1`. */
-function parseName(oci: Oci, option: string, s: string): { name: string; tag: string } {
-  if (/^(?:oci|oci-archive|docker):/.test(s)) {
-    throw invalidArgument(`${option} ${s}: name the image (e.g. app:v1); write layouts with --output ${s}`);
-  }
-  const r = oci.parseReference(s);
-  if (r.digest) throw invalidArgument(`${option} ${s}: an image is named by a tag, not a digest`);
-  return { name: oci.formatReference(r), tag: r.tag ?? "latest" };
-}
-
-interface Destination {
-  kind: "oci" | "oci-archive";
-  path: string;
-  tag: string;
-}
-
-function destination(
-  oci: Oci,
-  output: string | undefined,
-  defaultTag: string | undefined,
-): Destination | undefined {
-  if (output === undefined) return undefined;
-  const spec = /^oci(?:-archive)?:/.test(output) ? oci.parseSourceSpec(output) : undefined;
-  if (!spec || spec.kind === "registry") {
-    throw invalidArgument(
-      `--output ${JSON.stringify(output)}: want oci:DIR[:TAG] or oci-archive:FILE[:TAG]; to push to a registry, build into the store and push`,
-    );
-  }
-  const tag = spec.tag ?? defaultTag;
-  if (!tag) throw invalidArgument(`--output ${output} has no :TAG and there is no -t to take it from`);
-  return { kind: spec.kind, path: spec.path, tag };
-}
-
-async function writeDestination(
-  oci: Oci,
-  dest: Destination,
-  image: BuiltImage,
-  name?: string,
-): Promise<string> {
-  const { resolve } = await import("node:path");
-  const path = resolve(dest.path);
-  // The full name too, as buildx's OCI exporter writes it, so `ctr import` knows what to call the image.
-  const named: BuiltImage = name
-    ? { ...image, manifest: { ...image.manifest, annotations: { [oci.Annotation.ImageName]: name } } }
-    : image;
-  if (dest.kind === "oci") await oci.writeLayout(path, [{ image: named, tag: dest.tag }]);
-  else await oci.writeLayoutArchive(path, [{ image: named, tag: dest.tag }]);
-  return `${dest.kind}:${path}:${dest.tag}`;
-}
-
-/** Stores `image` under `name` through the pull path; a single image's own platform is the one chosen. */
-async function store(
-  ctx: CliContext,
-  oci: Oci,
-  image: BuiltImage,
-  name: string,
-  platform?: Platform,
-): Promise<string> {
-  const db = await oci.ContentStore.open(ctx.root);
-  await oci.storeImage(db, image, name, { logger: ctx.logger, ...(platform ? { platform } : {}) });
-  return `store:${ctx.root}`;
-}
-
-/** An `--add` item as an index entry: from a layout source, or from the store by name. */
-async function loadEntry(oci: Oci, db: ContentStore, item: string): Promise<IndexEntry> {
-  if (/^oci(?:-archive)?:/.test(item)) {
-    const { source } = await oci.openSource(item);
-    try {
-      return { image: await oci.loadImage(source) };
-    } finally {
-      await source.close();
-    }
-  }
-  const { findImage } = await import("./image-record.js");
-  const record = await findImage(db, item).catch((err: unknown) => {
-    throw notFound(
-      `--add ${item}: not in the store; build it (nodewasi build MODULE -t ${item}), pull it, or give oci:DIR:TAG`,
-      { cause: err },
-    );
-  });
-  const source = await oci.layoutSource(db.root, record.name);
-  try {
-    const image = await oci.loadImage(source).catch((err: unknown) => {
-      if (ShimError.from(err).code !== Code.NotFound) throw err;
-      throw notFound(
-        `--add ${item}: only part of ${record.name} is in the store (a pull keeps only the manifest it chose); add it from a layout (oci:DIR:TAG) instead`,
-        { cause: err },
-      );
-    });
-    const isManifest = oci.isManifestType(image.manifest.mediaType);
-    const platform = image.manifest.platform ?? (isManifest ? record.pulled?.platform : undefined);
-    return { image: platform ? { ...image, manifest: { ...image.manifest, platform } } : image };
-  } finally {
-    await source.close();
-  }
 }
 
 async function readModule(path: string): Promise<Buffer> {
