@@ -31,6 +31,10 @@ import { formatBytes } from "./format.js";
 
 const TAR_FORMATS: readonly string[] = ["image", "docker", "compat"];
 
+type Repeatable = "env" | "annotation" | "file" | "add";
+/** The flags as commander hands them over: a repeatable option given no time is undefined. */
+type GivenFlags = Omit<BuildFlags, Repeatable> & Partial<Pick<BuildFlags, Repeatable>>;
+
 /** Registers `build` on `parent`. */
 export function buildCommand(parent: Command, state: CliState): Command {
   return parent
@@ -45,13 +49,12 @@ export function buildCommand(parent: Command, state: CliState): Command {
     )
     .option("--platform <os/arch>", "platform of the image (default wasip1/wasm; linux/amd64 for compat)")
     .option("--entrypoint <path>", "where the module lives in the image (default /MODULE's file name)")
-    .option("--env <K=V>", "an environment variable of the guest (repeatable)", collect, [])
-    .option("--annotation <K=V>", "a manifest (or index) annotation (repeatable)", collect, [])
+    .option("--env <K=V>", "an environment variable of the guest (repeatable)", collect)
+    .option("--annotation <K=V>", "a manifest (or index) annotation (repeatable)", collect)
     .option(
       "--file <host:path>",
       "copy a host file or directory into the image's tar layer (repeatable)",
       collect,
-      [],
     )
     .option("--workdir <dir>", "the guest's working directory")
     .option("--created <time>", "RFC 3339 creation time, or now (default 1970-01-01T00:00:00Z: reproducible)")
@@ -61,7 +64,6 @@ export function buildCommand(parent: Command, state: CliState): Command {
       "--add <refs>",
       "images for --index: stored names, oci:DIR:TAG or oci-archive:FILE:TAG (comma-separated, repeatable)",
       collect,
-      [],
     )
     .option("--attest", "with --index: add a buildx-style attestation entry (unknown/unknown) for each image")
     .option("-q, --quiet", "print only the digest")
@@ -69,7 +71,7 @@ export function buildCommand(parent: Command, state: CliState): Command {
     .addHelpText(
       "after",
       `
-Formats (../shared/reference/oci-wasm-images.md section 2):
+Formats:
   image        OCI image: the module in a gzip tar layer at its entrypoint (docker buildx FROM scratch)
   docker       the same with Docker schema2 media types
   compat       plugin.wasm in a tar layer, platform linux/amd64, annotation module.wasm.image/variant=compat
@@ -97,8 +99,16 @@ Examples:
   $ nodewasi build --index app:multi --add oci:./linux-layout:v1 --add app:v1 --output oci:./layout
   $ DIGEST=$(nodewasi build -q app.wasm -t app:v1 --output oci:./layout)`,
     )
-    .action(async (module: string | undefined, flags: BuildFlags, cmd: Command) => {
+    .action(async (module: string | undefined, given: GivenFlags, cmd: Command) => {
       const ctx = contextFor(cmd, state);
+      // Repeatable options have no default, so --help does not print "(default: [])".
+      const flags = {
+        ...given,
+        env: given.env ?? [],
+        annotation: given.annotation ?? [],
+        file: given.file ?? [],
+        add: given.add ?? [],
+      };
       const result =
         flags.index !== undefined
           ? await buildIndexAction(ctx, module, flags, cmd)

@@ -9,7 +9,7 @@ import { invalidArgument, notFound } from "../internal/index.js";
 import type { TarEntry } from "../oci/index.js";
 
 /** Collects a repeatable option's values (commander's reducer). */
-export function collect(value: string, previous: string[]): string[] {
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
