@@ -29,8 +29,6 @@ import {
 import { type CliContext, type CliState, contextFor } from "./context.js";
 import { formatBytes } from "./format.js";
 
-const TAR_FORMATS: readonly string[] = ["image", "docker", "compat"];
-
 type Repeatable = "env" | "annotation" | "file" | "add";
 /** The flags as commander hands them over: a repeatable option given no time is undefined. */
 type GivenFlags = Omit<BuildFlags, Repeatable> & Partial<Pick<BuildFlags, Repeatable>>;
@@ -140,7 +138,7 @@ async function buildModule(
   const ref = flags.tag === undefined ? undefined : parseName(oci, "-t", flags.tag);
   const dest = destination(oci, flags.output, ref?.tag);
   if (!ref && !dest) throw invalidArgument("no name given; add -t REF (or --output with a :TAG)");
-  if (flags.file.length > 0 && !TAR_FORMATS.includes(flags.format)) {
+  if (flags.file.length > 0 && !oci.TAR_LAYER_FORMATS.includes(flags.format)) {
     throw invalidArgument(
       `--file needs a tar layer, and format ${flags.format} stores the module as a raw layer; use --format image, docker or compat`,
     );

@@ -92,7 +92,8 @@ export const ORAS_DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1";
 const WASM_PLATFORM: Platform = { architecture: "wasm", os: "wasip1" };
 const COMPONENT_PLATFORM: Platform = { architecture: "wasm", os: "wasip2" };
 const COMPAT_PLATFORM: Platform = { architecture: "amd64", os: "linux" };
-const TAR_FORMATS: readonly ImageFormat[] = ["image", "docker", "compat"];
+/** The formats whose module sits in a tar layer, the only ones that can hold extra `files`. */
+export const TAR_LAYER_FORMATS: readonly ImageFormat[] = ["image", "docker", "compat"];
 
 /** Builds one single-platform image in `opts.format`. Throws `InvalidArgument` for options a format cannot hold. */
 export function buildImage(opts: BuildImageOptions): BuiltImage {
@@ -102,7 +103,7 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
       `unknown image format ${JSON.stringify(format)}; use one of ${IMAGE_FORMATS.join(", ")}`,
     );
   }
-  const tarFormat = TAR_FORMATS.includes(format);
+  const tarFormat = TAR_LAYER_FORMATS.includes(format);
   if (!tarFormat && (opts.files?.length || opts.compression || opts.compressLayer)) {
     throw invalidArgument(
       `format ${format} stores the module as a raw layer, so files and compression do not apply; use image, docker or compat`,
