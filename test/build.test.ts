@@ -219,6 +219,15 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
     assert.equal(run.code, 0);
   });
 
+  it("every format built into the store runs from there", async () => {
+    for (const format of ["image", "docker", "compat", "artifact", "wasm-to-oci", "runwasi", "oras"]) {
+      const r = await build(HELLO_WASM, "-t", `every:${format}`, "--format", format, "-q");
+      assert.equal(r.code, 0, `${format}: ${r.stderr}`);
+      const run = await cli(work, ["run", "--rm", "--pull", "never", `every:${format}`]);
+      assert.equal(run.stdout, "Hello from nodewasi!\n", `${format}: ${run.stderr}`);
+    }
+  });
+
   it("--entrypoint, --env and --workdir reach the guest as argv[0], environment and PWD", async () => {
     const args = await build(
       join(MODULES, "echo-args.wasm"),
