@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type CliRun, type CliWork, cli, makeWork, REPO, stopShim } from "../src/cli/run-fixture.js";
@@ -389,6 +389,9 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
     await writeFile(notWasmFile, "#!/bin/sh\necho not wasm\n");
     const truncated = join(work.dir, "truncated.wasm");
     await writeFile(truncated, (await readFile(HELLO_WASM)).subarray(0, 40));
+    const withLink = join(work.dir, "with-link");
+    await mkdir(withLink, { recursive: true });
+    await symlink("/etc/passwd", join(withLink, "passwd"));
     const t = ["-t", "bad:v1"];
     fails(await build(join(work.dir, "missing.wasm"), ...t), 3, /module .*missing\.wasm does not exist/);
     fails(await build(notWasmFile, ...t), 2, /not\.wasm: not a wasm binary: starts with 0x2321/);
@@ -421,6 +424,12 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
     );
     fails(await build(HELLO_WASM, ...t, "--file", `${notWasmFile}:/../x`), 2, /want a path inside the image/);
     fails(await build(HELLO_WASM, ...t, "--file", "no-colon"), 2, /want HOST:PATH/);
+    fails(
+      await build(HELLO_WASM, ...t, "--file", `${withLink}:/etc`),
+      2,
+      /passwd is a symlink or special file/,
+    );
+    fails(await build(HELLO_WASM, ...t, "--file", "/dev/null:/x"), 2, /neither a file nor a directory/);
     fails(await build(HELLO_WASM, ...t, "--file", `${notWasmFile}:/hello.wasm`), 2, /where the module goes/);
     fails(await build(HELLO_WASM, ...t, "--created", "yesterday"), 2, /not an RFC 3339 time/);
     fails(
