@@ -6,12 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type CliRun, type CliWork, cli, makeWork, REPO, stopShim } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
 import { buildImage, buildIndex, layoutSource, loadImage, writeLayout } from "../src/oci/index.js";
+import { containerdUnavailable, SHIM_RUNTIME, startContainerd } from "./harness/containerd.js";
 import { helloModule, notWasm, testComponent } from "./harness/modules.js";
 import { pushBuilt } from "./harness/push.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
@@ -45,7 +46,6 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
   });
   after(async () => {
     await stopShim(work.address);
-    const { rm } = await import("node:fs/promises");
     await rm(work.dir, { recursive: true, force: true });
   });
 
@@ -462,5 +462,42 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
       assert.match(r.stdout, new RegExp(`--format ${f}\\b`), `an example with --format ${f}`);
     }
     assert.match(r.stdout, /--index .* --add .*--attest/);
+  });
+});
+
+describe("nodewasi build for containerd", { skip: skip ?? containerdUnavailable() ?? false }, () => {
+  it("an oci-archive imports into containerd under its -t name and runs under the nodewasi shim", async () => {
+    const work = await makeWork([]);
+    const containerd = await startContainerd("build");
+    try {
+      const archive = join(work.dir, "hello.tar");
+      const r = await cli(work, [
+        "build",
+        HELLO_WASM,
+        "-t",
+        "example.com/hello:ctr",
+        "--output",
+        `oci-archive:${archive}`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const imported = await containerd.ctr(["images", "import", "--platform", "wasip1/wasm", archive]);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(imported.stdout, /example\.com\/hello:ctr/, "named by io.containerd.image.name");
+      const run = await containerd.ctr([
+        "run",
+        "--rm",
+        "--runtime",
+        SHIM_RUNTIME,
+        "--platform",
+        "wasip1/wasm",
+        "example.com/hello:ctr",
+        "build-ctr",
+      ]);
+      assert.equal(run.stdout, "Hello from nodewasi!\n", run.stderr);
+      assert.equal(run.code, 0);
+    } finally {
+      await containerd.stop();
+      await rm(work.dir, { recursive: true, force: true });
+    }
   });
 });
