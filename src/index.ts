@@ -9,7 +9,7 @@
  *
  * - Images: `pull`, `ContentStore` (images, resolve, untag, prune), `parseReference`, `parsePlatform`,
  *   `selectManifest`, `classifyImage`, `RegistryClient`, the builders `buildImage`, `buildIndex`,
- *   `writeLayout`.
+ *   `writeLayout`; `storeImage` (a built image into the store, as a pull), `loadImage`, `writeLayoutArchive`.
  * - Modules: `inspectWasm` (module or component, imports, exports, memory).
  * - Errors: every failure is a `ShimError` with a gRPC `Code`.
  */

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { defaultRoot } from "../internal/index.js";
+import { buildCommand } from "./build-command.js";
 import type { CliState } from "./context.js";
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from "./exit-code.js";
 import { imagesCommand } from "./images-command.js";
@@ -73,6 +74,7 @@ Examples:
   $ nodewasi images
   $ nodewasi inspect --json oci:./examples/images/hello:latest
   $ nodewasi --root /tmp/nodewasi pull --plain-http 127.0.0.1:5000/hello:v1
+  $ nodewasi build examples/hello/hello.wasm -t hello:v1 && nodewasi run --rm hello:v1
 ${EXIT_CODES_HELP}
 `,
     );
@@ -86,6 +88,7 @@ ${EXIT_CODES_HELP}
   inspectCommand(program, state);
   rmiCommand(program, state);
   pruneCommand(program, state);
+  buildCommand(program, state);
   shimCommand(program, state, packageVersion());
   return program;
 }

@@ -20,8 +20,11 @@ export interface IndexEntry {
 export interface BuildIndexOptions {
   /** A Docker manifest list instead of an OCI index. */
   docker?: boolean;
-  /** Appends a buildx-style attestation manifest for this image (which should also be an entry). */
-  attestationFor?: BuiltImage;
+  /**
+   * Appends a buildx-style attestation manifest for this image, or one for each of these images, after the
+   * entries (buildx writes one per platform image; each subject should also be an entry).
+   */
+  attestationFor?: BuiltImage | readonly BuiltImage[];
   /** Index annotations. */
   annotations?: Record<string, string>;
 }
@@ -46,14 +49,15 @@ export function buildIndex(entries: readonly IndexEntry[], opts: BuildIndexOptio
     if (Object.keys(annotations).length > 0) desc.annotations = annotations;
     manifests.push(desc);
   }
-  if (opts.attestationFor) {
-    const att = buildAttestation(opts.attestationFor);
+  const subjects = opts.attestationFor === undefined ? [] : [opts.attestationFor].flat();
+  for (const subject of subjects) {
+    const att = buildAttestation(subject);
     for (const [d, b] of att.blobs) blobs.set(d, b);
     manifests.push({
       ...att.manifest,
       platform: { architecture: "unknown", os: "unknown" },
       annotations: {
-        [Annotation.DockerReferenceDigest]: opts.attestationFor.manifest.digest,
+        [Annotation.DockerReferenceDigest]: subject.manifest.digest,
         [Annotation.DockerReferenceType]: "attestation-manifest",
       },
     });

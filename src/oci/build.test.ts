@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { extract, type Header } from "tar-stream";
+import { testComponent } from "../../test/harness/modules.js";
 import { type Digest, ShimError, sha256 } from "../internal/index.js";
 import { type BuiltImage, buildImage, EPOCH, IMAGE_FORMATS, ORAS_DEFAULT_ARTIFACT_TYPE } from "./build.js";
 import { MediaType } from "./media-types.js";
@@ -271,5 +272,41 @@ describe("buildImage", () => {
     assert.equal(img.blobs.size, 3);
     const digests: Digest[] = manifest.layers.map((l) => l.digest);
     assert.equal(digests[0], digests[1]);
+  });
+
+  it("artifact: a component gets os wasip2 and its imports and exports in the config's component field", () => {
+    const img = buildImage({ module: testComponent(), format: "artifact" });
+    const { config } = open(img);
+    assert.deepEqual(img.manifest.platform, { architecture: "wasm", os: "wasip2" });
+    assert.deepEqual(config, {
+      created: EPOCH,
+      author: null,
+      architecture: "wasm",
+      os: "wasip2",
+      layerDigests: [sha256(testComponent())],
+      component: {
+        exports: ["wasi:cli/run@0.2.0"],
+        imports: ["wasi:cli/environment@0.2.0", "wasi:io/streams@0.2.0"],
+        target: null,
+      },
+    });
+  });
+
+  it("image and runwasi: workingDir goes into the config as WorkingDir", () => {
+    for (const format of ["image", "docker", "compat", "runwasi"] as const) {
+      const { config } = open(buildImage({ module: MODULE, format, workingDir: "/app" }));
+      assert.equal((config as ImageConfig).config?.WorkingDir, "/app", format);
+    }
+  });
+
+  it("refuses env, cmd and a working directory for formats without an image config", () => {
+    for (const format of ["artifact", "wasm-to-oci", "oras"] as const) {
+      for (const extra of [{ env: ["A=1"] }, { cmd: ["x"] }, { workingDir: "/" }]) {
+        assert.throws(
+          () => buildImage({ module: MODULE, format, ...extra }),
+          (e: unknown) => e instanceof ShimError && e.code === 3 && /no image config/.test(e.message),
+        );
+      }
+    }
   });
 });

@@ -6,7 +6,8 @@
  * order and gzip output carries no timestamp.
  */
 import { gzipSync } from "node:zlib";
-import { type Digest, invalidArgument, sha256 } from "../internal/index.js";
+import { type Digest, invalidArgument, readWasmHeader, sha256 } from "../internal/index.js";
+import { componentWorld } from "./build-component.js";
 import { buildTar, type TarEntry } from "./build-tar.js";
 import { MediaType } from "./media-types.js";
 import { Annotation, type Descriptor, type Platform } from "./types.js";
@@ -59,12 +60,14 @@ export interface BuildImageOptions {
   /** The module bytes; not validated, so fixtures can package broken or non-wasm content on purpose. */
   module: Uint8Array;
   format: ImageFormat;
-  /** Defaults to `wasip1/wasm`; `linux/amd64` for `compat`. */
+  /** Defaults to `wasip1/wasm` (`wasip2/wasm` for a component, as oci-wasm writes); `linux/amd64` for `compat`. */
   platform?: Platform;
   /** Where the module lives in the rootfs; `/module.wasm` (`/plugin.wasm` for `compat`). */
   entrypoint?: string;
   cmd?: string[];
   env?: string[];
+  /** The guest's working directory (config `WorkingDir`). */
+  workingDir?: string;
   /** Manifest annotations (merged after the ones a format sets itself). */
   annotations?: Record<string, string>;
   /** Extra tar entries after the module (tar formats only), written literally: hostile names stay hostile. */
@@ -87,8 +90,10 @@ export const EPOCH = "1970-01-01T00:00:00Z";
 export const ORAS_DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1";
 
 const WASM_PLATFORM: Platform = { architecture: "wasm", os: "wasip1" };
+const COMPONENT_PLATFORM: Platform = { architecture: "wasm", os: "wasip2" };
 const COMPAT_PLATFORM: Platform = { architecture: "amd64", os: "linux" };
-const TAR_FORMATS: readonly ImageFormat[] = ["image", "docker", "compat"];
+/** The formats whose module sits in a tar layer, the only ones that can hold extra `files`. */
+export const TAR_LAYER_FORMATS: readonly ImageFormat[] = ["image", "docker", "compat"];
 
 /** Builds one single-platform image in `opts.format`. Throws `InvalidArgument` for options a format cannot hold. */
 export function buildImage(opts: BuildImageOptions): BuiltImage {
@@ -98,13 +103,22 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
       `unknown image format ${JSON.stringify(format)}; use one of ${IMAGE_FORMATS.join(", ")}`,
     );
   }
-  const tarFormat = TAR_FORMATS.includes(format);
+  const tarFormat = TAR_LAYER_FORMATS.includes(format);
   if (!tarFormat && (opts.files?.length || opts.compression || opts.compressLayer)) {
     throw invalidArgument(
       `format ${format} stores the module as a raw layer, so files and compression do not apply; use image, docker or compat`,
     );
   }
-  const platform = opts.platform ?? (format === "compat" ? COMPAT_PLATFORM : WASM_PLATFORM);
+  const noConfig = format === "artifact" || format === "wasm-to-oci" || format === "oras";
+  if (noConfig && (opts.env || opts.cmd || opts.workingDir !== undefined)) {
+    throw invalidArgument(
+      `format ${format} has no image config to hold env, cmd or a working directory; use image, docker, compat or runwasi`,
+    );
+  }
+  const header = readWasmHeader(opts.module);
+  const component = "kind" in header && header.kind === "component";
+  const platform =
+    opts.platform ?? (format === "compat" ? COMPAT_PLATFORM : component ? COMPONENT_PLATFORM : WASM_PLATFORM);
   const entrypoint = opts.entrypoint ?? (format === "compat" ? "/plugin.wasm" : "/module.wasm");
   const created = opts.created ?? EPOCH;
   const blobs = new Map<Digest, Buffer>();
@@ -121,10 +135,11 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
     ]);
     const packed = packLayer(tar, opts, docker);
     layer = addBlob(blobs, packed.mediaType, packed.data);
-    const run: Record<string, string[]> = {};
+    const run: Record<string, string[] | string> = {};
     if (format !== "compat" || opts.entrypoint !== undefined) run.Entrypoint = [entrypoint];
     if (opts.cmd) run.Cmd = opts.cmd;
     if (opts.env) run.Env = opts.env;
+    if (opts.workingDir !== undefined) run.WorkingDir = opts.workingDir;
     config = {
       mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig,
       body: {
@@ -145,7 +160,8 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
         architecture: platform.architecture,
         os: platform.os,
         layerDigests: [layer.digest, ...(opts.extraLayers ?? []).map((l) => sha256(l.data))],
-        component: null,
+        // Required when os is wasip2 (rust-oci-wasm config.rs); null for a module.
+        component: component ? componentWorld(opts.module) : null,
       },
     };
   } else if (format === "wasm-to-oci") {
@@ -161,6 +177,7 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
     const run: Record<string, unknown> = { Entrypoint: [moduleName] };
     if (opts.cmd) run.Cmd = opts.cmd;
     if (opts.env) run.Env = opts.env;
+    if (opts.workingDir !== undefined) run.WorkingDir = opts.workingDir;
     run.Labels = { "containerd.runwasi.layers": sha256(hexes.join("")).slice(7) };
     config = {
       mediaType: MediaType.OciConfig,

@@ -3,10 +3,15 @@
  * unpack and build. Knows nothing of running modules, of tasks or of containerd.
  */
 export * from "./build.js";
+export * from "./build-archive.js";
+export * from "./build-component.js";
 export * from "./build-index.js";
+export * from "./build-load.js";
+export * from "./build-store.js";
 export * from "./build-tar.js";
 export * from "./format.js";
 export * from "./image-source.js";
+export * from "./layout-source.js";
 export * from "./layout-writer.js";
 export * from "./manifest.js";
 export * from "./media-types.js";

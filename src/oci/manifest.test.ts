@@ -288,6 +288,14 @@ describe("parseImageConfig", () => {
     });
     assert.deepEqual(c.layerDigests, [D2]);
     assert.equal(parseImageConfig(enc({ component: null }), "c").component, null);
+    // What wkg and wash write for a component without a target (rust-oci-wasm component.rs).
+    assert.deepEqual(
+      parseImageConfig(
+        enc({ component: { exports: [], imports: ["wasi:io/streams@0.2.0"], target: null } }),
+        "c",
+      ).component,
+      { exports: [], imports: ["wasi:io/streams@0.2.0"] },
+    );
     assert.deepEqual(parseImageConfig(enc({}), "c"), {});
   });
 

@@ -207,7 +207,8 @@ export function parseImageConfig(bytes: Uint8Array, where: string): ImageConfig 
     const src = body.component;
     if (src.exports !== undefined) comp.exports = stringArray(src.exports, `${where} component.exports`);
     if (src.imports !== undefined) comp.imports = stringArray(src.imports, `${where} component.imports`);
-    const target = optString(src, "target", `${where} component`);
+    // rust-oci-wasm serializes an absent target as null (`Option<String>` without skip_serializing_if).
+    const target = src.target === null ? undefined : optString(src, "target", `${where} component`);
     if (target !== undefined) comp.target = target;
     c.component = comp;
   }

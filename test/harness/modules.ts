@@ -85,3 +85,24 @@ export function bigModule(message: string, size: number): Buffer {
   const body = Buffer.concat([leb128(name.length), name, payload]);
   return Buffer.concat([base, Buffer.from([0]), leb128(body.length), body]);
 }
+
+/**
+ * A small component, written byte by byte after component-model Binary.md: an empty instance type, two
+ * instance imports of it (one with the older 0x01 name form that carries a second string) and an export of
+ * the first import.
+ */
+export function testComponent(): Buffer {
+  const str = (s: string) => [s.length, ...Buffer.from(s)];
+  const section = (id: number, body: number[]) => [id, body.length, ...body];
+  return Buffer.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00],
+    ...section(7, [1, 0x42, 0]), // type section: one instance type with no declarations
+    ...section(10, [
+      2,
+      ...[0x00, ...str("wasi:cli/environment@0.2.0"), 0x05, 0],
+      ...[0x01, ...str("wasi:io/streams@0.2.0"), ...str("0.2.0"), 0x05, 0],
+    ]),
+    ...section(0, [...str("custom"), 1, 2, 3]),
+    ...section(11, [1, 0x00, ...str("wasi:cli/run@0.2.0"), 0x05, 0, 0x00]),
+  ]);
+}
