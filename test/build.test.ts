@@ -228,7 +228,7 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
     }
   });
 
-  it("--entrypoint, --env and --workdir reach the guest as argv[0], environment and PWD", async () => {
+  it("--entrypoint, --env and --workdir reach the guest as argv[0] and environment, and the config's WorkingDir", async () => {
     const args = await build(
       join(MODULES, "echo-args.wasm"),
       "-t",
@@ -255,10 +255,28 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
       );
       assert.equal(env.code, 0, env.stderr);
       const e = await cli(work, ["run", "--rm", `env:${format}`]);
-      const lines = e.stdout.split("\n");
-      for (const want of ["GREETING=hi there", "EMPTY=", "PWD=/app"])
-        assert.ok(lines.includes(want), `${format}: ${want} in ${e.stdout}`);
+      // Exactly the image's environment: WASI has no working directory and nodewasi adds no PWD for it.
+      assert.deepEqual(
+        e.stdout.trim().split("\n").sort(),
+        ["EMPTY=", "GREETING=hi there"],
+        `${format}: ${e.stderr}`,
+      );
     }
+    const out = join(work.dir, "workdir-layout");
+    const wd = await build(
+      join(MODULES, "print-env.wasm"),
+      "-t",
+      "wd:v1",
+      "--workdir",
+      "/app",
+      "--output",
+      `oci:${out}`,
+    );
+    assert.equal(wd.code, 0, wd.stderr);
+    const cfg = skopeo("inspect", "--config", "--raw", `oci:${out}:v1`) as {
+      config?: { WorkingDir?: string };
+    };
+    assert.equal(cfg.config?.WorkingDir, "/app");
   });
 
   it("--file copies host files and directories into the image's tar layer", async () => {
