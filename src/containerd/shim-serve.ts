@@ -106,6 +106,7 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     stateDir: defaultRoot(env),
     onShutdown: () => setImmediate(() => void stop("shutdown")),
     version: o.version,
+    namespace: flags.namespace,
   });
   let server: TaskServer;
   try {
