@@ -23,6 +23,7 @@ import {
   TaskExecAddedSchema,
   TaskExecStartedSchema,
   TaskExitSchema,
+  TaskOOMSchema,
   TaskPausedSchema,
   TaskResumedSchema,
   TaskStartSchema,
@@ -104,9 +105,19 @@ export class TaskService implements Impl {
     return { id, namespace: namespace ?? this.#o.namespace ?? "" };
   }
 
-  /** Publishes /tasks/exit; runs once per process, after its state is stopped. */
+  /**
+   * Publishes /tasks/exit; runs once per process, after its state is stopped. A guest that hit its memory cap
+   * gets /tasks/oom first (containerd's order: create, start, oom, exit), as runc's shim reports a cgroup OOM.
+   */
   #onExit = (p: TaskProcess): void => {
     const status = p.exit!;
+    if (status.oom) {
+      this.#o.events.publish(
+        Topic.oom,
+        TaskOOMSchema,
+        create(TaskOOMSchema, { containerId: p.info.containerId }),
+      );
+    }
     this.#o.events.publish(
       Topic.exit,
       TaskExitSchema,

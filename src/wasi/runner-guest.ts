@@ -9,6 +9,7 @@ import { closeSync, constants, openSync, readFileSync, statSync, writeSync } fro
 import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
 import { Code, ShimError } from "../internal/index.js";
+import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { capMemory } from "./memory-cap.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
@@ -43,6 +44,7 @@ function run(spec: ChildSpec): FromRunner {
   } catch (err) {
     status = entry !== undefined && typeof err === "symbol" ? exitCodeOf(wasi) : trapped(err, errFd);
   }
+  if (status.type === "exit" && hitCap(instance)) status.oom = true;
   // §1.11: preopen fds (and files the guest left open) are never closed by node:wasi. Guest fds from 3 up;
   // stop after a run of EBADF (errno 8) so a guest that closed one preopen does not hide the ones after it.
   for (let fd = 3, misses = 0; misses < 16; fd++) {
@@ -81,7 +83,7 @@ function prepare(spec: ChildSpec): Prepared {
   if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
   let mod: WasmModule;
   try {
-    mod = new wasm.Module(bytes);
+    mod = compileWatched(bytes, spec.maxPages !== undefined);
   } catch (cause) {
     throw new ShimError(
       Code.InvalidArgument,
@@ -159,6 +161,25 @@ function prepare(spec: ChildSpec): Prepared {
     const code = e instanceof RangeError ? Code.ResourceExhausted : Code.FailedPrecondition;
     throw new ShimError(code, `${what}: cannot instantiate: ${e.message}`, { cause: err });
   }
+}
+
+/**
+ * A capped module is compiled with its `memory.grow`s watched (grow-hook.ts), for the OOM report; should the
+ * rewrite not compile, the capped module runs unwatched rather than not at all.
+ */
+function compileWatched(bytes: Uint8Array, capped: boolean): WasmModule {
+  const hooked = capped ? hookMemoryGrow(bytes) : undefined;
+  if (hooked) {
+    try {
+      return new wasm.Module(hooked);
+    } catch {}
+  }
+  return new wasm.Module(bytes);
+}
+
+/** Whether a watched guest's `memory.grow` failed (its memory cap was hit). */
+function hitCap(instance: WasmInstance): boolean {
+  return (instance.exports[OOM_EXPORT] as { value?: unknown } | undefined)?.value === 1;
 }
 
 /** Opens one stream for the guest. FIFOs open without O_CREAT (a missing FIFO is an error, not a new file). */
