@@ -247,48 +247,30 @@ function memarg(r: Reader): void {
 function skipInstruction(r: Reader): void {
   const op = r.byte();
   if (NO_IMMEDIATE.has(op) || (op >= 0x45 && op <= 0xc4)) return;
-  if (ONE_INDEX.has(op)) return void r.u32();
-  if (op >= 0x28 && op <= 0x3e) return memarg(r);
-  switch (op) {
-    case 0x02:
-    case 0x03:
-    case 0x04:
-    case 0x06: {
-      const t = r.b[r.pos];
-      if (t === 0x63 || t === 0x64) throw new Unsupported("typed reference block type");
-      return r.leb(); // 0x40, a value type, or an s33 type index
-    }
-    case 0x0e:
-      for (let n = r.u32() + 1; n > 0; n--) r.u32();
-      return;
-    case 0x11:
-    case 0x13:
-      r.u32();
-      return void r.u32();
-    case 0x1c:
-      for (let n = r.u32(); n > 0; n--) valtype(r);
-      return;
-    case 0x3f:
-    case 0x40:
-      return void r.u32();
-    case 0x41:
-    case 0x42:
-    case 0xd0:
-      return r.leb();
-    case 0x43:
-      return r.skip(4);
-    case 0x44:
-      return r.skip(8);
-    case 0xfc:
-      return prefixedFC(r);
-    case 0xfd:
-      return prefixedSimd(r);
-    case 0xfe:
-      if (r.u32() === 0x03) return void r.byte(); // atomic.fence
-      return memarg(r);
-    default:
-      throw new Unsupported(`opcode 0x${op.toString(16)}`);
-  }
+  if (ONE_INDEX.has(op)) r.u32();
+  else if (op >= 0x28 && op <= 0x3e) memarg(r);
+  else if (op === 0x02 || op === 0x03 || op === 0x04 || op === 0x06) {
+    const t = r.b[r.pos];
+    if (t === 0x63 || t === 0x64) throw new Unsupported("typed reference block type");
+    r.leb(); // 0x40, a value type, or an s33 type index
+  } else if (op === 0x0e) {
+    for (let n = r.u32() + 1; n > 0; n--) r.u32();
+  } else if (op === 0x11 || op === 0x13) {
+    r.u32();
+    r.u32();
+  } else if (op === 0x1c) {
+    for (let n = r.u32(); n > 0; n--) valtype(r);
+  } else if (op === 0x3f || op === 0x40) r.u32();
+  else if (op === 0x41 || op === 0x42 || op === 0xd0) r.leb();
+  else if (op === 0x43) r.skip(4);
+  else if (op === 0x44) r.skip(8);
+  else if (op === 0xfc) prefixedFC(r);
+  else if (op === 0xfd) prefixedSimd(r);
+  else if (op === 0xfe) {
+    if (r.u32() === 0x03)
+      r.byte(); // atomic.fence
+    else memarg(r);
+  } else throw new Unsupported(`opcode 0x${op.toString(16)}`);
 }
 
 /** 0xFC: saturating truncations, bulk memory and table instructions. */
@@ -297,19 +279,18 @@ function prefixedFC(r: Reader): void {
   if (sub <= 7) return;
   if (sub === 8 || sub === 10 || sub === 12 || sub === 14) {
     r.u32();
-    return void r.u32();
-  }
-  if (sub === 9 || sub === 11 || sub === 13 || (sub >= 15 && sub <= 17)) return void r.u32();
-  throw new Unsupported(`opcode 0xfc ${sub}`);
+    r.u32();
+  } else if (sub === 9 || sub === 11 || sub === 13 || (sub >= 15 && sub <= 17)) r.u32();
+  else throw new Unsupported(`opcode 0xfc ${sub}`);
 }
 
+/** 0xFD: SIMD; loads and stores take a memarg, lane instructions a lane byte, constants 16 bytes. */
 function prefixedSimd(r: Reader): void {
   const sub = r.u32();
-  if (sub <= 11 || sub === 92 || sub === 93) return memarg(r);
-  if (sub >= 84 && sub <= 91) {
+  if (sub <= 11 || sub === 92 || sub === 93) memarg(r);
+  else if (sub >= 84 && sub <= 91) {
     memarg(r);
-    return r.skip(1);
-  }
-  if (sub === 12 || sub === 13) return r.skip(16);
-  if (sub >= 21 && sub <= 34) return r.skip(1);
+    r.skip(1);
+  } else if (sub === 12 || sub === 13) r.skip(16);
+  else if (sub >= 21 && sub <= 34) r.skip(1);
 }
