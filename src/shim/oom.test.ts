@@ -4,12 +4,13 @@
  * Real runner, real module (examples/modules/grow-memory.wasm).
  */
 import assert from "node:assert/strict";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { CreateTaskRequestSchema, TaskOOMSchema } from "../gen/index.js";
+import { CreateTaskRequestSchema, Status, TaskOOMSchema } from "../gen/index.js";
 import { ChildRunner } from "../wasi/index.js";
 import { RecordingPublisher, Topic } from "./events.js";
 import { TaskService } from "./task-service.js";
@@ -29,25 +30,27 @@ describe("TaskOOM from a guest that hits its memory limit", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Runs grow-memory.wasm growing by `pages` in a bundle limited to `limit` bytes; the events it published. */
-  async function run(id: string, pages: number, limit?: number) {
+  /** A bundle running `/m.wasm` (the bytes of `module`) with `args`, limited to `limit` bytes of memory. */
+  async function created(id: string, module: Uint8Array, args: string[], limit?: number) {
     const b = join(dir, id);
     await mkdir(join(b, "rootfs"), { recursive: true });
-    await copyFile(MODULE, join(b, "rootfs", "grow-memory.wasm"));
+    await writeFile(join(b, "rootfs", "m.wasm"), module);
     const spec = {
-      process: { args: ["/grow-memory.wasm", String(pages)], cwd: "/" },
+      process: { args: ["/m.wasm", ...args], cwd: "/" },
       root: { path: "rootfs" },
       ...(limit ? { linux: { resources: { memory: { limit } } } } : {}),
     };
     await writeFile(join(b, "config.json"), JSON.stringify(spec));
     const events = new RecordingPublisher();
-    const svc = new TaskService({
-      runner,
-      images: { resolve: () => Promise.reject() },
-      events,
-      stateDir: dir,
-    });
+    const images = { resolve: () => Promise.reject(new Error("no images here")) };
+    const svc = new TaskService({ runner, images, events, stateDir: dir });
     await svc.create(create(CreateTaskRequestSchema, { id, bundle: b, stdout: `file://${b}/out` }), ctx());
+    return { svc, events };
+  }
+
+  /** Runs grow-memory.wasm growing by `pages` in a bundle limited to `limit` bytes; the events it published. */
+  async function run(id: string, pages: number, limit?: number) {
+    const { svc, events } = await created(id, await readFile(MODULE), [String(pages)], limit);
     await svc.start({ id, execId: "" } as never, ctx());
     const { exitStatus } = await svc.wait({ id, execId: "" } as never, ctx());
     await svc.delete({ id, execId: "" } as never, ctx());
@@ -75,5 +78,31 @@ describe("TaskOOM from a guest that hits its memory limit", () => {
     const free = await run("free", 100);
     assert.equal(free.exitStatus, 0);
     assert.ok(!free.events.topics().includes(Topic.oom));
+  });
+
+  it("is published as soon as the guest calls the host after the failed grow, while it still runs", {
+    timeout: 20_000,
+  }, async () => {
+    // Grows by 10 pages past a 1-page cap, ignores the -1, then sleeps in poll_oneoff (100 ms) forever.
+    const w = join(dir, "stay.wat");
+    await writeFile(
+      w,
+      `(module
+        (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 16) "\\01")
+        (data (i32.const 24) "\\00\\e1\\f5\\05\\00\\00\\00\\00")
+        (func (export "_start")
+          (drop (memory.grow (i32.const 10)))
+          (loop $l (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 96))) (br $l))))`,
+    );
+    execFileSync("wat2wasm", [w, "-o", join(dir, "stay.wasm")]);
+    const { svc, events } = await created("stays", await readFile(join(dir, "stay.wasm")), [], 65536);
+    await svc.start({ id: "stays", execId: "" } as never, ctx());
+    await events.next((e) => e.topic === Topic.oom);
+    assert.equal((await svc.state({ id: "stays", execId: "" } as never, ctx())).status, Status.RUNNING);
+    await svc.kill({ id: "stays", execId: "", signal: 9, all: false } as never, ctx());
+    assert.equal((await svc.wait({ id: "stays", execId: "" } as never, ctx())).exitStatus, 137);
+    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.oom, Topic.exit]);
   });
 });

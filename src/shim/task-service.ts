@@ -105,19 +105,24 @@ export class TaskService implements Impl {
     return { id, namespace: namespace ?? this.#o.namespace ?? "" };
   }
 
+  /** Publishes /tasks/oom, once per process: when the runner reports it, else with the exit status. */
+  #onOom = (p: TaskProcess): void => {
+    if (p.oomReported) return;
+    p.oomReported = true;
+    this.#o.events.publish(
+      Topic.oom,
+      TaskOOMSchema,
+      create(TaskOOMSchema, { containerId: p.info.containerId }),
+    );
+  };
+
   /**
    * Publishes /tasks/exit; runs once per process, after its state is stopped. A guest that hit its memory cap
    * gets /tasks/oom first (containerd's order: create, start, oom, exit), as runc's shim reports a cgroup OOM.
    */
   #onExit = (p: TaskProcess): void => {
     const status = p.exit!;
-    if (status.oom) {
-      this.#o.events.publish(
-        Topic.oom,
-        TaskOOMSchema,
-        create(TaskOOMSchema, { containerId: p.info.containerId }),
-      );
-    }
+    if (status.oom) this.#onOom(p);
     this.#o.events.publish(
       Topic.exit,
       TaskExitSchema,
@@ -193,6 +198,8 @@ export class TaskService implements Impl {
         create(TaskStartSchema, { containerId: req.id, pid }),
       );
     }
+    // After /tasks/start (or /tasks/exec-started): the guest may have hit its cap already.
+    void p.oom?.then(() => this.#onOom(p));
     return { pid };
   };
 

@@ -3,7 +3,8 @@
  * A capped module (memory-cap.ts) that asks for more memory gets -1 from `memory.grow`, silently: V8 tells
  * the host nothing. So every `memory.grow` of memory 0 is rewritten into a call to one appended function that
  * grows and, when growth fails, sets an appended exported i32 global (`OOM_EXPORT`) to 1; the guest still gets
- * -1 and decides what to do, as a process whose allocation fails in a memory cgroup does. Appending (a type,
+ * -1 and decides what to do, as a process whose allocation fails in a memory cgroup does. The runner
+ * (runner-guest.ts) reads the global before each WASI call and at exit. Appending (a type,
  * a function, a global, an export) shifts no existing index, so nothing else in the module changes.
  *
  * Finding the instructions needs a decoder that knows every opcode's immediates (a byte 0x40 is also a block

@@ -152,7 +152,10 @@ function prepare(spec: ChildSpec): Prepared {
       stderr,
       returnOnExit: true,
     });
-    const instance = new wasm.Instance(mod, wasi.getImportObject());
+    const watched = wasm.Module.exports(mod).some((e) => e.name === OOM_EXPORT);
+    let instance: WasmInstance | undefined;
+    const imports = watched ? reportingOom(wasi.getImportObject(), () => instance) : wasi.getImportObject();
+    instance = new wasm.Instance(mod, imports);
     return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
@@ -175,6 +178,35 @@ function compileWatched(bytes: Uint8Array, capped: boolean): WasmModule {
     } catch {}
   }
   return new wasm.Module(bytes);
+}
+
+/**
+ * The WASI imports of a watched guest, each checking first whether a `memory.grow` failed since the last host
+ * call: the shim hears of it at once (`oom`, posted once) while the guest goes on; a guest that never calls
+ * the host again is reported at its exit. The imports are node:wasi's bound functions, called unchanged.
+ */
+function reportingOom(imports: object, instance: () => WasmInstance | undefined): object {
+  let reported = false;
+  const check = () => {
+    const i = instance();
+    if (reported || !i || !hitCap(i)) return;
+    reported = true;
+    post({ type: "oom" });
+  };
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [ns, fns] of Object.entries(imports)) {
+    out[ns] = {};
+    for (const [name, fn] of Object.entries(fns as Record<string, unknown>)) {
+      out[ns][name] =
+        typeof fn === "function"
+          ? (...args: unknown[]) => {
+              check();
+              return (fn as (...a: unknown[]) => unknown)(...args);
+            }
+          : fn;
+    }
+  }
+  return out;
 }
 
 /** Whether a watched guest's `memory.grow` failed (its memory cap was hit). */
