@@ -15,29 +15,13 @@ import { after, before, describe, test } from "node:test";
 import { Task } from "../src/gen/index.js";
 import { closeClient, createClient } from "../src/rpc/index.js";
 import { REPO_DIR } from "./harness/containerd.js";
-import { runShimBinary, startFlags } from "./harness/shim-binary.js";
+import { alive, runShimBinary, startFlags } from "./harness/shim-binary.js";
+import { until } from "./harness/task-kit.js";
 
 interface Reply {
   version: number;
   address: string;
   protocol: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe("start with NODEWASI_SHIM_BOOTSTRAP=grpc-v2 / grpc-v3 (containerd 1.7 / 2.x)", () => {
@@ -119,7 +103,7 @@ describe("start with NODEWASI_SHIM_BOOTSTRAP=grpc-v2 / grpc-v3 (containerd 1.7 /
     assert.equal(pid, pids[0]);
     await v2.shutdown({ id: "c2" });
     closeClient(v2);
-    await until("the daemon to exit", () => !alive(pid));
+    await until(() => !alive(pid), 10_000, "the daemon to exit");
     await assert.rejects(stat(reply.address));
     await assert.rejects(stat(`${reply.address}.bootstrap`));
   });
@@ -137,7 +121,7 @@ describe("start with NODEWASI_SHIM_BOOTSTRAP=grpc-v2 / grpc-v3 (containerd 1.7 /
       closeClient(task);
     }
     process.kill(pids.at(-1)!, "SIGTERM");
-    await until("the daemon to exit", () => !alive(pids.at(-1)!));
+    await until(() => !alive(pids.at(-1)!), 10_000, "the daemon to exit");
     await assert.rejects(stat(reply.address));
   });
 

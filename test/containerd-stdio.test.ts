@@ -10,7 +10,6 @@
  *   wait for that in `task.Delete`, and a logger sees EOF only then.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
 import {
   existsSync,
   mkdtempSync,
@@ -30,19 +29,11 @@ import {
   startContainerd,
 } from "./harness/containerd.js";
 import { moduleImagesArchive } from "./harness/containerd-images.js";
+import { onTerminal, terminalUnavailable } from "./harness/terminal.js";
 
 const IMAGE = "nodewasi.test/stdio";
 
-function hasScript(): boolean {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skip = containerdUnavailable() ?? (hasScript() ? undefined : "util-linux script is not installed");
+const skip = containerdUnavailable() ?? terminalUnavailable();
 
 /** Processes holding a write end (O_WRONLY or O_RDWR) of a file under `dir`: "pid fd -> path" lines. */
 function writersUnder(dir: string): string[] {
@@ -79,14 +70,16 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
   const image = (tag: string) => ["--runtime", SHIM_RUNTIME, "--platform", "wasip1/wasm", `${IMAGE}:${tag}`];
 
   /** `ctr args` with a pseudo-terminal as its stdin, stdout and stderr; what the terminal showed. */
-  const ctrOnTerminal = (args: string[]): Promise<{ code: number; stdout: string }> => {
-    const argv = ["ctr", "--address", ctd.address, "-n", ctd.namespace, ...args];
-    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-    return new Promise((done) => {
-      execFile("script", ["-qec", quoted, "/dev/null"], { timeout: 60_000 }, (err, stdout) =>
-        done({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout }),
-      );
-    });
+  const ctrOnTerminal = async (args: string[]) => {
+    const { code, screen } = await onTerminal([
+      "ctr",
+      "--address",
+      ctd.address,
+      "-n",
+      ctd.namespace,
+      ...args,
+    ]);
+    return { code, stdout: screen };
   };
 
   before(async () => {

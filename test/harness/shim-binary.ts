@@ -34,3 +34,13 @@ export function runShimBinary(
 export function startFlags(id: string, namespace = "ns", address = "/run/ctd.sock"): string[] {
   return ["-namespace", namespace, "-address", address, "-publish-binary", "/x", "-id", id, "start"];
 }
+
+/** Whether process `pid` exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
