@@ -9,7 +9,6 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive } from "../../test/harness/shim-binary.js";
 import { Task } from "../gen/index.js";
 import { buildImage, writeLayout } from "../oci/index.js";
 import { closeClient, createClient } from "../rpc/index.js";
@@ -108,8 +107,15 @@ export async function shimPid(address: string): Promise<number | undefined> {
   }
 }
 
-/** Whether a process exists (the tests' shared helper). */
-export { alive };
+/** Whether a process exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Starts `nodewasi shim serve` on `address` in the foreground, as the integration tests do. */
 export function serve(work: CliWork, address: string): ChildProcess {

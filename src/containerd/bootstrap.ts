@@ -63,7 +63,7 @@ export function bootstrapMode(env: NodeJS.ProcessEnv): BootstrapMode {
   return mode;
 }
 
-/** What `start` prints (and writes to `address`) for a daemon listening on `path` in `mode`. */
+/** What `start` prints for a daemon listening on `path` in `mode` (`address` gets the plain address). */
 export function startReply(mode: BootstrapMode, path: string): string {
   if (mode === "address") return socketAddress(path);
   // containerd dials "unix://" + address for gRPC: the address must be a bare path (§3).

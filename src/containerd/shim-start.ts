@@ -11,7 +11,9 @@
  * 4. Otherwise this binary is re-run as `serve` with `process.execPath`, detached (`setsid`), stdio to
  *    /dev/null (inheriting containerd's pipes would hang `CombinedOutput`), and a readiness pipe on fd 3: the
  *    daemon writes `ready` once it listens, or `error <code> <message>`.
- * 5. The reply is written atomically to `address` in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC, then rename).
+ * 5. The `unix://` address is written atomically to `address` in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC,
+ *    then rename), also under gRPC: Go shims write only the address there, and containerd 1.7+ keeps the JSON
+ *    reply in its own `bootstrap.json`, reading `address` only to migrate a shim that has none (as ttrpc).
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
@@ -21,7 +23,7 @@ import { Code, ShimError } from "../internal/index.js";
 import { isListening } from "../rpc/index.js";
 import { bootstrapMode, recordedReply, startReply } from "./bootstrap.js";
 import type { ShimFlags } from "./shim-flags.js";
-import { groupingId, socketPath } from "./socket-address.js";
+import { groupingId, socketAddress, socketPath } from "./socket-address.js";
 
 /** How long `start` waits for the daemon to listen. containerd's own start timeout is longer. */
 const READY_TIMEOUT_MS = 20_000;
@@ -54,7 +56,7 @@ export async function shimStart(flags: ShimFlags, o: StartOptions): Promise<stri
     }
     reply = outcome === "ready" ? startReply(mode, path) : await recordedReply(path);
   }
-  await writeAddress(o.bundle, reply);
+  await writeAddress(o.bundle, socketAddress(path));
   return reply;
 }
 
