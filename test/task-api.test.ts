@@ -287,9 +287,9 @@ describe("Task API over gRPC, against a shim process", () => {
     await rejectsWith(task.state({ id: "twice" }), Code.NotFound);
   });
 
-  it("Checkpoint and ResizePty answer Unimplemented with a reason", async () => {
+  it("Checkpoint answers Unimplemented with a reason; ResizePty of an unknown task NotFound", async () => {
     await rejectsWith(task.checkpoint({ id: "any", path: "/tmp/x" }), Code.Unimplemented, /checkpoint/i);
-    await rejectsWith(task.resizePty({ id: "any", width: 80, height: 24 }), Code.Unimplemented, /pty/i);
+    await rejectsWith(task.resizePty({ id: "any", width: 80, height: 24 }), Code.NotFound, /any/);
   });
 
   it("serves containerd.task.v3.Task and nodewasi.v1.Tasks on the same socket", async () => {

@@ -3,41 +3,23 @@
  * and the pull draws a cli-progress bar per layer; the second pull has nothing to fetch and draws none.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { onTerminal, terminalUnavailable } from "../../test/harness/terminal.js";
 import { buildImage, writeLayout } from "../oci/index.js";
 
 const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "nodewasi");
 
-function hasScript(): boolean {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs `nodewasi args` with a terminal as stdin, stdout and stderr; returns what the terminal showed. */
-function onTerminal(args: string[], root: string): Promise<{ code: number; screen: string }> {
-  const quoted = [BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  return new Promise((done) => {
-    execFile(
-      "script",
-      ["-qec", quoted, "/dev/null"],
-      { env: { ...process.env, NODEWASI_ROOT: root, COLUMNS: "120" }, timeout: 60_000 },
-      (err, stdout) =>
-        done({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, screen: stdout }),
-    );
-  });
+function nodewasiOnTerminal(args: string[], root: string): Promise<{ code: number; screen: string }> {
+  return onTerminal([BIN, ...args], { ...process.env, NODEWASI_ROOT: root, COLUMNS: "120" });
 }
 
 describe("pull progress on a terminal", {
-  skip: hasScript() ? false : "util-linux script is not installed",
+  skip: terminalUnavailable() ?? false,
 }, () => {
   let work: string;
   let ref: string;
@@ -56,7 +38,7 @@ describe("pull progress on a terminal", {
   after(() => rm(work, { recursive: true, force: true }));
 
   it("draws a bar for the layer, with its short digest and size, and restores the cursor", async () => {
-    const { code, screen } = await onTerminal(["pull", ref], join(work, "root"));
+    const { code, screen } = await nodewasiOnTerminal(["pull", ref], join(work, "root"));
     assert.equal(code, 0, screen);
     assert.match(screen, /^resolved oci:.* to sha256:[0-9a-f]{64}\r?$/m);
     assert.match(screen, /^platform wasip1\/wasm, format image\r?$/m);
@@ -71,7 +53,7 @@ describe("pull progress on a terminal", {
   });
 
   it("draws no bar when everything is already stored", async () => {
-    const { code, screen } = await onTerminal(["pull", ref], join(work, "root"));
+    const { code, screen } = await nodewasiOnTerminal(["pull", ref], join(work, "root"));
     assert.equal(code, 0, screen);
     assert.doesNotMatch(screen, /\x1b\[/);
     assert.match(screen, /^module already extracted sha256:[0-9a-f]{12} /m);

@@ -4,6 +4,7 @@
  * conventions. A composition root: it wires the shim's TaskService to a ttrpc server.
  */
 
+export * from "./bootstrap.js";
 export * from "./shim-delete.js";
 export * from "./shim-flags.js";
 export * from "./shim-main.js";
@@ -11,4 +12,5 @@ export * from "./shim-serve.js";
 export * from "./shim-start.js";
 export * from "./socket-address.js";
 export * from "./stdin-holder.js";
+export * from "./task-server.js";
 export * from "./ttrpc-event-publisher.js";

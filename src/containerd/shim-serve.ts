@@ -14,9 +14,7 @@ import { constants, openSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
-import { Task } from "../gen/index.js";
 import { createLogger, defaultRoot, type Logger, ShimError } from "../internal/index.js";
-import { TtrpcServer } from "../rpc/index.js";
 import {
   type EventPublisher,
   namespaceStoreRoot,
@@ -25,11 +23,11 @@ import {
   TaskService,
 } from "../shim/index.js";
 import { ChildRunner } from "../wasi/index.js";
+import { bootstrapMode, forgetBootstrap, recordBootstrap } from "./bootstrap.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { withStdinHolder } from "./stdin-holder.js";
+import { serveTasks, type TaskServer } from "./task-server.js";
 import { TtrpcEventPublisher } from "./ttrpc-event-publisher.js";
-
-const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
 export interface ServeOptions {
   bundle: string;
@@ -114,11 +112,13 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     stateDir: defaultRoot(env),
     onShutdown: () => setImmediate(() => void stop("shutdown")),
     version: o.version,
+    namespace: flags.namespace,
   });
-  const server = new TtrpcServer({ logger });
-  server.register(Task, withStdinHolder(tasks), { names: TASK_NAMES });
+  let server: TaskServer;
   try {
-    await server.listen(flags.socket);
+    const mode = bootstrapMode(env);
+    server = await serveTasks(mode, flags.socket, withStdinHolder(tasks), logger);
+    await recordBootstrap(flags.socket, mode);
   } catch (err) {
     const e = ShimError.from(err);
     o.ready?.(`error ${e.code} ${e.rawMessage}`);
@@ -139,6 +139,7 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     await runner.close();
     await tasks.deleteAll((id, err) => logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`));
     await rm(flags.socket, { force: true });
+    await forgetBootstrap(flags.socket);
     if (publisher) {
       if (!(await publisher.drain(5000))) logger.warn(`exiting with ${publisher.pending} events unsent`);
       await publisher.close();

@@ -1,41 +1,13 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { alive, runShimBinary, SHIM_BIN } from "../../test/harness/shim-binary.js";
+import { until } from "../../test/harness/task-kit.js";
 import { Task } from "../gen/index.js";
 import { connectTtrpc, createTtrpcClient } from "../rpc/index.js";
 import { socketPath } from "./socket-address.js";
-
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1");
-
-function shim(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    const p = execFile(BIN, args, { cwd, env }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    p.stdin?.end(Buffer.from([0x0a, 0x02, 0x61, 0x62])); // an Any-shaped blob, as containerd may send
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", () => {
   let dir: string;
@@ -69,7 +41,7 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
 
   test("prints only the address, writes it to `address`, and one daemon serves the whole pod", async () => {
     const want = `unix://${socketPath("/run/ctd.sock", "ns", "pod1", join(dir, "s"))}`;
-    const first = await shim([...flags("c1"), "start"], join(dir, "b1"), env);
+    const first = await runShimBinary([...flags("c1"), "start"], join(dir, "b1"), env);
     assert.deepEqual(first, { code: 0, stdout: want, stderr: "" });
     assert.equal(await readFile(join(dir, "b1", "address"), "utf8"), want);
     const pid = Number(await readFile(join(dir, "b1", "shim.pid"), "utf8"));
@@ -78,7 +50,7 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     const sock = want.slice("unix://".length);
     assert.equal((await stat(sock)).mode & 0o777, 0o600);
 
-    const second = await shim([...flags("c2"), "start"], join(dir, "b2"), env);
+    const second = await runShimBinary([...flags("c2"), "start"], join(dir, "b2"), env);
     assert.deepEqual(second, { code: 0, stdout: want, stderr: "" });
     assert.equal(await readFile(join(dir, "b2", "address"), "utf8"), want);
     await assert.rejects(stat(join(dir, "b2", "shim.pid")), "the live shim was reused, none spawned");
@@ -90,16 +62,16 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     assert.equal(connected.shimPid, pid);
     assert.equal(
       connected.version,
-      JSON.parse(await readFile(join(dirname(BIN), "../package.json"), "utf8")).version,
+      JSON.parse(await readFile(join(dirname(SHIM_BIN), "../package.json"), "utf8")).version,
     );
     await task.shutdown({ id: "c1" });
     await conn.close();
-    await until("the daemon to exit", () => !alive(pid));
+    await until(() => !alive(pid), 10_000, "the daemon to exit");
     await assert.rejects(stat(sock));
   });
 
   test("the daemon answers task v3 too, and SIGTERM stops it and removes the socket", async () => {
-    const r = await shim([...flags("solo"), "start"], join(dir, "b3"), env);
+    const r = await runShimBinary([...flags("solo"), "start"], join(dir, "b3"), env);
     assert.equal(r.code, 0);
     assert.equal(r.stderr, "");
     assert.equal(r.stdout, `unix://${socketPath("/run/ctd.sock", "ns", "solo", join(dir, "s"))}`);
@@ -110,7 +82,7 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     await assert.rejects(v3.state({ id: "nope" }), /not found/);
     await conn.close();
     process.kill(pid, "SIGTERM");
-    await until("the daemon to exit", () => !alive(pid));
+    await until(() => !alive(pid), 10_000, "the daemon to exit");
     await assert.rejects(stat(r.stdout.slice("unix://".length)));
   });
 });

@@ -1,15 +1,19 @@
 /**
  * `containerd-shim-nodewasi-v1 ... start` (reference containerd-shim-protocol.md §1.2-1.4, runc's manager
  * `Start`): containerd runs it in the bundle with `CombinedOutput`, so it must print ONLY the address on
- * stdout, nothing on stderr, and exit 0 leaving a detached daemon that serves ttrpc on that address.
+ * stdout, nothing on stderr, and exit 0 leaving a detached daemon that serves ttrpc on that address (or,
+ * opted in by NODEWASI_SHIM_BOOTSTRAP, a JSON reply and gRPC: bootstrap.ts).
  *
  * 1. stdin is read to EOF and ignored (an `Any` of runtime options up to 2.2, `BootstrapParams` from 2.3).
  * 2. The socket is `/run/containerd/s/<sha256(address/namespace/group)>` (socket-address.ts).
- * 3. A live shim of the same group already listening there is reused (one shim per pod).
+ * 3. A live shim of the same group already listening there is reused (one shim per pod), with the reply it
+ *    recorded when it started.
  * 4. Otherwise this binary is re-run as `serve` with `process.execPath`, detached (`setsid`), stdio to
  *    /dev/null (inheriting containerd's pipes would hang `CombinedOutput`), and a readiness pipe on fd 3: the
  *    daemon writes `ready` once it listens, or `error <code> <message>`.
- * 5. `address` is written atomically in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC, then rename).
+ * 5. The `unix://` address is written atomically to `address` in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC,
+ *    then rename), also under gRPC: Go shims write only the address there, and containerd 1.7+ keeps the JSON
+ *    reply in its own `bootstrap.json`, reading `address` only to migrate a shim that has none (as ttrpc).
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
@@ -17,6 +21,7 @@ import { open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ShimError } from "../internal/index.js";
 import { isListening } from "../rpc/index.js";
+import { bootstrapMode, recordedReply, startReply } from "./bootstrap.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { groupingId, socketAddress, socketPath } from "./socket-address.js";
 
@@ -29,6 +34,8 @@ export interface StartOptions {
   /** The bundle (containerd runs `start` with the bundle as cwd). */
   bundle: string;
   stdin?: NodeJS.ReadableStream;
+  /** Where NODEWASI_SHIM_BOOTSTRAP and MAX_SHIM_VERSION are read (bootstrap.ts); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs `start`; resolves with the address to print. Throws a ShimError when no daemon could be started. */
@@ -36,18 +43,21 @@ export async function shimStart(flags: ShimFlags, o: StartOptions): Promise<stri
   if (o.stdin) await drain(o.stdin);
   if (!flags.id) throw new ShimError(Code.InvalidArgument, "start: -id is required");
   if (!flags.namespace) throw new ShimError(Code.InvalidArgument, "start: -namespace is required");
+  const mode = bootstrapMode(o.env ?? process.env);
   const group = await groupingId(o.bundle, flags.id);
   const path = socketPath(flags.address, flags.namespace, group);
-  const address = socketAddress(path);
-  if (!(await isListening(path))) {
+  let reply: string;
+  if (await isListening(path)) reply = await recordedReply(path);
+  else {
     const outcome = await spawnDaemon(flags, o, path);
     // Two starts of one group may race; the loser's daemon finds the winner listening.
     if (outcome !== "ready" && !(outcome instanceof ShimError && outcome.code === Code.AlreadyExists)) {
       throw outcome;
     }
+    reply = outcome === "ready" ? startReply(mode, path) : await recordedReply(path);
   }
-  await writeAddress(o.bundle, address);
-  return address;
+  await writeAddress(o.bundle, socketAddress(path));
+  return reply;
 }
 
 async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Promise<"ready" | ShimError> {
@@ -73,7 +83,7 @@ async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Pro
     cwd: o.bundle,
     detached: true,
     stdio: ["ignore", "ignore", "ignore", "pipe"],
-    env: process.env,
+    env: o.env ?? process.env,
   });
   const ready = child.stdio[3] as NodeJS.ReadableStream;
   const outcome = await new Promise<"ready" | ShimError>((resolve) => {

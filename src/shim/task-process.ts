@@ -29,6 +29,8 @@ export class TaskProcess {
   state: ProcessState = "created";
   pid = 0;
   exit: ExitStatus | undefined;
+  /** Whether /tasks/oom went out for this process (once at most). */
+  oomReported = false;
   #guest: RunningProcess | undefined;
   readonly #exited: Promise<ExitStatus>;
   #settle!: (s: ExitStatus) => void;
@@ -66,6 +68,11 @@ export class TaskProcess {
     this.exit = status;
     this.#settle(status);
     onExit(this);
+  }
+
+  /** Settles when the running guest hit its memory cap (RunningProcess.oom); undefined before start. */
+  get oom(): Promise<void> | undefined {
+    return this.#guest?.oom;
   }
 
   /** Settles on exit. */

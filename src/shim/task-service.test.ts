@@ -154,7 +154,11 @@ describe("TaskService", () => {
     await createFromImage("dup");
     await assert.rejects(createFromImage("dup"), code(Code.AlreadyExists));
     await assert.rejects(svc.checkpoint({ id: "dup" } as never, ctx()), code(Code.Unimplemented));
-    await assert.rejects(svc.resizePty({ id: "dup" } as never, ctx()), code(Code.Unimplemented));
+    assert.deepEqual(
+      await svc.resizePty({ id: "dup", execId: "", width: 80, height: 24 } as never, ctx()),
+      {},
+    );
+    await assert.rejects(svc.resizePty({ id: "none", execId: "" } as never, ctx()), code(Code.NotFound));
   });
 
   it("execs another module in the container, with its own id and events", async () => {
@@ -237,9 +241,13 @@ describe("TaskService", () => {
       linux: { resources: { memory: { limit: 8 * 1024 * 1024 } } },
     });
     await writeFile(join(bundle, "config.json"), JSON.stringify(spec(["main.wasm#run", "x"])));
-    await svc.create(create(CreateTaskRequestSchema, { id: "b", bundle }), ctx());
+    // containerd over ttrpc names its namespace in the call's metadata: a binary:// logger gets it.
+    const ttrpcCtx = { ...ctx(), metadata: { "containerd-namespace-ttrpc": ["k8s.io"] } };
+    await svc.create(create(CreateTaskRequestSchema, { id: "b", bundle }), ttrpcCtx);
     await svc.start({ id: "b", execId: "" } as never, ctx());
     const guest = runner.last();
+    assert.equal(guest.spec.id, "b");
+    assert.equal(guest.spec.namespace, "k8s.io");
     assert.deepEqual(guest.spec.args, ["/app/main.wasm", "x"]);
     assert.equal(guest.spec.entry, "run");
     assert.deepEqual(guest.spec.preopens, { "/data": data, "/": join(bundle, "rootfs") });

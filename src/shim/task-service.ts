@@ -9,6 +9,7 @@ import { rm } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
 import { anyIs, anyPack, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  type CallContext,
   CreateOptionsSchema,
   type CreateTaskRequest,
   type DeleteRequest,
@@ -22,6 +23,7 @@ import {
   TaskExecAddedSchema,
   TaskExecStartedSchema,
   TaskExitSchema,
+  TaskOOMSchema,
   TaskPausedSchema,
   TaskResumedSchema,
   TaskStartSchema,
@@ -50,6 +52,8 @@ export interface TaskServiceOptions {
   onShutdown?: () => void;
   /** Reported by Connect. */
   version?: string;
+  /** containerd's namespace when a call's metadata names none (the shim's `-namespace`). */
+  namespace?: string;
 }
 
 /** A container: its setup, its init process and its execs. */
@@ -90,9 +94,35 @@ export class TaskService implements Impl {
     return p;
   }
 
-  /** Publishes /tasks/exit; runs once per process, after its state is stopped. */
+  /**
+   * The container id and containerd namespace a `binary://` logger gets as CONTAINER_ID / CONTAINER_NAMESPACE
+   * (containerd `pkg/process/io.go`): the namespace from the call's metadata (`containerd-namespace-ttrpc`
+   * from containerd over ttrpc, `containerd-namespace` over gRPC), else the shim's own.
+   */
+  #ids(id: string, ctx: CallContext | undefined): { id: string; namespace: string } {
+    const md = ctx?.metadata ?? {};
+    const namespace = md["containerd-namespace-ttrpc"]?.[0] ?? md["containerd-namespace"]?.[0];
+    return { id, namespace: namespace ?? this.#o.namespace ?? "" };
+  }
+
+  /** Publishes /tasks/oom, once per process: when the runner reports it, else with the exit status. */
+  #onOom = (p: TaskProcess): void => {
+    if (p.oomReported) return;
+    p.oomReported = true;
+    this.#o.events.publish(
+      Topic.oom,
+      TaskOOMSchema,
+      create(TaskOOMSchema, { containerId: p.info.containerId }),
+    );
+  };
+
+  /**
+   * Publishes /tasks/exit; runs once per process, after its state is stopped. A guest that hit its memory cap
+   * gets /tasks/oom first (containerd's order: create, start, oom, exit), as runc's shim reports a cgroup OOM.
+   */
   #onExit = (p: TaskProcess): void => {
     const status = p.exit!;
+    if (status.oom) this.#onOom(p);
     this.#o.events.publish(
       Topic.exit,
       TaskExitSchema,
@@ -106,7 +136,7 @@ export class TaskService implements Impl {
     );
   };
 
-  create: Impl["create"] = async (req: CreateTaskRequest) => {
+  create: Impl["create"] = async (req: CreateTaskRequest, ctx) => {
     if (!req.id) throw invalidArgument("Create: the task id is empty");
     if (this.containers.has(req.id)) throw alreadyExists(`task ${req.id} already exists`);
     if (req.checkpoint)
@@ -118,6 +148,7 @@ export class TaskService implements Impl {
     const setup = options?.image
       ? await setupFromImage(req, options, this.#o.images, this.#o.stateDir)
       : await setupFromBundle(req, this.#o.stateDir, this.#o.images);
+    Object.assign(setup.spec, this.#ids(req.id, ctx));
     const init = new TaskProcess({
       containerId: req.id,
       execId: "",
@@ -167,6 +198,8 @@ export class TaskService implements Impl {
         create(TaskStartSchema, { containerId: req.id, pid }),
       );
     }
+    // After /tasks/start (or /tasks/exec-started): the guest may have hit its cap already.
+    void p.oom?.then(() => this.#onOom(p));
     return { pid };
   };
 
@@ -273,7 +306,7 @@ export class TaskService implements Impl {
     return {};
   };
 
-  exec: Impl["exec"] = async (req: ExecProcessRequest) => {
+  exec: Impl["exec"] = async (req: ExecProcessRequest, ctx) => {
     const c = this.container(req.id);
     if (!req.execId) throw invalidArgument(`Exec in ${req.id}: the exec id is empty`);
     if (c.execs.has(req.execId)) throw alreadyExists(`exec ${req.execId} already exists in task ${req.id}`);
@@ -282,7 +315,10 @@ export class TaskService implements Impl {
     }
     if (!req.spec) throw invalidArgument(`Exec ${req.execId} in ${req.id}: no process spec`);
     const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
-    const spec = await setupExec(c.setup, req.spec.value, stdio, `exec ${req.execId} in ${req.id}`);
+    const spec = {
+      ...(await setupExec(c.setup, req.spec.value, stdio, `exec ${req.execId} in ${req.id}`)),
+      ...this.#ids(req.id, ctx),
+    };
     c.execs.set(req.execId, new TaskProcess({ containerId: req.id, execId: req.execId, spec, stdio }));
     this.#o.events.publish(
       Topic.execAdded,
@@ -295,8 +331,15 @@ export class TaskService implements Impl {
     return {};
   };
 
-  resizePty: Impl["resizePty"] = async () => {
-    throw unimplemented("ResizePty: nodewasi gives guests no pty (terminal=true shares the stdout FIFO)");
+  /**
+   * Accepted and ignored for a process that exists: nodewasi gives guests no pty (terminal=true shares the
+   * stdout FIFO, DESIGN decision 16) and WASI has no terminal size to change, so there is nothing to resize,
+   * as runc's shim answers for a process without a console. `ctr run -t` calls it at start and on SIGWINCH and
+   * prints an error on the user's terminal for any failure.
+   */
+  resizePty: Impl["resizePty"] = async (req) => {
+    this.#process(req.id, req.execId);
+    return {};
   };
 
   closeIO: Impl["closeIO"] = async (req) => {

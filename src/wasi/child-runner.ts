@@ -368,6 +368,7 @@ function lexists(path: string): boolean {
  */
 class RunnerHandle implements RunningProcess {
   readonly exited: Promise<ExitStatus>;
+  readonly oom: Promise<void>;
   private gone = false;
   private paused = false;
 
@@ -379,6 +380,7 @@ class RunnerHandle implements RunningProcess {
     runner.child.once("exit", () => {
       this.gone = true;
     });
+    this.oom = runner.oom;
     // The runner wrote straight to FIFOs and files, so its exit closed every write end it had; a logging
     // binary has also read to EOF and exited (decision 16: containerd waits for that).
     this.exited = runner.ended.then(async (end) => {

@@ -5,6 +5,7 @@
  * past it and still validates). Every other byte is copied unchanged.
  */
 import { Code, invalidArgument, ShimError } from "../internal/index.js";
+import { uleb } from "./leb128.js";
 
 /** Bytes of one wasm page. */
 export const WASM_PAGE = 65536;
@@ -81,15 +82,4 @@ export function capMemory(bytes: Uint8Array, capPages: number, what = "module"):
 /** Pages for a byte limit, rounded down (a limit below one page allows none), at most 65536 (4 GiB). */
 export function pagesFor(limitBytes: number): number {
   return Math.min(65536, Math.floor(limitBytes / WASM_PAGE));
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
 }

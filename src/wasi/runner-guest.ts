@@ -9,6 +9,7 @@ import { closeSync, constants, openSync, readFileSync, statSync, writeSync } fro
 import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
 import { Code, ShimError } from "../internal/index.js";
+import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { capMemory } from "./memory-cap.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
@@ -43,6 +44,7 @@ function run(spec: ChildSpec): FromRunner {
   } catch (err) {
     status = entry !== undefined && typeof err === "symbol" ? exitCodeOf(wasi) : trapped(err, errFd);
   }
+  if (status.type === "exit" && hitCap(instance)) status.oom = true;
   // §1.11: preopen fds (and files the guest left open) are never closed by node:wasi. Guest fds from 3 up;
   // stop after a run of EBADF (errno 8) so a guest that closed one preopen does not hide the ones after it.
   for (let fd = 3, misses = 0; misses < 16; fd++) {
@@ -81,7 +83,7 @@ function prepare(spec: ChildSpec): Prepared {
   if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
   let mod: WasmModule;
   try {
-    mod = new wasm.Module(bytes);
+    mod = compileWatched(bytes, spec.maxPages !== undefined);
   } catch (cause) {
     throw new ShimError(
       Code.InvalidArgument,
@@ -150,7 +152,10 @@ function prepare(spec: ChildSpec): Prepared {
       stderr,
       returnOnExit: true,
     });
-    const instance = new wasm.Instance(mod, wasi.getImportObject());
+    const watched = wasm.Module.exports(mod).some((e) => e.name === OOM_EXPORT);
+    let instance: WasmInstance | undefined;
+    const imports = watched ? reportingOom(wasi.getImportObject(), () => instance) : wasi.getImportObject();
+    instance = new wasm.Instance(mod, imports);
     return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
@@ -159,6 +164,54 @@ function prepare(spec: ChildSpec): Prepared {
     const code = e instanceof RangeError ? Code.ResourceExhausted : Code.FailedPrecondition;
     throw new ShimError(code, `${what}: cannot instantiate: ${e.message}`, { cause: err });
   }
+}
+
+/**
+ * A capped module is compiled with its `memory.grow`s watched (grow-hook.ts), for the OOM report; should the
+ * rewrite not compile, the capped module runs unwatched rather than not at all.
+ */
+function compileWatched(bytes: Uint8Array, capped: boolean): WasmModule {
+  const hooked = capped ? hookMemoryGrow(bytes) : undefined;
+  if (hooked) {
+    try {
+      return new wasm.Module(hooked);
+    } catch {}
+  }
+  return new wasm.Module(bytes);
+}
+
+/**
+ * The WASI imports of a watched guest, each checking first whether a `memory.grow` failed since the last host
+ * call: the shim hears of it at once (`oom`, posted once) while the guest goes on; a guest that never calls
+ * the host again is reported at its exit. The imports are node:wasi's bound functions, called unchanged.
+ */
+function reportingOom(imports: object, instance: () => WasmInstance | undefined): object {
+  let reported = false;
+  const check = () => {
+    const i = instance();
+    if (reported || !i || !hitCap(i)) return;
+    reported = true;
+    post({ type: "oom" });
+  };
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [ns, fns] of Object.entries(imports)) {
+    out[ns] = {};
+    for (const [name, fn] of Object.entries(fns as Record<string, unknown>)) {
+      out[ns][name] =
+        typeof fn === "function"
+          ? (...args: unknown[]) => {
+              check();
+              return (fn as (...a: unknown[]) => unknown)(...args);
+            }
+          : fn;
+    }
+  }
+  return out;
+}
+
+/** Whether a watched guest's `memory.grow` failed (its memory cap was hit). */
+function hitCap(instance: WasmInstance): boolean {
+  return (instance.exports[OOM_EXPORT] as { value?: unknown } | undefined)?.value === 1;
 }
 
 /** Opens one stream for the guest. FIFOs open without O_CREAT (a missing FIFO is an error, not a new file). */

@@ -47,6 +47,9 @@ export class RunnerProcess {
   pid: number | undefined;
   /** Settles after the process exited and its stdio closed. */
   readonly ended: Promise<RunnerEnd>;
+  /** Settles when the guest reported hitting its memory cap (never when it did not). */
+  readonly oom: Promise<void>;
+  private oomSeen!: () => void;
   private reported: Extract<FromRunner, { type: "exit" }> | undefined;
   private startWaiter: { resolve: () => void; reject: (e: ShimError) => void } | undefined;
   private stderrTail = "";
@@ -74,6 +77,9 @@ export class RunnerProcess {
     this.child.stderr?.on("data", (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
     });
+    this.oom = new Promise((resolve) => {
+      this.oomSeen = resolve;
+    });
     this.ready = new Promise<number>((resolve, reject) => {
       this.child.on("message", (msg: FromRunner) => {
         if (msg.type === "ready") {
@@ -82,6 +88,7 @@ export class RunnerProcess {
         } else if (msg.type === "started") this.startWaiter?.resolve();
         else if (msg.type === "failed") this.startWaiter?.reject(new ShimError(msg.code, msg.message));
         else if (msg.type === "exit") this.reported = msg;
+        else if (msg.type === "oom") this.oomSeen();
       });
       this.child.once("error", (err) =>
         reject(new ShimError(Code.Internal, `runner: cannot start ${file} (${err.message})`, { cause: err })),

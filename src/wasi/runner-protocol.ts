@@ -36,5 +36,7 @@ export type FromRunner =
   | { type: "started" }
   /** The spec could not be honoured; nothing ran. `code` is a gRPC code for ShimError. */
   | { type: "failed"; code: number; message: string }
+  /** A watched guest's `memory.grow` failed at its memory cap; it may still run (grow-hook.ts). Sent once. */
+  | { type: "oom" }
   /** The guest ended; its stdio and preopen fds are closed. The runner exits with `code` next. */
   | { type: "exit"; code: number; trap?: string; oom?: boolean };

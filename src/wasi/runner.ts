@@ -68,6 +68,11 @@ export interface RunningProcess {
    */
   readonly exited: Promise<ExitStatus>;
   /**
+   * Settles when the guest's memory growth failed at its memory cap (`memoryLimit`), seen at its next host
+   * call, while it may go on running; never when it has no cap. The exit status also says `oom`.
+   */
+  readonly oom?: Promise<void>;
+  /**
    * Sends a signal to the runner (SIGKILL, SIGTERM, SIGINT ... all end it; exit status 128 + signo), also when
    * the guest is blocked in a host call, and also when paused (it is continued to take the signal). A no-op once
    * the process has exited.
