@@ -1,0 +1,122 @@
+/**
+ * A registry as a copy destination: the distribution-spec push flow. For each blob: HEAD (already there:
+ * nothing sent), then a cross-repository mount when a repository of the same registry may hold it
+ * (`POST ?mount=&from=`, 201), else an upload: POST then one PUT, or PATCH chunks and a closing PUT above the
+ * chunk threshold. A broken upload starts again in a fresh session, because the registry may keep the bytes
+ * of the broken request in the old one and then refuse it (distribution answers BLOB_UPLOAD_INVALID). The
+ * bytes are verified while sent, so a corrupt source blob fails here, named, before the registry commits it.
+ */
+import { Readable } from "node:stream";
+import { DigestStream, ShimError, sleep } from "../internal/index.js";
+import type { BlobOutcome, CopyOptions, ImageDestination, PutBlobOptions } from "./copy-types.js";
+import { isRetryable } from "./fetch-blob.js";
+import type { ImageSource } from "./image-source.js";
+import { formatReference, type Reference } from "./reference.js";
+import type { RegistryClient } from "./registry/index.js";
+import type { Descriptor } from "./types.js";
+
+/** Blobs above this size go in chunks; Cloudflare and many proxies refuse request bodies over 100 MB. */
+export const DEFAULT_CHUNK_THRESHOLD = 96 * 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+
+/** Where `ref` points: the repository gets the blobs, the tag (or, without one, the digest) the top manifest. */
+export function registryDestination(
+  client: RegistryClient,
+  ref: Reference,
+  opts: Pick<CopyOptions, "chunkThreshold" | "chunkSize" | "attempts" | "mountFrom"> & {
+    /** Whether `close()` closes the client (default true). */
+    closeClient?: boolean;
+  } = {},
+): ImageDestination {
+  const { registry, repository } = ref;
+  const tagged = ref.digest ? undefined : ref.tag;
+  const threshold = opts.chunkThreshold ?? DEFAULT_CHUNK_THRESHOLD;
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const attempts = opts.attempts ?? 5;
+  const from =
+    opts.mountFrom?.registry === registry && opts.mountFrom.repository !== repository
+      ? opts.mountFrom.repository
+      : undefined;
+
+  const upload = async (desc: Descriptor, source: ImageSource, o: PutBlobOptions): Promise<void> => {
+    const emit = o.onEvent;
+    for (let attempt = 1; ; attempt++) {
+      emit({
+        type: "blob-start",
+        digest: desc.digest,
+        size: desc.size,
+        offset: 0,
+        mediaType: desc.mediaType,
+      });
+      try {
+        await client.uploadBlob(registry, repository, desc, () => sendStream(desc, source, o), {
+          checkExists: false,
+          ...(desc.size > threshold ? { chunkSize } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        });
+        return;
+      } catch (err) {
+        if (attempt >= attempts || !isRetryable(err) || o.signal?.aborted) throw ShimError.from(err);
+        const delayMs = Math.min(5000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        const reason = err instanceof Error ? err.message : String(err);
+        emit({ type: "blob-retry", digest: desc.digest, offset: 0, attempt, delayMs, reason });
+        await sleep(delayMs, o.signal);
+      }
+    }
+  };
+
+  return {
+    name: formatReference(ref),
+    async putBlob(desc, source, o): Promise<BlobOutcome> {
+      const signal = o.signal;
+      let outcome: BlobOutcome = "uploaded";
+      if (await client.blobExists(registry, repository, desc, signal)) outcome = "exists";
+      else if (from && (await client.mountBlob(registry, repository, from, desc, signal)))
+        outcome = "mounted";
+      else await upload(desc, source, o);
+      o.onEvent({
+        type: "blob-done",
+        digest: desc.digest,
+        size: desc.size,
+        cached: outcome !== "uploaded",
+        outcome,
+      });
+      return outcome;
+    },
+    async putManifest(desc, bytes, top, signal) {
+      const ref = top ? (tagged ?? desc.digest) : desc.digest;
+      await client.putManifest(registry, repository, ref, bytes, desc.mediaType, signal);
+    },
+    async close() {
+      if (opts.closeClient ?? true) await client.close();
+    },
+  };
+}
+
+/**
+ * The blob's bytes from `source`, counted for progress and verified on the way: a blob that does not match its
+ * descriptor ends the request with `DataLoss` before its last byte, so the registry never stores it.
+ */
+function sendStream(desc: Descriptor, source: ImageSource, o: PutBlobOptions): Readable {
+  async function* bytes() {
+    const opened = await source.openBlob(desc, 0, o.signal);
+    const checked = new DigestStream(desc);
+    opened.stream.once("error", (err) => checked.destroy(err));
+    let done = 0;
+    try {
+      for await (const chunk of opened.stream.pipe(checked)) {
+        done += (chunk as Buffer).length;
+        o.onEvent({ type: "blob-progress", digest: desc.digest, size: desc.size, done });
+        yield chunk as Buffer;
+      }
+    } catch (err) {
+      opened.stream.destroy();
+      const e = ShimError.from(err);
+      throw new ShimError(e.code, `reading blob ${desc.digest} from ${source.name}: ${e.rawMessage}`, {
+        cause: err,
+        temporary: e.temporary,
+      });
+    }
+  }
+  return Readable.from(bytes(), { objectMode: false });
+}

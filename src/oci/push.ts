@@ -1,0 +1,176 @@
+/**
+ * What `nodewasi push`, `copy` and `tag` do, from the names a user types: `pushImage` sends an image of the
+ * content store (or an `oci:` / `oci-archive:` layout) to a registry; `copy` copies between any two of a
+ * registry, `oci:DIR[:TAG]` and `oci-archive:FILE[:TAG]` (what `skopeo copy --all` does for wasm images);
+ * `tagImage` gives a stored image another name. All three keep manifests byte for byte, so digests stay.
+ */
+import { resolve as resolvePath } from "node:path";
+import { Code, defaultRoot, invalidArgument, notFound, ShimError, silentLogger } from "../internal/index.js";
+import { copyImage } from "./copy.js";
+import { archiveDestination, layoutDestination, storeDestination } from "./copy-layout.js";
+import { registryDestination } from "./copy-registry.js";
+import type { CopyOptions, CopyResult, ImageDestination } from "./copy-types.js";
+import type { ImageSource } from "./image-source.js";
+import { layoutSource } from "./layout-source.js";
+import { openSource, sourceName } from "./open-source.js";
+import { type ImageSourceSpec, parseSourceSpec } from "./reference.js";
+import { RegistryClient } from "./registry/index.js";
+import { ContentStore } from "./store.js";
+import { Annotation, type Descriptor } from "./types.js";
+
+/** `copy`'s options plus where the content store is. */
+export interface PushOptions extends CopyOptions {
+  /** The content store root; default `defaultRoot()`. */
+  root?: string;
+}
+
+/**
+ * Pushes the stored image named `src` (a reference as `nodewasi images` lists it, or an `oci:` /
+ * `oci-archive:` source that is not in the store) to the registry reference `dst` (default: `src` itself).
+ * Blobs the repository has are skipped, blobs another repository of the same registry had when pulled are
+ * mounted, the rest uploaded; an index goes with every manifest it names.
+ */
+export async function pushImage(src: string, dst: string = src, opts: PushOptions = {}): Promise<CopyResult> {
+  const target = parseSourceSpec(dst);
+  if (target.kind !== "registry") {
+    throw invalidArgument(
+      `push sends images to a registry, and ${JSON.stringify(dst)} is ${target.kind}:; use nodewasi copy for that`,
+    );
+  }
+  const store = await ContentStore.open(opts.root ?? defaultRoot());
+  const source = await storeOrLayoutSource(store, src);
+  const srcSpec = parseSourceSpec(src);
+  const mountFrom = opts.mountFrom ?? (srcSpec.kind === "registry" ? srcSpec.ref : undefined);
+  const dest = registryDestination(client(opts), target.ref, {
+    ...opts,
+    ...(mountFrom ? { mountFrom } : {}),
+  });
+  try {
+    return await copyImage(source, dest, opts);
+  } catch (err) {
+    throw source.name === sourceName(src) ? partialImageHint(err, source.name) : err;
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Copies `src` to `dst`, each a registry reference (`docker://` optional), `oci:DIR[:TAG]` or
+ * `oci-archive:FILE[:TAG]`. A destination layout without a tag gets the source's tag, else `latest`.
+ */
+export async function copy(src: string, dst: string, opts: CopyOptions = {}): Promise<CopyResult> {
+  const srcSpec = parseSourceSpec(src);
+  const dstSpec = parseSourceSpec(dst);
+  const { source } = await openSource(src, {
+    ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+    logger: opts.logger ?? silentLogger,
+  });
+  try {
+    const mountFrom = opts.mountFrom ?? (srcSpec.kind === "registry" ? srcSpec.ref : undefined);
+    const dest = await openDestination(dstSpec, tagOf(srcSpec), {
+      ...opts,
+      ...(mountFrom ? { mountFrom } : {}),
+    });
+    return await copyImage(source, dest, opts);
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Names the stored image `src` also `dst` (both references or `oci:` names as the store keeps them), as
+ * `docker tag` does: same manifest, same digest, nothing copied. The new name shares the old one's pull
+ * record, so `nodewasi run DST` needs no pull.
+ */
+export async function tagImage(
+  src: string,
+  dst: string,
+  opts: { root?: string } = {},
+): Promise<{ name: string; descriptor: Descriptor }> {
+  const store = await ContentStore.open(opts.root ?? defaultRoot());
+  const from = sourceName(src);
+  const to = sourceName(dst);
+  const desc = await store.resolve(from);
+  if (!desc) throw notInStore(from);
+  const { [Annotation.ImageName]: _n, [Annotation.RefName]: _r, ...kept } = desc.annotations ?? {};
+  const descriptor: Descriptor = { ...desc, annotations: kept };
+  await store.tag(to, descriptor);
+  return { name: to, descriptor };
+}
+
+/** The destination a spec names. `tag` is the fallback tag for layouts and archives. */
+export async function openDestination(
+  spec: ImageSourceSpec,
+  tag: string | undefined,
+  opts: CopyOptions & { store?: ContentStore } = {},
+): Promise<ImageDestination> {
+  switch (spec.kind) {
+    case "registry":
+      return registryDestination(client(opts), spec.ref, opts);
+    case "oci":
+      return layoutDestination(resolvePath(spec.path), spec.tag ?? tag ?? "latest");
+    case "oci-archive":
+      return archiveDestination(resolvePath(spec.path), spec.tag ?? tag ?? "latest");
+  }
+}
+
+/** Copies `src` into the content store under `name` (blobs and manifests only; nothing is extracted). */
+export async function copyToStore(
+  src: ImageSource,
+  store: ContentStore,
+  name: string,
+  opts: CopyOptions = {},
+) {
+  return copyImage(src, storeDestination(store, name), opts);
+}
+
+function client(opts: CopyOptions): RegistryClient {
+  return new RegistryClient({
+    plainHttp: opts.plainHttp ?? false,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+}
+
+function tagOf(spec: ImageSourceSpec): string | undefined {
+  return spec.kind === "registry" ? spec.ref.tag : spec.tag;
+}
+
+/**
+ * The store's image named `input`, under that name; an `oci:` or `oci-archive:` source that the store does
+ * not hold is opened as a layout. A registry reference must be in the store (pull or build it first).
+ */
+async function storeOrLayoutSource(store: ContentStore, input: string): Promise<ImageSource> {
+  const name = sourceName(input);
+  if (await store.resolve(name)) {
+    const layout = await layoutSource(store.root, name);
+    return {
+      name,
+      resolve: (signal) => layout.resolve(signal),
+      fetchManifest: (d, signal) => layout.fetchManifest(d, signal),
+      openBlob: (d, offset, signal) => layout.openBlob(d, offset, signal),
+      close: () => layout.close(),
+    };
+  }
+  if (parseSourceSpec(input).kind !== "registry") return (await openSource(input)).source;
+  throw notInStore(name);
+}
+
+function notInStore(name: string): ShimError {
+  return notFound(
+    `no image named ${name} in the local store (nodewasi images lists them); pull or build it first, ` +
+      "or copy it from its source with nodewasi copy SRC DST",
+  );
+}
+
+/** A pull keeps only the platform it chose: pushing the whole index then misses the other platforms' content. */
+function partialImageHint(err: unknown, name: string): unknown {
+  if (!(err instanceof ShimError) || err.code !== Code.NotFound || !/not in /.test(err.rawMessage))
+    return err;
+  return notFound(
+    `${err.rawMessage}; the store holds only part of ${name} (a pull keeps the manifest of the platform it ` +
+      "chose, not the others of an index): copy the whole image from its source with nodewasi copy SRC DST",
+    { cause: err },
+  );
+}
