@@ -65,15 +65,20 @@ export function registryDestination(
     }
   };
 
+  const name = formatReference(ref);
   return {
-    name: formatReference(ref),
+    name,
     async putBlob(desc, source, o): Promise<BlobOutcome> {
       const signal = o.signal;
       let outcome: BlobOutcome = "uploaded";
-      if (await client.blobExists(registry, repository, desc, signal)) outcome = "exists";
-      else if (from && (await client.mountBlob(registry, repository, from, desc, signal)))
-        outcome = "mounted";
-      else await upload(desc, source, o);
+      try {
+        if (await client.blobExists(registry, repository, desc, signal)) outcome = "exists";
+        else if (from && (await client.mountBlob(registry, repository, from, desc, signal)))
+          outcome = "mounted";
+        else await upload(desc, source, o);
+      } catch (err) {
+        throw withPushHint(err, name);
+      }
       o.onEvent({
         type: "blob-done",
         digest: desc.digest,
@@ -85,7 +90,11 @@ export function registryDestination(
     },
     async putManifest(desc, bytes, top, signal) {
       const ref = top ? (tagged ?? desc.digest) : desc.digest;
-      await client.putManifest(registry, repository, ref, bytes, desc.mediaType, signal);
+      await client
+        .putManifest(registry, repository, ref, bytes, desc.mediaType, signal)
+        .catch((err: unknown) => {
+          throw withPushHint(err, name);
+        });
     },
     async close() {
       if (opts.closeClient ?? true) await client.close();
@@ -119,4 +128,50 @@ function sendStream(desc: Descriptor, source: ImageSource, o: PutBlobOptions): R
     }
   }
   return Readable.from(bytes(), { objectMode: false });
+}
+
+/**
+ * What to do about a registry's refusal of a push, by HTTP status and distribution-spec error code (the
+ * registry's own words stay in the message). Added as `details.hint`, which the CLI prints after the error.
+ */
+export function pushHint(status: number, codes: readonly string[], name: string): string | undefined {
+  const has = (c: string) => codes.includes(c);
+  if (status === 401 || status === 403 || has("DENIED") || has("UNAUTHORIZED")) {
+    return `pushing needs push access to ${name}: log in with \`docker login ${name.split("/")[0]}\` (nodewasi reads ~/.docker/config.json) or check the repository name`;
+  }
+  if (has("NAME_UNKNOWN") || (status === 404 && has("NAME_INVALID"))) {
+    return "the repository does not exist and this registry does not create repositories on push: create it first, or check the name";
+  }
+  if (status === 405 || has("UNSUPPORTED")) {
+    return "this registry does not accept pushes (it is read-only, or a mirror or pull-through cache)";
+  }
+  if (status === 413 || has("SIZE_INVALID")) {
+    return "the registry or a proxy in front of it refuses a request this large: push with --chunk-size 16777216 to send blobs in smaller PATCH requests";
+  }
+  if (has("MANIFEST_BLOB_UNKNOWN"))
+    return "a blob the manifest names is missing from the repository; push again";
+  if (has("MANIFEST_INVALID")) {
+    return "the registry refused the manifest: it may not accept this media type or artifact (check its documentation for OCI artifact support)";
+  }
+  if (has("DIGEST_INVALID") || has("BLOB_UPLOAD_INVALID") || has("BLOB_UPLOAD_UNKNOWN")) {
+    return "the upload did not arrive as sent (a proxy changing bytes, or an expired upload session); push again";
+  }
+  if (status === 429 || has("TOOMANYREQUESTS"))
+    return "the registry is rate limiting pushes; wait and push again";
+  return undefined;
+}
+
+function withPushHint(err: unknown, name: string): unknown {
+  if (!(err instanceof ShimError) || typeof err.details.status !== "number") return err;
+  const codes = Array.isArray(err.details.errors)
+    ? (err.details.errors as { code?: unknown }[]).map((e) => String(e.code))
+    : [];
+  const hint = pushHint(err.details.status, codes, name);
+  return hint
+    ? new ShimError(err.code, err.rawMessage, {
+        cause: err.cause,
+        details: { ...err.details, hint },
+        temporary: err.temporary,
+      })
+    : err;
 }

@@ -32,11 +32,7 @@ export interface PushOptions extends CopyOptions {
  */
 export async function pushImage(src: string, dst: string = src, opts: PushOptions = {}): Promise<CopyResult> {
   const target = parseSourceSpec(dst);
-  if (target.kind !== "registry") {
-    throw invalidArgument(
-      `push sends images to a registry, and ${JSON.stringify(dst)} is ${target.kind}:; use nodewasi copy for that`,
-    );
-  }
+  if (target.kind !== "registry") throw invalidPushTarget(dst);
   const store = await ContentStore.open(opts.root ?? defaultRoot());
   const source = await storeOrLayoutSource(store, src);
   const srcSpec = parseSourceSpec(src);
@@ -52,6 +48,14 @@ export async function pushImage(src: string, dst: string = src, opts: PushOption
   } finally {
     await source.close();
   }
+}
+
+/** The error for a push whose destination is not a registry reference. */
+export function invalidPushTarget(dst: string): ShimError {
+  return invalidArgument(
+    `push sends images to a registry, and ${JSON.stringify(dst)} is not a registry reference; ` +
+      "give one as DST (nodewasi push SRC REGISTRY/REPO:TAG), or use nodewasi copy to write a layout",
+  );
 }
 
 /**

@@ -27,8 +27,9 @@ export function helloModule(message: string): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(text.length);
   const wat = readFileSync(join(FIXTURES_DIR, "hello.wat"), "utf8")
-    .replace("@LENGTH_LE@", watBytes(len))
-    .replace("@MESSAGE@", watBytes(text));
+    // The quotes matter: the file's header comment names the placeholders too, and must not take the bytes.
+    .replace('"@LENGTH_LE@"', `"${watBytes(len)}"`)
+    .replace('"@MESSAGE@"', `"${watBytes(text)}"`);
   const dir = mkdtempSync(join(tmpdir(), "nodewasi-wat-"));
   try {
     writeFileSync(join(dir, "m.wat"), wat);
