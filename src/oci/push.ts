@@ -34,7 +34,7 @@ export async function pushImage(src: string, dst: string = src, opts: PushOption
   const target = parseSourceSpec(dst);
   if (target.kind !== "registry") throw invalidPushTarget(dst);
   const store = await ContentStore.open(opts.root ?? defaultRoot());
-  const source = await storeOrLayoutSource(store, src);
+  const source = await storeOrLayoutSource(store, src, opts);
   const srcSpec = parseSourceSpec(src);
   const mountFrom = opts.mountFrom ?? (srcSpec.kind === "registry" ? srcSpec.ref : undefined);
   const dest = registryDestination(client(opts), target.ref, {
@@ -43,8 +43,6 @@ export async function pushImage(src: string, dst: string = src, opts: PushOption
   });
   try {
     return await copyImage(source, dest, opts);
-  } catch (err) {
-    throw source.name === sourceName(src) ? partialImageHint(err, source.name) : err;
   } finally {
     await source.close();
   }
@@ -142,23 +140,51 @@ function tagOf(spec: ImageSourceSpec): string | undefined {
 }
 
 /**
- * The store's image named `input`, under that name; an `oci:` or `oci-archive:` source that the store does
- * not hold is opened as a layout. A registry reference must be in the store (pull or build it first).
+ * The store's image named `input`, under that name. A pull keeps only the manifest of the platform it chose,
+ * so content missing from the store (the other platforms of an index) is read from where the name says the
+ * image came from (its registry or layout), verified like any source. An `oci:` or `oci-archive:` source that
+ * the store does not hold is opened as a layout; a registry reference must be in the store.
  */
-async function storeOrLayoutSource(store: ContentStore, input: string): Promise<ImageSource> {
+async function storeOrLayoutSource(
+  store: ContentStore,
+  input: string,
+  opts: CopyOptions,
+): Promise<ImageSource> {
   const name = sourceName(input);
-  if (await store.resolve(name)) {
-    const layout = await layoutSource(store.root, name);
-    return {
-      name,
-      resolve: (signal) => layout.resolve(signal),
-      fetchManifest: (d, signal) => layout.fetchManifest(d, signal),
-      openBlob: (d, offset, signal) => layout.openBlob(d, offset, signal),
-      close: () => layout.close(),
-    };
+  const open = () =>
+    openSource(input, {
+      ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      logger: opts.logger ?? silentLogger,
+    }).then((o) => o.source);
+  if (!(await store.resolve(name))) {
+    if (parseSourceSpec(input).kind !== "registry") return open();
+    throw notInStore(name);
   }
-  if (parseSourceSpec(input).kind !== "registry") return (await openSource(input)).source;
-  throw notInStore(name);
+  const stored = await layoutSource(store.root, name);
+  let origin: Promise<ImageSource> | undefined;
+  const orOrigin = async <T>(read: (s: ImageSource) => Promise<T>): Promise<T> => {
+    try {
+      return await read(stored);
+    } catch (err) {
+      if (!(err instanceof ShimError) || err.code !== Code.NotFound) throw err;
+      origin ??= open();
+      opts.logger?.debug("content not in the store; reading it from the image's origin", { name });
+      return read(await origin).catch((again: unknown) => {
+        throw partialImageHint(err, name, again);
+      });
+    }
+  };
+  return {
+    name,
+    resolve: (signal) => stored.resolve(signal),
+    fetchManifest: (d, signal) => orOrigin((s) => s.fetchManifest(d, signal)),
+    openBlob: (d, offset, signal) => orOrigin((s) => s.openBlob(d, offset, signal)),
+    async close() {
+      await stored.close();
+      await (await origin?.catch(() => undefined))?.close();
+    },
+  };
 }
 
 function notInStore(name: string): ShimError {
@@ -168,13 +194,12 @@ function notInStore(name: string): ShimError {
   );
 }
 
-/** A pull keeps only the platform it chose: pushing the whole index then misses the other platforms' content. */
-function partialImageHint(err: unknown, name: string): unknown {
-  if (!(err instanceof ShimError) || err.code !== Code.NotFound || !/not in /.test(err.rawMessage))
-    return err;
+/** Content neither the store nor the image's origin has: say why the store may lack it. */
+function partialImageHint(err: ShimError, name: string, again: unknown): ShimError {
+  const why = ShimError.from(again).rawMessage;
   return notFound(
-    `${err.rawMessage}; the store holds only part of ${name} (a pull keeps the manifest of the platform it ` +
-      "chose, not the others of an index): copy the whole image from its source with nodewasi copy SRC DST",
-    { cause: err },
+    `${err.rawMessage}, and its origin ${name} could not give it (${why}); a pull keeps only the platform it ` +
+      "chose of an index: copy the whole image from where it was published with nodewasi copy SRC DST",
+    { cause: again },
   );
 }
