@@ -5,6 +5,7 @@
 export * from "./build.js";
 export * from "./build-index.js";
 export * from "./build-tar.js";
+export * from "./built-source.js";
 export * from "./copy.js";
 export * from "./copy-layout.js";
 export * from "./copy-registry.js";
