@@ -12,7 +12,18 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CliWork, cli, makeWork } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
-import { buildImage, buildIndex, type CopyResult, copy, pull, writeLayout } from "../src/oci/index.js";
+import {
+  buildImage,
+  buildIndex,
+  builtImageSource,
+  ContentStore,
+  type CopyResult,
+  copy,
+  copyToStore,
+  pull,
+  pushImage,
+  writeLayout,
+} from "../src/oci/index.js";
 import { helloModule } from "./harness/modules.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
 
@@ -98,6 +109,24 @@ describe("copy between registries, OCI layouts and OCI archives", { skip: skip ?
     for (const tag of ["other", "copied"]) {
       const raw = execFileSync("skopeo", ["inspect", "--raw", `oci:${dir}:${tag}`]);
       assert.equal(sha256(raw), tag === "other" ? other.manifest.digest : image!.manifest.digest);
+    }
+  });
+
+  test("the store as a destination: a built image named as pull names images, readable by skopeo", async () => {
+    const root = await mkdtemp(join(tmpdir(), "nodewasi-copy-store-"));
+    try {
+      const store = await ContentStore.open(root);
+      const name = `${registry.host}/copy/stored:v1`;
+      const r = await copyToStore(builtImageSource(image!), store, name);
+      assert.equal(r.blobs.uploaded, 4);
+      assert.equal((await store.resolve(name))?.digest, image!.manifest.digest);
+      const raw = execFileSync("skopeo", ["inspect", "--raw", `oci:${root}:${name}`]);
+      assert.equal(sha256(raw), image!.manifest.digest);
+      // What the store holds can be pushed from there, by that name.
+      const pushed = await pushImage(name, `${registry.host}/copy/from-store:v1`, { root });
+      assert.equal(pushed.digest, image!.manifest.digest);
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 

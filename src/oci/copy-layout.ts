@@ -114,18 +114,7 @@ function layoutTargetDestination(target: LayoutTarget): ImageDestination {
   return {
     name: target.name,
     async putBlob(desc: Descriptor, source: ImageSource, o: PutBlobOptions): Promise<BlobOutcome> {
-      const done = (outcome: BlobOutcome) =>
-        o.onEvent({
-          type: "blob-done",
-          digest: desc.digest,
-          size: desc.size,
-          cached: outcome !== "uploaded",
-          outcome,
-        });
-      if (await target.layout.has(desc)) {
-        done("exists");
-        return "exists";
-      }
+      if (await target.layout.has(desc)) return "exists";
       const forward = (e: PullEvent) => {
         if (e.type === "blob-start" || e.type === "blob-progress" || e.type === "blob-retry")
           o.onEvent(e as CopyEvent);
@@ -134,7 +123,6 @@ function layoutTargetDestination(target: LayoutTarget): ImageDestination {
         onEvent: forward,
         ...(o.signal ? { signal: o.signal } : {}),
       });
-      done("uploaded");
       return "uploaded";
     },
     putManifest: (desc, bytes, top) => target.putManifest(desc, bytes, top),

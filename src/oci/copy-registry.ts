@@ -79,13 +79,6 @@ export function registryDestination(
       } catch (err) {
         throw withPushHint(err, name);
       }
-      o.onEvent({
-        type: "blob-done",
-        digest: desc.digest,
-        size: desc.size,
-        cached: outcome !== "uploaded",
-        outcome,
-      });
       return outcome;
     },
     async putManifest(desc, bytes, top, signal) {

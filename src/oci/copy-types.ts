@@ -67,8 +67,9 @@ export interface ImageDestination {
   /** Human name for messages and results. */
   readonly name: string;
   /**
-   * Makes the destination hold `desc`, reading it from `source` only when it must be sent, and verifying what
-   * it reads. Reports progress with the blob events and returns how the blob got there.
+   * Makes the destination hold `desc`, reading it from `source` only when it must be sent. Reports
+   * `blob-start`, `blob-progress` and `blob-retry` while it sends, and returns how the blob got there
+   * (`copyImage` reports `blob-done`).
    */
   putBlob(desc: Descriptor, source: ImageSource, opts: PutBlobOptions): Promise<BlobOutcome>;
   /**

@@ -46,6 +46,8 @@ export async function copyImage(
     };
     await forEachLimit([...blobs.values()], opts.concurrency ?? 4, opts.signal, async (desc, signal) => {
       const outcome = await dest.putBlob(desc, source, { onEvent, signal });
+      const cached = outcome !== "uploaded";
+      onEvent({ type: "blob-done", digest: desc.digest, size: desc.size, cached, outcome });
       counts[outcome]++;
     });
     for (const m of manifests) {
