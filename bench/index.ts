@@ -5,11 +5,13 @@
  */
 import { benchCtr } from "./ctr.js";
 import { benchPull } from "./pull.js";
+import { benchPush } from "./push.js";
 import { benchRun } from "./run.js";
 
 const BENCHES: Record<string, (runs: number) => Promise<void>> = {
   ctr: benchCtr,
   pull: benchPull,
+  push: benchPush,
   run: benchRun,
 };
 

@@ -10,6 +10,7 @@ import { Command, CommanderError } from "commander";
 import { defaultRoot } from "../internal/index.js";
 import { buildCommand } from "./build-command.js";
 import type { CliState } from "./context.js";
+import { copyCommand } from "./copy-command.js";
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from "./exit-code.js";
 import { imagesCommand } from "./images-command.js";
 import { inspectCommand } from "./inspect-command.js";
@@ -18,12 +19,14 @@ import { logsCommand } from "./logs-command.js";
 import { pruneCommand } from "./prune-command.js";
 import { psCommand } from "./ps-command.js";
 import { pullCommand } from "./pull-command.js";
+import { pushCommand } from "./push-command.js";
 import { reportError } from "./report-error.js";
 import { rmCommand } from "./rm-command.js";
 import { rmiCommand } from "./rmi-command.js";
 import { separateGuestArgs } from "./run-argv.js";
 import { runCommand } from "./run-command.js";
 import { shimCommand } from "./shim-command.js";
+import { tagCommand } from "./tag-command.js";
 
 /** The package version, read from package.json beside dist/ (both `src/cli` and `dist/src/cli` are 3 deep). */
 export function packageVersion(): string {
@@ -75,6 +78,7 @@ Examples:
   $ nodewasi inspect --json oci:./examples/images/hello:latest
   $ nodewasi --root /tmp/nodewasi pull --plain-http 127.0.0.1:5000/hello:v1
   $ nodewasi build examples/hello/hello.wasm -t hello:v1 && nodewasi run --rm hello:v1
+  $ nodewasi push 127.0.0.1:5000/hello:v1 && nodewasi copy 127.0.0.1:5000/hello:v1 oci:./hello:v1
 ${EXIT_CODES_HELP}
 `,
     );
@@ -90,6 +94,9 @@ ${EXIT_CODES_HELP}
   pruneCommand(program, state);
   buildCommand(program, state);
   shimCommand(program, state, packageVersion());
+  pushCommand(program, state);
+  tagCommand(program, state);
+  copyCommand(program, state);
   return program;
 }
 

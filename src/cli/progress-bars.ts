@@ -4,9 +4,15 @@
  * when the pull ends, so the screen shows what was fetched and what was cached.
  */
 import { MultiBar, Presets, type SingleBar } from "cli-progress";
-import { formatPlatform, type PullEvent } from "../oci/index.js";
+import { type CopyEvent, formatPlatform, type PullEvent } from "../oci/index.js";
 import { formatBytes, formatRate, shortDigest } from "./format.js";
-import type { PullProgress } from "./progress-lines.js";
+import {
+  manifestKind,
+  type ProgressWords,
+  PULL_WORDS,
+  type PullProgress,
+  skippedWord,
+} from "./progress-lines.js";
 
 interface BarState {
   bar: SingleBar;
@@ -16,7 +22,10 @@ interface BarState {
 }
 
 /** Renders events as bars on `stream` (a TTY). */
-export function createBarProgress(stream: NodeJS.WriteStream): PullProgress {
+export function createBarProgress(
+  stream: NodeJS.WriteStream,
+  words: ProgressWords = PULL_WORDS,
+): PullProgress {
   const multibar = new MultiBar(
     {
       stream,
@@ -57,7 +66,7 @@ export function createBarProgress(stream: NodeJS.WriteStream): PullProgress {
   };
 
   return {
-    onEvent(e: PullEvent) {
+    onEvent(e: PullEvent | CopyEvent) {
       switch (e.type) {
         case "resolved":
           log(`resolved ${e.name} to ${e.digest}`);
@@ -79,7 +88,7 @@ export function createBarProgress(stream: NodeJS.WriteStream): PullProgress {
         }
         case "blob-done": {
           const b = barFor(e.digest, e.size, 0);
-          const status = e.cached ? "cached" : `done ${speed(b, e.size)}`.trim();
+          const status = e.cached ? skippedWord(e) : `done ${speed(b, e.size)}`.trim();
           b.bar.update(Math.max(e.size, 1), payload(e.digest, e.size, e.size, status));
           break;
         }
@@ -88,6 +97,11 @@ export function createBarProgress(stream: NodeJS.WriteStream): PullProgress {
           b?.bar.update(e.offset, { status: `retry ${e.attempt}: ${e.reason}` });
           break;
         }
+        case "manifest":
+          after.push(
+            `${words.done} ${e.top ? "" : "child "}${manifestKind(e.mediaType)} ${shortDigest(e.digest, { algorithm: true })} ${formatBytes(e.size)}`,
+          );
+          break;
         case "extracted":
           // Said after the bars, in stop(): above them it would read as if it came before the downloads.
           after.push(

@@ -5,43 +5,11 @@
  * that makes them for a registry image. `nodewasi images`, `inspect`, `run` and `push` then see no difference
  * between a built image and a pulled one.
  */
-import { Readable } from "node:stream";
-import { notFound, sha256, verifyContent } from "../internal/index.js";
 import type { BuiltImage } from "./build.js";
-import type { FetchedManifest, ImageSource, OpenedBlob } from "./image-source.js";
+import { builtImageSource } from "./built-source.js";
 import { pullFrom } from "./pull.js";
 import type { PullOptions, PullResult } from "./pull-types.js";
 import type { ContentStore } from "./store.js";
-import type { Descriptor } from "./types.js";
-
-/**
- * An ImageSource over an image held in memory, named `name` in messages. Everything it hands out is checked
- * against the descriptor asked for, as a registry's content would be.
- */
-export function builtImageSource(image: BuiltImage, name: string): ImageSource {
-  const blob = (desc: Descriptor): Buffer => {
-    const data = image.blobs.get(desc.digest);
-    if (!data) throw notFound(`${name}: blob ${desc.digest} is not part of the built image`);
-    verifyContent(desc, data.length, sha256(data));
-    return data;
-  };
-  const manifest = (desc: Descriptor): FetchedManifest => ({
-    bytes: blob(desc),
-    mediaType: desc.mediaType,
-    digest: desc.digest,
-  });
-  return {
-    name,
-    resolve: async () => manifest(image.manifest),
-    fetchManifest: async (desc) => manifest(desc),
-    openBlob: async (desc, offset): Promise<OpenedBlob> => {
-      const data = blob(desc);
-      const start = Math.min(offset, data.length);
-      return { stream: Readable.from([data.subarray(start)]), offset: start };
-    },
-    close: async () => {},
-  };
-}
 
 /**
  * Stores every blob of `image` (an index keeps all its entries, not only the wasm one, so it can be pushed

@@ -49,7 +49,7 @@ export function isRetryable(err: unknown): boolean {
  * stored). Fails with the last error once `attempts` (default 5) are used up.
  */
 export async function fetchBlob(
-  store: ContentStore,
+  store: Pick<ContentStore, "ingest">,
   source: ImageSource,
   desc: Descriptor,
   opts: FetchBlobOptions = {},

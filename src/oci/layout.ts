@@ -123,7 +123,9 @@ export class OciLayout {
       throw dataLoss(`blob ${path} is ${st.size} bytes, its descriptor says ${desc.size}`);
     }
     if (offset >= desc.size) return Readable.from([]);
-    return createReadStream(path, { start: offset });
+    // 1 MiB reads, not the default 64 KiB: a 64 MiB layer pushed to a registry takes about a third less time
+    // (npm run bench -- push), as every chunk costs a trip through the stream machinery and undici.
+    return createReadStream(path, { start: offset, highWaterMark: 1 << 20 });
   }
 
   /**

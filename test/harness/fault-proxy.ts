@@ -15,8 +15,13 @@ import {
 import { close, listen } from "./net.js";
 
 export type Fault =
-  /** Answer with this status and a registry-style error body, without asking the target. */
-  | { kind: "status"; status: number; retryAfter?: number }
+  /**
+   * Answer with this status and a registry-style error body (`code`, default by status), without asking the
+   * target.
+   */
+  | { kind: "status"; status: number; retryAfter?: number; code?: string }
+  /** Forward the first `afterBytes` bytes of the request body, then reset both connections (a broken upload). */
+  | { kind: "reset-request"; afterBytes: number }
   /** Send the status line, headers and the first `afterBytes` body bytes, then reset the connection. */
   | { kind: "reset"; afterBytes: number }
   /** Send the first `afterBytes` body bytes, then close cleanly although Content-Length promised more. */
@@ -108,7 +113,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
       record.status = status;
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
-      const code = status === 429 ? "TOOMANYREQUESTS" : "UNAVAILABLE";
+      const code = hit.fault.code ?? (status === 429 ? "TOOMANYREQUESTS" : "UNAVAILABLE");
       res.writeHead(status, headers);
       res.end(JSON.stringify({ errors: [{ code, message: `injected fault: HTTP ${status}` }] }));
       return;
@@ -137,6 +142,10 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
       },
     );
     upstream.on("error", () => res.destroy());
+    if (hit?.fault.kind === "reset-request") {
+      cutRequest(req, upstream, res, hit.fault.afterBytes, record);
+      return;
+    }
     req.pipe(upstream);
   };
 
@@ -156,6 +165,40 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
     },
     stop: () => close(server),
   };
+}
+
+/**
+ * Forwards `limit` bytes of the client's request body, then aborts the upstream request (the target sees a
+ * body cut short) and resets the client's connection (the client sees its upload break).
+ */
+function cutRequest(
+  req: IncomingMessage,
+  upstream: ReturnType<typeof httpRequest>,
+  res: ServerResponse,
+  limit: number,
+  record: ProxiedRequest,
+): void {
+  let sent = 0;
+  let cut = false;
+  req.on("data", (chunk: Buffer) => {
+    if (cut) return;
+    const keep = chunk.subarray(0, Math.max(0, limit - sent));
+    sent += keep.length;
+    if (keep.length) upstream.write(keep);
+    if (sent >= limit) {
+      cut = true;
+      record.status = -1;
+      // Let the kept bytes reach the target before the break.
+      setTimeout(() => {
+        upstream.destroy();
+        req.socket.resetAndDestroy();
+        res.destroy();
+      }, 50);
+    }
+  });
+  req.on("end", () => {
+    if (!cut) upstream.end();
+  });
 }
 
 /** Copies the upstream body to the client, applying a body fault. */

@@ -16,6 +16,8 @@ export interface RegistryOptions {
   htpasswd?: { user: string; password: string };
   /** Protect the registry with bearer tokens from this token server. */
   token?: TokenServer;
+  /** Serve read-only (distribution's `maintenance.readonly`): pushes get 405 UNSUPPORTED. */
+  readOnly?: boolean;
 }
 
 export interface Registry {
@@ -73,6 +75,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     "log:\n  level: info\n  accesslog:\n    disabled: false\n" +
     `storage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\n  delete:\n    enabled: true\n` +
     "  maintenance:\n    uploadpurging:\n      enabled: false\n" +
+    (opts.readOnly ? "    readonly:\n      enabled: true\n" : "") +
     `http:\n  addr: ${host}\n  secret: nodewasi-test-secret\n` +
     auth;
   const configPath = join(dir, "config.yml");

@@ -20,6 +20,8 @@ export type BlobData = Buffer | (() => Readable);
 export interface UploadOptions {
   /** Upload in PATCH chunks of this many bytes instead of one PUT. */
   chunkSize?: number;
+  /** HEAD the blob first and upload nothing when it is there (default true). */
+  checkExists?: boolean;
   signal?: AbortSignal;
 }
 
@@ -111,7 +113,12 @@ export async function uploadBlob(
     );
   }
   const scopes = [repositoryScope(repo, "pull,push")];
-  if (await blobExists(http, registry, repo, desc, { scopes, ...signalOf(opts.signal) })) return;
+  if (
+    (opts.checkExists ?? true) &&
+    (await blobExists(http, registry, repo, desc, { scopes, ...signalOf(opts.signal) }))
+  ) {
+    return;
+  }
   const what = `upload of ${blobWhat(registry, repo, desc.digest)}`;
   const common = { registry, scopes, what, ...signalOf(opts.signal) };
   const start = await http.request({
@@ -157,6 +164,8 @@ export async function uploadBlob(
     return;
   }
   location.searchParams.set("digest", desc.digest);
+  // Not retried here: bytes of a broken PUT may have reached the session, which then refuses a second PUT
+  // (BLOB_UPLOAD_INVALID). The caller retries with a fresh session instead (copy-registry.ts).
   const done = await http.request({
     ...common,
     method: "PUT",
@@ -164,6 +173,7 @@ export async function uploadBlob(
     headers: { "content-type": OCTETS, "content-length": String(desc.size) },
     body: data,
     expect: [201],
+    idempotent: Buffer.isBuffer(data),
   });
   await done.body.dump().catch(() => {});
 }

@@ -1,0 +1,108 @@
+/**
+ * What `nodewasi push` and `nodewasi copy` share: progress on stderr (bars on a terminal, lines otherwise,
+ * with push's words), Ctrl-C as an abort (a second one exits at once), and the result on stdout as a summary,
+ * the digest alone (`-q`) or JSON (`--json`).
+ */
+import { Code, ShimError } from "../internal/index.js";
+import type { CopyOptions, CopyResult } from "../oci/index.js";
+import type { CliContext } from "./context.js";
+import { asContentError } from "./exit-code.js";
+import { formatBytes, formatDuration } from "./format.js";
+import type { ProgressWords, PullProgress } from "./progress-lines.js";
+
+/** The flags both commands take. */
+export interface CopyFlags {
+  plainHttp?: boolean;
+  chunkSize?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Help lines for the shared flags, in the order commander prints them. */
+export const COPY_OUTPUT_HELP = `
+Blobs the destination has are not sent again ("exists"); on one registry, blobs of the source repository are
+mounted instead of uploaded ("mounted"). An index goes with every manifest it names, digests unchanged.
+Progress goes to stderr: bars on a terminal, plain lines otherwise.`;
+
+/** Parses `--chunk-size` (bytes, or with a KiB/MiB suffix: 16MiB). Throws InvalidArgument. */
+export function parseChunkSize(text: string): number {
+  const m = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i.exec(text.trim());
+  const unit = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[(m?.[2] ?? "b").toLowerCase()] ?? 1;
+  const n = m ? Number(m[1]) * unit : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new ShimError(
+      Code.InvalidArgument,
+      `--chunk-size ${JSON.stringify(text)} is not a positive size; give bytes or a size such as 16MiB`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Runs `work` (a push or copy) with progress and Ctrl-C handling, then prints its result. `what` names it in
+ * the interruption message.
+ */
+export async function runCopy(
+  ctx: CliContext,
+  flags: CopyFlags,
+  what: string,
+  words: ProgressWords,
+  work: (opts: CopyOptions) => Promise<CopyResult>,
+): Promise<void> {
+  const chunk = flags.chunkSize === undefined ? undefined : parseChunkSize(flags.chunkSize);
+  const showProgress = !flags.quiet && !flags.json;
+  const lines = await import("./progress-lines.js");
+  const progress: PullProgress | undefined = showProgress
+    ? ctx.stderrIsTTY
+      ? (await import("./progress-bars.js")).createBarProgress(process.stderr, words)
+      : lines.createLineProgress(ctx.err, Date.now, words)
+    : undefined;
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new ShimError(Code.Canceled, what));
+  };
+  process.on("SIGINT", onSigint);
+  const started = Date.now();
+  let result: CopyResult;
+  try {
+    result = await work({
+      logger: ctx.logger,
+      signal: controller.signal,
+      ...(flags.plainHttp ? { plainHttp: true } : {}),
+      ...(chunk !== undefined ? { chunkThreshold: 0, chunkSize: chunk } : {}),
+      ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
+    });
+    progress?.stop(true);
+  } catch (err) {
+    progress?.stop(false);
+    throw controller.signal.aborted ? controller.signal.reason : asContentError(err);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  if (progress) {
+    const sent = result.bytesUploaded ? `sent ${formatBytes(result.bytesUploaded)}` : "nothing sent";
+    ctx.err(`done ${result.destination} in ${formatDuration(Date.now() - started)}, ${sent}\n`);
+  }
+  if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
+  else if (flags.quiet) ctx.out(`${result.digest}\n`);
+  else ctx.out(copySummary(result));
+}
+
+/** The human summary on stdout: one `key: value` line per fact. */
+export function copySummary(r: CopyResult): string {
+  const { uploaded, exists, mounted } = r.blobs;
+  const rows: [string, string][] = [
+    ["source", r.source],
+    ["destination", r.destination],
+    ["digest", r.digest],
+    ["type", r.mediaType],
+    ["manifests", String(r.manifests)],
+    [
+      "blobs",
+      `${uploaded} uploaded (${formatBytes(r.bytesUploaded)}), ${exists} already there, ${mounted} mounted`,
+    ],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join("");
+}
