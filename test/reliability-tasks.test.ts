@@ -140,7 +140,9 @@ describe("faults and load against one shim process", () => {
   it("100 tasks started at once, each with its own exit status, none left behind", async (t) => {
     const N = 100;
     const runs = await Promise.all(
-      Array.from({ length: N }, (_, i) => runTask(task, `load-${i}`, ref("exit-code"), { args: [String(i)] })),
+      Array.from({ length: N }, (_, i) =>
+        runTask(task, `load-${i}`, ref("exit-code"), { args: [String(i)] }),
+      ),
     );
     assert.deepEqual(
       runs.map((r) => r.exitStatus),
