@@ -9,6 +9,7 @@ import { closeSync, constants, openSync, readFileSync, statSync, writeSync } fro
 import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
 import { Code, ShimError } from "../internal/index.js";
+import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
@@ -150,7 +151,10 @@ function prepare(spec: ChildSpec): Prepared {
       stderr,
       returnOnExit: true,
     });
-    const instance = new wasm.Instance(mod, wasi.getImportObject());
+    const instance: WasmInstance = new wasm.Instance(
+      mod,
+      guardSymlinks(wasi.getImportObject() as Parameters<typeof guardSymlinks>[0], () => instance),
+    );
     return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
