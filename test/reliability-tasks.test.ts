@@ -149,7 +149,7 @@ describe("faults and load against one shim process", () => {
       Array.from({ length: N }, (_, i) => i),
     );
     assert.equal(new Set(runs.map((r) => r.pid)).size, N, "pids are not distinct");
-    const left = await readdir(join(shim.root, "state", "tasks")).catch(() => []);
+    const left = await readdir(shim.tasksDir).catch(() => []);
     assert.deepEqual(left, [], "task folders left");
     await atRest();
     recordFigures(t, { tasks: N, "right exit statuses": N, "distinct pids": N, "task folders left": 0 });

@@ -103,7 +103,7 @@ function leakSuite(tasks: number, opts: ShimOptions & { pool: number }, skip: st
         const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
         assert.doesNotMatch(stat.slice(stat.lastIndexOf(")") + 2), /^Z/, `child ${pid} is a zombie`);
       }
-      const left = await readdir(join(shim.root, "state", "tasks")).catch(() => []);
+      const left = await readdir(shim.tasksDir).catch(() => []);
       assert.deepEqual(left, [], "task folders left in the shim's state");
       const trace = `${rss.map((r) => r.toFixed(1)).join(" -> ")} MiB`;
       const end = rss.at(-1)! - rss[0]!;

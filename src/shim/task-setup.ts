@@ -81,6 +81,12 @@ export async function setupFromImage(
   signal?: AbortSignal,
 ): Promise<TaskSetup> {
   if (!opts.image) throw invalidArgument(`task ${req.id}: CreateOptions has no image reference`);
+  // Checked before any pull and before the bundle folder exists: a refused Create leaves nothing behind.
+  for (const m of opts.mounts) {
+    if (!isAbsolute(m.source) || !m.destination.startsWith("/")) {
+      throw invalidArgument(`mount ${m.source}:${m.destination}: both paths must be absolute`);
+    }
+  }
   const image = await resolver.resolve({
     image: opts.image,
     policy: POLICY[opts.pullPolicy] ?? "missing",
@@ -102,12 +108,7 @@ export async function setupFromImage(
       ? image.entrypoint
       : [argv0];
   const preopens: Record<string, string> = { "/": rootfs };
-  for (const m of opts.mounts) {
-    if (!isAbsolute(m.source) || !m.destination.startsWith("/")) {
-      throw invalidArgument(`mount ${m.source}:${m.destination}: both paths must be absolute`);
-    }
-    preopens[m.destination] = m.source;
-  }
+  for (const m of opts.mounts) preopens[m.destination] = m.source;
   const spec: RunSpec = {
     module: image.module.path,
     args,
