@@ -1,6 +1,8 @@
 /**
  * A loopback HTTP proxy in front of a registry that injects faults into chosen responses: error statuses,
- * 429 with Retry-After, connection resets and truncation part way through a body, a flipped byte, a slow body.
+ * 429 with Retry-After, connection resets and truncation part way through a body, a flipped byte, a slow body;
+ * and into request bodies on their way to the registry (uploads): a reset part way, a flipped byte, a slow
+ * body, or an answer dropped after the registry acted on the request.
  * Rules match by method, path regex and which occurrence of the match; every injected fault is counted and
  * every request is recorded (with its Range header) for assertions. Location headers pointing at the target
  * are rewritten to the proxy so that uploads and redirects keep going through it.
@@ -24,7 +26,15 @@ export type Fault =
   /** Invert every bit of the body byte at `offset`. */
   | { kind: "flip"; offset: number }
   /** Send the body in `chunkBytes` pieces, `delayMs` apart. */
-  | { kind: "slow"; chunkBytes: number; delayMs: number };
+  | { kind: "slow"; chunkBytes: number; delayMs: number }
+  /** Forward the first `afterBytes` of the request body, then abort the upstream request and reset the client. */
+  | { kind: "reset-request"; afterBytes: number }
+  /** Invert every bit of the request body byte at `offset` on its way to the registry. */
+  | { kind: "flip-request"; offset: number }
+  /** Forward the request body in `chunkBytes` pieces, `delayMs` apart. */
+  | { kind: "slow-request"; chunkBytes: number; delayMs: number }
+  /** Forward the whole request, let the registry answer, then reset the client instead of answering. */
+  | { kind: "drop-response" };
 
 export interface FaultRule {
   /** HTTP method to match (any when absent). */
@@ -131,13 +141,18 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
           if (v === undefined || HOP_BY_HOP.has(k)) continue;
           out[k] = k === "location" && typeof v === "string" ? v.replace(`//${target}/`, `//${self}/`) : v;
         }
+        if (hit?.fault.kind === "drop-response") {
+          up.resume();
+          up.on("end", () => res.socket?.resetAndDestroy());
+          return;
+        }
         res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
         res.flushHeaders();
         pipeWithFault(up, res, hit?.fault);
       },
     );
     upstream.on("error", () => res.destroy());
-    req.pipe(upstream);
+    pipeRequest(req, upstream, res, hit?.fault);
   };
 
   const server = createServer(handle);
@@ -156,6 +171,53 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
     },
     stop: () => close(server),
   };
+}
+
+/** Copies the client's request body to the registry, applying a request fault. */
+function pipeRequest(
+  req: IncomingMessage,
+  upstream: ReturnType<typeof httpRequest>,
+  res: ServerResponse,
+  fault: Fault | undefined,
+): void {
+  if (fault?.kind !== "reset-request" && fault?.kind !== "flip-request" && fault?.kind !== "slow-request") {
+    req.pipe(upstream);
+    return;
+  }
+  let sent = 0;
+  let writing = Promise.resolve();
+  req.on("data", (chunk: Buffer) => {
+    if (fault.kind === "reset-request") {
+      if (sent + chunk.length > fault.afterBytes) {
+        upstream.write(chunk.subarray(0, Math.max(0, fault.afterBytes - sent)));
+        req.pause();
+        upstream.destroy();
+        res.socket?.resetAndDestroy();
+        return;
+      }
+    } else if (fault.kind === "flip-request") {
+      if (fault.offset >= sent && fault.offset < sent + chunk.length) {
+        chunk = Buffer.from(chunk);
+        const i = fault.offset - sent;
+        chunk[i] = (chunk[i] ?? 0) ^ 0xff;
+      }
+    } else {
+      req.pause();
+      const piece = chunk;
+      writing = writing.then(async () => {
+        for (let i = 0; i < piece.length; i += fault.chunkBytes) {
+          upstream.write(piece.subarray(i, i + fault.chunkBytes));
+          await new Promise((r) => setTimeout(r, fault.delayMs));
+        }
+        req.resume();
+      });
+      sent += chunk.length;
+      return;
+    }
+    sent += chunk.length;
+    upstream.write(chunk);
+  });
+  req.on("end", () => void writing.then(() => upstream.end()));
 }
 
 /** Copies the upstream body to the client, applying a body fault. */
