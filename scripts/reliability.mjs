@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SECTIONS } from "./reliability-cases.mjs";
+import { NOTES, SECTIONS } from "./reliability-cases.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const check = process.argv.includes("--check");
@@ -82,7 +82,7 @@ const outcome = (t) => results.get(`${built(t.file)}::${t.test}`) ?? { result: "
 const figureText = (figures) =>
   Object.entries(figures)
     .map(([k, v]) => `${k}: ${v}`)
-    .join("; ") || "(none recorded)";
+    .join("; ") || "-";
 const cell = (s) => String(s).replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 const failing = [];
@@ -116,6 +116,7 @@ for (const section of SECTIONS) {
     out.push("");
   }
 }
+out.push(...NOTES);
 const passing = summary.filter(Boolean).length;
 out.splice(
   out.indexOf("## Fault suite (issue 6, item 2)"),
