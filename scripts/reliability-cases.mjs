@@ -5,9 +5,7 @@
  * A case passes when every test named under it ran and passed.
  */
 
-/** @typedef {{ file: string, test: string }} CaseTest */
-/** @typedef {{ id: string, title: string, asked: string, tests: CaseTest[] }} Case */
-/** @typedef {{ title: string, cases: Case[] }} Section */
+/** @typedef {import("../test/harness/reliability-report.ts").Section} Section */
 
 const t = (file, test) => ({ file, test });
 const PULL = "test/pull-faults.test.ts";
