@@ -328,7 +328,6 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal(rmc.code, 0, explain(rmc));
     recordFigures(t, {
       "shims killed": 1,
-      "runners at the kill": runners.length,
       "runners left": 0,
       "mounts left": 0,
       "task in ctr task ls": "gone",

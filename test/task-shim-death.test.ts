@@ -55,6 +55,6 @@ describe("a SIGKILLed shim takes its runners with it", () => {
     await until(() => !all.some(alive), 5000, "the runners to exit").catch(() => {
       assert.fail(`runners still alive 5 s after their shim died: ${all.filter(alive).join(" ")}`);
     });
-    recordFigures(t, { "guests running": 2, "runners at the kill": all.length, "left alive after 5 s": 0 });
+    recordFigures(t, { "guests running": 2, "runners at the kill": ">= 4", "left alive after 5 s": 0 });
   });
 });
