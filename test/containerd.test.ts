@@ -18,6 +18,7 @@ import {
   SHIM_RUNTIME,
   startContainerd,
 } from "./harness/containerd.js";
+import { recordFigures } from "./harness/reliability.js";
 
 const PLATFORM = { architecture: "wasm", os: "wasip1" };
 const IMAGE = "nodewasi.test/app";
@@ -266,7 +267,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal((await ctd.ctr(["container", "rm", id])).code, 0);
   });
 
-  test("containerd restarted while a task runs: it reconnects to the shim and sees the exit", async () => {
+  test("containerd restarted while a task runs: it reconnects to the shim and sees the exit", async (t) => {
     const id = "survivor";
     await runSleeper(id, 3000, ["--null-io"]);
     const status = async () => (await taskRow(id))?.[2];
@@ -281,9 +282,14 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     // The shim reopened its log FIFO, which the new containerd holds and copies.
     assert.match(ctd.log().slice(logBefore), /nodewasi-shim\[\d+\]: exiting \(shutdown\)/);
+    recordFigures(t, {
+      "containerd restarts": 1,
+      "task after the restart": "RUNNING, then STOPPED seen",
+      "shims left": 0,
+    });
   });
 
-  test("the shim daemon killed with SIGKILL mid-task: containerd cleans up, the task is gone, no runner left", async () => {
+  test("the shim daemon killed with SIGKILL mid-task: containerd cleans up, the task is gone, no runner left", async (t) => {
     const id = "killed-shim";
     const started = await ctd.ctr([
       "run",
@@ -320,6 +326,12 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     await until("the rootfs unmounted", async () => (ctd.mounts().length === 0 ? true : undefined), 10_000);
     const rmc = await ctd.ctr(["container", "rm", id]);
     assert.equal(rmc.code, 0, explain(rmc));
+    recordFigures(t, {
+      "shims killed": 1,
+      "runners left": 0,
+      "mounts left": 0,
+      "task in ctr task ls": "gone",
+    });
   });
 });
 

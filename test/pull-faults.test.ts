@@ -16,6 +16,7 @@ import { type FaultProxy, type FaultRule, startFaultProxy } from "./harness/faul
 import { bigModule, helloModule } from "./harness/modules.js";
 import { pushBuilt } from "./harness/push.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
+import { bytesFigure, recordFigures } from "./harness/reliability.js";
 import { checkStore } from "./harness/store-check.js";
 
 const skip = registrySkipReason() ?? toolSkipReason("wat2wasm");
@@ -69,7 +70,7 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     assert.equal(sha256(got), sha256(want));
   };
 
-  test("500 on the manifest, then 502 and 503 on the blob: retried, pulled", async () => {
+  test("500 on the manifest, then 502 and 503 on the blob: retried, pulled", async (t) => {
     const p = await pullWith([
       { method: "GET", path: manifestPath, fault: { kind: "status", status: 500 } },
       { method: "GET", path: layerPath, occurrences: [1, 2], fault: { kind: "status", status: 502 } },
@@ -79,9 +80,14 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     await assertModule(result.module.path, module);
     assert.ok(proxy.injected[0] === 1 && proxy.injected[1] === 2, `faults injected: ${proxy.injected}`);
     await checkStore(p.root);
+    recordFigures(t, {
+      "faults injected": proxy.total(),
+      statuses: "500, 502, 502, 503",
+      bytes: bytesFigure(SIZE),
+    });
   });
 
-  test("429 with Retry-After: 1 is waited out", async () => {
+  test("429 with Retry-After: 1 is waited out", async (t) => {
     const p = await pullWith([
       { method: "GET", path: layerPath, fault: { kind: "status", status: 429, retryAfter: 1 } },
     ]);
@@ -90,9 +96,10 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     assert.ok(Date.now() - t0 >= 900, `waited ${Date.now() - t0} ms, Retry-After said 1 s`);
     await assertModule(result.module.path, module);
     assert.equal(proxy.total(), 1);
+    recordFigures(t, { "faults injected": 1, "Retry-After": "1 s (waited)", bytes: bytesFigure(SIZE) });
   });
 
-  test("a connection reset mid-blob is resumed and the blob verifies", async () => {
+  test("a connection reset mid-blob is resumed and the blob verifies", async (t) => {
     const p = await pullWith([
       { method: "GET", path: layerPath, fault: { kind: "reset", afterBytes: 200_000 } },
     ]);
@@ -104,9 +111,10 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     const gets = p.requests().filter((r) => r.method === "GET" && layerPath.test(r.path));
     assert.ok(gets.length >= 2, "the blob was requested again");
     await checkStore(p.root);
+    recordFigures(t, { "faults injected": 1, "reset after": "200000 bytes", bytes: bytesFigure(SIZE) });
   });
 
-  test("a truncated body is resumed with Range from where it stopped", async () => {
+  test("a truncated body is resumed with Range from where it stopped", async (t) => {
     const p = await pullWith([
       { method: "GET", path: layerPath, fault: { kind: "truncate", afterBytes: 300_000 } },
     ]);
@@ -126,9 +134,15 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     const startEv = p.events.filter((e) => e.type === "blob-start" && e.digest === layerDigest);
     assert.ok(startEv.length >= 1);
     await checkStore(p.root);
+    recordFigures(t, {
+      "faults injected": 1,
+      "cut after": "300000 bytes",
+      resumed: "with Range",
+      bytes: bytesFigure(SIZE),
+    });
   });
 
-  test("a byte flipped once is detected and the blob fetched again", async () => {
+  test("a byte flipped once is detected and the blob fetched again", async (t) => {
     const p = await pullWith([{ method: "GET", path: layerPath, fault: { kind: "flip", offset: 123_456 } }]);
     const result = await p.run;
     await assertModule(result.module.path, module);
@@ -140,9 +154,10 @@ describe("pull through faults", { skip: skip ?? false }, () => {
       "a corrupt download restarts from 0, not resumed",
     );
     await checkStore(p.root);
+    recordFigures(t, { "faults injected": 1, "byte flipped at": 123456, bytes: bytesFigure(SIZE) });
   });
 
-  test("a byte flipped in a gzip tar layer is detected too", async () => {
+  test("a byte flipped in a gzip tar layer is detected too", async (t) => {
     const p = await pullWith(
       [{ method: "GET", path: /\/blobs\/sha256:/, occurrences: [2], fault: { kind: "flip", offset: 20 } }],
       "faults/tar:v1",
@@ -151,9 +166,10 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     await assertModule(result.module.path, tarModule);
     assert.equal(proxy.total(), 1);
     await checkStore(p.root);
+    recordFigures(t, { "faults injected": 1, "byte flipped at": 20, layer: "gzip tar" });
   });
 
-  test("permanent corruption: DataLoss naming the digest, and no bad blob stored", async () => {
+  test("permanent corruption: DataLoss naming the digest, and no bad blob stored", async (t) => {
     const p = await pullWith([
       { method: "GET", path: layerPath, occurrences: "all", fault: { kind: "flip", offset: 4242 } },
     ]);
@@ -171,6 +187,7 @@ describe("pull through faults", { skip: skip ?? false }, () => {
       !(await readdir(p.root, { recursive: true })).some((f) => String(f).endsWith(".wasm")),
       "no module extracted",
     );
+    recordFigures(t, { "faults injected": "every attempt", "bad blobs stored": 0, error: "DataLoss" });
   });
 
   test("a blob the registry does not have is NotFound, without retries", async () => {
@@ -185,7 +202,7 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     assert.equal(proxy.injected[0], 1, "404 is not retried");
   });
 
-  test("a registry that stays unavailable fails with Unavailable after bounded retries", async () => {
+  test("a registry that stays unavailable fails with Unavailable after bounded retries", async (t) => {
     const p = await pullWith([
       { method: "GET", path: layerPath, occurrences: "all", fault: { kind: "status", status: 503 } },
     ]);
@@ -201,9 +218,27 @@ describe("pull through faults", { skip: skip ?? false }, () => {
     const attempts = proxy.injected[0] ?? 0;
     assert.ok(attempts >= 2 && attempts <= 10, `${attempts} attempts at the blob; want 2..10`);
     assert.ok(Date.now() - t0 < 30_000);
+    recordFigures(t, {
+      "faults injected": "every attempt (503)",
+      attempts: "2..10 (held)",
+      error: "Unavailable",
+    });
   });
 
-  test("a slow body is cancelled by the caller's signal", async () => {
+  test("a slow body arrives whole, late", async (t) => {
+    const p = await pullWith([
+      { method: "GET", path: layerPath, fault: { kind: "slow", chunkBytes: 64 * 1024, delayMs: 50 } },
+    ]);
+    const t0 = Date.now();
+    const result = await p.run;
+    assert.ok(Date.now() - t0 >= 300, "the body really came slowly");
+    await assertModule(result.module.path, module);
+    assert.equal(proxy.total(), 1);
+    await checkStore(p.root);
+    recordFigures(t, { "faults injected": 1, pace: "64 KiB per 50 ms", bytes: bytesFigure(SIZE) });
+  });
+
+  test("a slow body is cancelled by the caller's signal", async (t) => {
     const p = await pullWith(
       [{ method: "GET", path: layerPath, fault: { kind: "slow", chunkBytes: 4096, delayMs: 100 } }],
       "faults/raw:v1",
@@ -216,6 +251,12 @@ describe("pull through faults", { skip: skip ?? false }, () => {
       return true;
     });
     assert.ok(Date.now() - t0 < 5000, "stopped promptly");
+    recordFigures(t, {
+      "faults injected": 1,
+      pace: "4 KiB per 100 ms",
+      "cancelled after": "500 ms",
+      stopped: "< 5 s (held)",
+    });
     await checkStore(p.root).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== "ENOENT") throw e;
     });

@@ -48,7 +48,7 @@ describe("refusals and concurrency, against a shim process", () => {
       },
     );
     await rejectsWith(task.state({ id: "ghost" }), Code.NotFound);
-    const left = await readdir(join(shim.root, "state", "tasks")).catch(() => []);
+    const left = await readdir(shim.tasksDir).catch(() => []);
     assert.deepEqual(left, [], "a task folder stayed after a failed Create");
     const run = await runTask(task, "ghost", ref("exit-code"), { args: ["4"] });
     assert.equal(run.exitStatus, 4);
@@ -103,7 +103,7 @@ describe("refusals and concurrency, against a shim process", () => {
       /relative\/dir/,
     );
     await rejectsWith(task.state({ id: "badmount" }), Code.NotFound);
-    const left = await readdir(join(shim.root, "state", "tasks")).catch(() => []);
+    const left = await readdir(shim.tasksDir).catch(() => []);
     assert.deepEqual(left, [], "a task folder stayed after a refused Create");
   });
 

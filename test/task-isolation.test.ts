@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Task } from "../src/gen/index.js";
 import type { Client } from "../src/rpc/index.js";
+import { recordFigures } from "./harness/reliability.js";
 import { type ShimHandle, startShim } from "./harness/shim.js";
 import { bwrapWorks, MODULES_DIR, tempDir } from "./harness/task-kit.js";
 
@@ -67,12 +68,13 @@ describe("isolation of a bundle task, against a shim process", {
     assert.equal(run.stdout, "inside the rootfs\n");
   });
 
-  it("the guest cannot read the host's /etc/hostname through rootfs/link -> /etc", async () => {
+  it("the guest cannot read the host's /etc/hostname through rootfs/link -> /etc", async (t) => {
     const hostname = await readFile("/etc/hostname", "utf8");
     const run = await runBundle("/link/hostname");
     assert.notEqual(run.stdout, hostname, "the guest printed the host's /etc/hostname");
     assert.equal(run.stdout, "");
     assert.equal(run.exitStatus, 1, `stdout: ${run.stdout} stderr: ${run.stderr}`);
     assert.match(run.stderr, /read-file: \/link\/hostname: /);
+    recordFigures(t, { isolation: "bwrap", "bundle link": "link -> /etc", "host bytes read": 0 });
   });
 });

@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Task } from "../src/gen/index.js";
+import { recordFigures } from "./harness/reliability.js";
 import { type ShimHandle, startShim } from "./harness/shim.js";
 import { imageOptions, tempDir, until, writeModuleLayout } from "./harness/task-kit.js";
 
@@ -36,7 +37,7 @@ describe("a SIGKILLed shim takes its runners with it", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("running guests and warm runners exit within 5 s of the shim's death", async () => {
+  it("running guests and warm runners exit within 5 s of the shim's death", async (t) => {
     const task = shim.client(Task, { timeoutMs: 30_000 });
     const pids: number[] = [];
     for (const [id, module, args] of [
@@ -54,5 +55,6 @@ describe("a SIGKILLed shim takes its runners with it", () => {
     await until(() => !all.some(alive), 5000, "the runners to exit").catch(() => {
       assert.fail(`runners still alive 5 s after their shim died: ${all.filter(alive).join(" ")}`);
     });
+    recordFigures(t, { "guests running": 2, "runners at the kill": ">= 4", "left alive after 5 s": 0 });
   });
 });

@@ -49,6 +49,7 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     assert.ok(alive(pid));
     const sock = want.slice("unix://".length);
     assert.equal((await stat(sock)).mode & 0o777, 0o600);
+    assert.equal((await stat(dirname(sock))).mode & 0o777, 0o700, "the socket folder is the owner's only");
 
     const second = await runShimBinary([...flags("c2"), "start"], join(dir, "b2"), env);
     assert.deepEqual(second, { code: 0, stdout: want, stderr: "" });

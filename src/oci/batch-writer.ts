@@ -42,6 +42,10 @@ export class BatchWriter {
     await this.#pending;
     const bufs = this.#batch;
     this.discard();
-    this.#pending = bufs.length ? this.#fh.writev(bufs) : Promise.resolve();
+    const writing = bufs.length ? this.#fh.writev(bufs) : Promise.resolve();
+    // Marked handled now: the write may fail (ENOSPC) while the caller waits on its source, and an unhandled
+    // rejection ends the process (the whole shim). The next `write` or `flush` still sees the error.
+    writing.catch(() => {});
+    this.#pending = writing;
   }
 }

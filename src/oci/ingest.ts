@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, rmdir, stat, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { type Digest, dataLoss, invalidArgument, verifyContent } from "../internal/index.js";
+import { Code, type Digest, dataLoss, invalidArgument, ShimError, verifyContent } from "../internal/index.js";
 import { BatchWriter } from "./batch-writer.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import type { Descriptor } from "./types.js";
@@ -103,6 +103,7 @@ export class Ingest {
     stream.on("error", quiet);
     const fh = await open(data, "a", 0o600);
     const out = new BatchWriter(fh);
+    let full: ShimError | undefined;
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (this.offset + chunk.length > this.desc.size) {
@@ -120,11 +121,32 @@ export class Ingest {
         onBytes?.(chunk.length);
         await out.write(chunk);
       }
+      await out.flush();
+    } catch (err) {
+      full = this.#noSpace(err, target.dir);
+      if (!full) throw err;
+      out.discard();
+      await out.flush().catch(() => {});
+      // Counted bytes did not all reach the file: continue from what did.
+      ({ offset: this.offset, hash: this.#hash } = await readPartial(data));
+      throw full;
     } finally {
       stream.off("error", quiet);
       // Every counted byte reaches the file, also when the stream broke, so a resume continues exactly there.
-      await out.flush().finally(() => fh.close());
+      const flushed = out.flush();
+      await (full ? flushed.catch(() => {}) : flushed).finally(() => fh.close());
     }
+  }
+
+  /** A full disk (or quota) as the user should read it: where, how far, and that a retry resumes. */
+  #noSpace(err: unknown, dir: string): ShimError | undefined {
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno !== "ENOSPC" && errno !== "EDQUOT") return undefined;
+    return new ShimError(
+      Code.ResourceExhausted,
+      `no space left on the device of ${dir} while storing ${this.desc.digest} (${this.desc.size} bytes); free space and pull again: the download resumes from what is stored`,
+      { cause: err },
+    );
   }
 
   /**

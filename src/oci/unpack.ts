@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar, { type ExtractEvents } from "tar-stream";
-import { type Digest, invalidArgument, ShimError } from "../internal/index.js";
+import { Code, type Digest, invalidArgument, ShimError } from "../internal/index.js";
 import { BatchWriter } from "./batch-writer.js";
 import { decompressionStages } from "./decompress.js";
 import type { LayerCompression } from "./media-types.js";
@@ -115,15 +115,22 @@ export async function unpackLayer(
     );
     // An entry's stream only says "destroyed"; the pipeline knows why (truncated tar, corrupt gzip, abort).
     const destroyed = (err as { code?: unknown }).code === "STREAM_DESTROYED";
-    throw wordError(destroyed && piped !== undefined ? piped : err, layer, applier.current);
+    throw wordError(destroyed && piped !== undefined ? piped : err, layer, applier.current, root);
   }
   return { entries: applier.entries, bytes: applier.bytes };
 }
 
-function wordError(err: unknown, layer: string, entry: string | undefined): ShimError {
+function wordError(err: unknown, layer: string, entry: string | undefined, root: string): ShimError {
   if (err instanceof ShimError) return err;
   const e = err as NodeJS.ErrnoException;
   const at = entry === undefined ? "" : ` at entry ${JSON.stringify(entry)}`;
+  if (e.code === "ENOSPC" || e.code === "EDQUOT") {
+    return new ShimError(
+      Code.ResourceExhausted,
+      `${layer}: unpacking${at} into ${root}: no space left on its device; free space and pull again (downloaded layers stay in the store)`,
+      { cause: err },
+    );
+  }
   if (typeof e.code === "string" && e.code.startsWith("Z_")) {
     return invalidArgument(`${layer}: corrupt gzip data${at} (${e.message}); pull it again`, {
       cause: err,

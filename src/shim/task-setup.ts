@@ -66,6 +66,12 @@ export async function setupFromImage(
   signal?: AbortSignal,
 ): Promise<TaskSetup> {
   if (!opts.image) throw invalidArgument(`task ${req.id}: CreateOptions has no image reference`);
+  // Checked before any pull and before the bundle folder exists: a refused Create leaves nothing behind.
+  for (const m of opts.mounts) {
+    if (!isAbsolute(m.source) || !m.destination.startsWith("/")) {
+      throw invalidArgument(`mount ${m.source}:${m.destination}: both paths must be absolute`);
+    }
+  }
   const image = await resolver.resolve({
     image: opts.image,
     policy: POLICY[opts.pullPolicy] ?? "missing",
@@ -83,12 +89,7 @@ export async function setupFromImage(
   const defaults = imageArgv(image);
   const args = opts.args.length ? [defaults[0] ?? "", ...opts.args] : defaults;
   const preopens: Record<string, string> = { "/": rootfs };
-  for (const m of opts.mounts) {
-    if (!isAbsolute(m.source) || !m.destination.startsWith("/")) {
-      throw invalidArgument(`mount ${m.source}:${m.destination}: both paths must be absolute`);
-    }
-    preopens[m.destination] = m.source;
-  }
+  for (const m of opts.mounts) preopens[m.destination] = m.source;
   const spec: RunSpec = {
     module: image.module.path,
     args,

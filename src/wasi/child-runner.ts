@@ -17,7 +17,8 @@
  * outside them (its /etc, home directories, ...) stays unreachable, which is what DESIGN decision 8 promises.
  * A guest could reach a sibling task's rootfs or the module store only through a directory symlink in its own
  * preopen pointing there, i.e. an absolute or `..`-escaping link, and the image unpacker (src/oci/unpack*.ts)
- * refuses exactly those, while a guest cannot create one (node:wasi refuses, reference §1.6). A mount the
+ * refuses exactly those, while a guest cannot create one (node:wasi refuses absolute targets only; a relative
+ * `..` target is refused by guest-symlinks.ts, found by the reliability suite). A mount the
  * user names (`--mount`, an OCI bind mount) normally lies outside the pool directories, so such a task starts
  * cold with only its own mounts. Read-only pool directories stay read-only through any link.
  */

@@ -10,6 +10,7 @@ import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
 import { Code, ShimError } from "../internal/index.js";
 import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
+import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
@@ -154,7 +155,11 @@ function prepare(spec: ChildSpec): Prepared {
     });
     const watched = wasm.Module.exports(mod).some((e) => e.name === OOM_EXPORT);
     let instance: WasmInstance | undefined;
-    const imports = watched ? reportingOom(wasi.getImportObject(), () => instance) : wasi.getImportObject();
+    const wasiImports = guardSymlinks(
+      wasi.getImportObject() as Parameters<typeof guardSymlinks>[0],
+      () => instance,
+    );
+    const imports = watched ? reportingOom(wasiImports, () => instance) : wasiImports;
     instance = new wasm.Instance(mod, imports);
     return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
   } catch (err) {

@@ -1,6 +1,8 @@
 /**
  * A loopback HTTP proxy in front of a registry that injects faults into chosen responses: error statuses,
- * 429 with Retry-After, connection resets and truncation part way through a body, a flipped byte, a slow body.
+ * 429 with Retry-After, connection resets and truncation part way through a body, a flipped byte, a slow body;
+ * and into request bodies on their way to the registry (uploads): a reset part way, a flipped byte, a slow
+ * body, or an answer dropped after the registry acted on the request.
  * Rules match by method, path regex and which occurrence of the match; every injected fault is counted and
  * every request is recorded (with its Range header) for assertions. Location headers pointing at the target
  * are rewritten to the proxy so that uploads and redirects keep going through it.
@@ -29,7 +31,13 @@ export type Fault =
   /** Invert every bit of the body byte at `offset`. */
   | { kind: "flip"; offset: number }
   /** Send the body in `chunkBytes` pieces, `delayMs` apart. */
-  | { kind: "slow"; chunkBytes: number; delayMs: number };
+  | { kind: "slow"; chunkBytes: number; delayMs: number }
+  /** Invert every bit of the request body byte at `offset` on its way to the registry. */
+  | { kind: "flip-request"; offset: number }
+  /** Forward the request body in `chunkBytes` pieces, `delayMs` apart. */
+  | { kind: "slow-request"; chunkBytes: number; delayMs: number }
+  /** Forward the whole request, let the registry answer, then reset the client instead of answering. */
+  | { kind: "drop-response" };
 
 export interface FaultRule {
   /** HTTP method to match (any when absent). */
@@ -136,17 +144,18 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
           if (v === undefined || HOP_BY_HOP.has(k)) continue;
           out[k] = k === "location" && typeof v === "string" ? v.replace(`//${target}/`, `//${self}/`) : v;
         }
+        if (hit?.fault.kind === "drop-response") {
+          up.resume();
+          up.on("end", () => res.socket?.resetAndDestroy());
+          return;
+        }
         res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
         res.flushHeaders();
         pipeWithFault(up, res, hit?.fault);
       },
     );
     upstream.on("error", () => res.destroy());
-    if (hit?.fault.kind === "reset-request") {
-      cutRequest(req, upstream, res, hit.fault.afterBytes, record);
-      return;
-    }
-    req.pipe(upstream);
+    pipeRequest(req, upstream, res, hit?.fault, record);
   };
 
   const server = createServer(handle);
@@ -199,6 +208,50 @@ function cutRequest(
   req.on("end", () => {
     if (!cut) upstream.end();
   });
+}
+
+/** Copies the client's request body to the registry, applying a request fault. */
+function pipeRequest(
+  req: IncomingMessage,
+  upstream: ReturnType<typeof httpRequest>,
+  res: ServerResponse,
+  fault: Fault | undefined,
+  record: ProxiedRequest,
+): void {
+  if (fault?.kind === "reset-request") {
+    cutRequest(req, upstream, res, fault.afterBytes, record);
+    return;
+  }
+  if (fault?.kind !== "flip-request" && fault?.kind !== "slow-request") {
+    req.pipe(upstream);
+    return;
+  }
+  let sent = 0;
+  let writing = Promise.resolve();
+  req.on("data", (chunk: Buffer) => {
+    if (fault.kind === "flip-request") {
+      if (fault.offset >= sent && fault.offset < sent + chunk.length) {
+        chunk = Buffer.from(chunk);
+        const i = fault.offset - sent;
+        chunk[i] = (chunk[i] ?? 0) ^ 0xff;
+      }
+    } else {
+      req.pause();
+      const piece = chunk;
+      writing = writing.then(async () => {
+        for (let i = 0; i < piece.length; i += fault.chunkBytes) {
+          upstream.write(piece.subarray(i, i + fault.chunkBytes));
+          await new Promise((r) => setTimeout(r, fault.delayMs));
+        }
+        req.resume();
+      });
+      sent += chunk.length;
+      return;
+    }
+    sent += chunk.length;
+    upstream.write(chunk);
+  });
+  req.on("end", () => void writing.then(() => upstream.end()));
 }
 
 /** Copies the upstream body to the client, applying a body fault. */

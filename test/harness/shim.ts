@@ -48,6 +48,8 @@ export interface ShimOptions {
   idleTimeout?: number;
   /** Run with `--debug`, which logs the task events `events()` reads (default true; benchmarks turn it off). */
   debug?: boolean;
+  /** Environment of the shim process instead of the test's own (`PATH` without bwrap, a canary variable). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A task event the shim logged (`--debug`): containerd's topic and the fields it logs. */
@@ -65,6 +67,8 @@ export interface ShimHandle {
   /** The unix socket path the shim serves on. */
   address: string;
   root: string;
+  /** Where the shim keeps its tasks' bundles (`<root>/tasks`, or `<root>/state/tasks` for the stand-in). */
+  tasksDir: string;
   /** The shim process's pid. */
   pid: number;
   /** Whether this is `bin/nodewasi shim serve` (else the library-built stand-in). */
@@ -132,6 +136,7 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   const handle: ShimHandle = {
     address,
     root,
+    tasksDir: real ? join(root, "tasks") : join(root, "state", "tasks"),
     pid: child.pid!,
     real,
     exited,
@@ -194,13 +199,13 @@ function spawnCli(root: string, address: string, opts: ShimOptions): ChildProces
   if (opts.isolation) args.push("--isolation", opts.isolation);
   if (opts.pool !== undefined) args.push("--pool", String(opts.pool));
   args.push("--idle-timeout", String(opts.idleTimeout ?? 300));
-  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: opts.env ?? process.env });
 }
 
 function spawnLib(root: string, address: string, opts: ShimOptions): ChildProcess {
   return spawn(process.execPath, ["--no-warnings", SELF], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, [CONFIG_ENV]: JSON.stringify({ root, address, ...opts }) },
+    env: { ...(opts.env ?? process.env), [CONFIG_ENV]: JSON.stringify({ root, address, ...opts }) },
   });
 }
 

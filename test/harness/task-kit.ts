@@ -29,7 +29,8 @@ export type TestModule =
   | "sleep-ms"
   | "grow-memory"
   | "write-bytes"
-  | "read-file";
+  | "read-file"
+  | "escape-probe";
 
 export const TEST_MODULES: readonly TestModule[] = [
   "echo-args",
@@ -42,6 +43,7 @@ export const TEST_MODULES: readonly TestModule[] = [
   "grow-memory",
   "write-bytes",
   "read-file",
+  "escape-probe",
 ];
 
 /** A fresh temp dir (the caller removes it). */

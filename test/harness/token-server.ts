@@ -40,6 +40,8 @@ export interface TokenRequest {
   /** What was granted, `repository:foo:pull`. */
   granted: string[];
   status: number;
+  /** The token issued, when one was (tests search logs for it). */
+  token?: string;
 }
 
 export interface TokenServer {
@@ -191,6 +193,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     const access = grant(policy, scopes);
     record.granted = access.map((a) => `${a.type}:${a.name}:${a.actions.join(",")}`);
     const token = issueToken(record.user, access);
+    record.token = token;
     record.status = 200;
     res.writeHead(200, { "content-type": "application/json" });
     res.end(

@@ -119,6 +119,40 @@ export async function uploadBlob(
   ) {
     return;
   }
+  if (opts.chunkSize !== undefined) return uploadSession(http, registry, repo, desc, data, opts);
+  // A monolithic upload whose session was lost is done again in a new session: the PUT retried after a
+  // connection reset finds its session invalidated by the cut body (BLOB_UPLOAD_INVALID), or consumed when only
+  // the answer was lost (BLOB_UPLOAD_UNKNOWN); in that second case the blob is there already.
+  for (let session = 1; ; session++) {
+    try {
+      return await uploadSession(http, registry, repo, desc, data, opts);
+    } catch (err) {
+      if (session >= UPLOAD_SESSIONS || !sessionLost(err)) throw err;
+      if (await blobExists(http, registry, repo, desc, { scopes, ...signalOf(opts.signal) })) return;
+    }
+  }
+}
+
+/** Upload sessions tried for one monolithic blob upload. */
+const UPLOAD_SESSIONS = 3;
+
+/** Whether `err` says the upload session is gone (distribution's codes), not that the upload is refused. */
+function sessionLost(err: unknown): boolean {
+  const errors =
+    err instanceof ShimError ? (err.details as { errors?: { code?: string }[] }).errors : undefined;
+  return (errors ?? []).some((e) => e.code === "BLOB_UPLOAD_UNKNOWN" || e.code === "BLOB_UPLOAD_INVALID");
+}
+
+/** One upload session: POST, then one PUT or PATCH chunks and a closing PUT. */
+async function uploadSession(
+  http: RegistryHttp,
+  registry: string,
+  repo: string,
+  desc: Pick<Descriptor, "digest" | "size">,
+  data: BlobData,
+  opts: UploadOptions,
+): Promise<void> {
+  const scopes = [repositoryScope(repo, "pull,push")];
   const what = `upload of ${blobWhat(registry, repo, desc.digest)}`;
   const common = { registry, scopes, what, ...signalOf(opts.signal) };
   const start = await http.request({
@@ -164,8 +198,8 @@ export async function uploadBlob(
     return;
   }
   location.searchParams.set("digest", desc.digest);
-  // Not retried here: bytes of a broken PUT may have reached the session, which then refuses a second PUT
-  // (BLOB_UPLOAD_INVALID). The caller retries with a fresh session instead (copy-registry.ts).
+  // Not retried on this session: bytes of a broken PUT may have reached it, and it then refuses a second PUT
+  // (BLOB_UPLOAD_INVALID). uploadBlob opens a fresh session instead.
   const done = await http.request({
     ...common,
     method: "PUT",

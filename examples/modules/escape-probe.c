@@ -1,0 +1,71 @@
+// Tries to reach what a guest must not see and prints one line per attempt, so a test can assert on each:
+//   preopens            the preopened directories the runtime gave (fd 3 upward, by their guest names)
+//   read PATH           "read PATH: ok <first line>" or "read PATH: <errno text>"
+//   list PATH           "list PATH: <names...>" or the errno text
+//   symlink TARGET LINK "symlink TARGET LINK: ok" or the errno text (a guest-made link, then read through it)
+// Arguments are taken in order: `preopens read /../etc/hostname symlink /etc /x read /x/hostname`.
+// Exits 0 whatever it finds: the findings are the output.
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <wasi/api.h>
+
+static void read_one(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    printf("read %s: %s\n", path, strerror(errno));
+    return;
+  }
+  char line[256] = "";
+  if (!fgets(line, sizeof line, f)) line[0] = 0;
+  line[strcspn(line, "\n")] = 0;
+  printf("read %s: ok %s\n", path, line);
+  fclose(f);
+}
+
+static void list_one(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) {
+    printf("list %s: %s\n", path, strerror(errno));
+    return;
+  }
+  printf("list %s:", path);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) printf(" %s", e->d_name);
+  }
+  printf("\n");
+  closedir(d);
+}
+
+static void preopens(void) {
+  printf("preopens:");
+  for (__wasi_fd_t fd = 3; fd < 64; fd++) {
+    __wasi_prestat_t p;
+    if (__wasi_fd_prestat_get(fd, &p) != 0) continue;
+    char name[256] = "";
+    size_t len = p.u.dir.pr_name_len < sizeof name - 1 ? p.u.dir.pr_name_len : sizeof name - 1;
+    if (__wasi_fd_prestat_dir_name(fd, (uint8_t *)name, len) == 0) name[len] = 0;
+    printf(" %s", name);
+  }
+  printf("\n");
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "preopens")) preopens();
+    else if (!strcmp(argv[i], "read") && i + 1 < argc) read_one(argv[++i]);
+    else if (!strcmp(argv[i], "list") && i + 1 < argc) list_one(argv[++i]);
+    else if (!strcmp(argv[i], "symlink") && i + 2 < argc) {
+      const char *target = argv[++i], *link = argv[++i];
+      if (symlink(target, link) == 0) printf("symlink %s %s: ok\n", target, link);
+      else printf("symlink %s %s: %s\n", target, link, strerror(errno));
+    } else {
+      fprintf(stderr, "escape-probe: unknown step %s\n", argv[i]);
+      return 2;
+    }
+  }
+  return 0;
+}
