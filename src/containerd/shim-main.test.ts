@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
+import { socketPath } from "./socket-address.js";
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1");
 
 async function call(argv: string[], stdin = "") {
   const out: Buffer[] = [];
@@ -63,5 +69,62 @@ describe("shimMain", () => {
     const start = await call(["-namespace", "ns", "start"]);
     assert.equal(start.code, 1);
     assert.match(start.stderr, /-id is required/);
+  });
+
+  test("start and delete load no protobuf, grpc-js or Task service: they are on containerd's critical path", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
+    // A module hook (Node >= 20.6) appends every module URL the shim binary loads to a file.
+    const hooks = join(dir, "hooks.mjs");
+    const loaded = join(dir, "loaded.txt");
+    await writeFile(
+      hooks,
+      `import { appendFileSync } from "node:fs";\n` +
+        `export async function load(url, context, next) { appendFileSync(${JSON.stringify(loaded)}, url + "\\n"); return next(url, context); }\n`,
+    );
+    const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+    const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+        const p = execFile(
+          process.execPath,
+          ["--import", register, BIN, ...args],
+          { cwd: dir, env: { ...process.env, ...env } },
+          (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr }),
+        );
+        p.stdin?.end();
+      });
+    const heavy = (urls: string[]) =>
+      urls.filter((u) => /\/node_modules\/|\/dist\/src\/(gen|rpc|shim|oci|wasi)\//.test(u));
+    const server = createServer();
+    try {
+      const del = await run(["-namespace", "ns", "-id", "x", "-bundle", dir, "delete"]);
+      assert.equal(del.code, 0, del.stderr);
+      const deleteLoads = (await readFile(loaded, "utf8")).split("\n").filter(Boolean);
+      assert.ok(
+        deleteLoads.some((u) => u.endsWith("/containerd/shim-delete.js")),
+        deleteLoads.join("\n"),
+      );
+      assert.deepEqual(heavy(deleteLoads), []);
+
+      // start with a shim already listening for this id: it answers that address without spawning a daemon.
+      await rm(loaded);
+      const sockets = join(dir, "s");
+      const path = socketPath("/run/c.sock", "ns", "x", sockets);
+      await (await import("node:fs/promises")).mkdir(sockets, { recursive: true });
+      await new Promise<void>((r) => server.listen(path, r));
+      const start = await run(["-namespace", "ns", "-id", "x", "-address", "/run/c.sock", "start"], {
+        NODEWASI_SHIM_SOCKET_DIR: sockets,
+      });
+      assert.equal(start.code, 0, start.stderr);
+      assert.equal(start.stdout, `unix://${path}`);
+      const startLoads = (await readFile(loaded, "utf8")).split("\n").filter(Boolean);
+      assert.ok(
+        startLoads.some((u) => u.endsWith("/containerd/shim-start.js")),
+        startLoads.join("\n"),
+      );
+      assert.deepEqual(heavy(startLoads), []);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

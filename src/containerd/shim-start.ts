@@ -15,8 +15,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Code, ShimError } from "../internal/index.js";
-import { isListening } from "../rpc/index.js";
+import { Code, isListening, ShimError } from "../internal/index.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { groupingId, socketAddress, socketPath } from "./socket-address.js";
 
