@@ -5,7 +5,8 @@
  *
  * - Logs go to the bundle's `log` FIFO, which containerd holds open O_RDWR (so opening it O_WRONLY|O_NONBLOCK
  *   never blocks) and copies to its own log; it is written through a libuv pipe handle, so a slow reader never
- *   fails a write with EAGAIN, and reopened after a containerd restart (fifoLogger).
+ *   fails a write with EAGAIN, and reopened after a containerd restart (fifoLogger). Each line starts with
+ *   `time="<ISO 8601>"`, as containerd's own lines do.
  * - It stops on SIGTERM/SIGINT, and after a Shutdown RPC that leaves no task (runc: `len(containers) > 0`
  *   keeps it alive). Stopping kills what still runs, unmounts rootfs mounts, removes the socket, and waits up
  *   to 5 s for the queued events (as Go's shim does).
@@ -63,7 +64,9 @@ export function fifoLogger(bundle: string, debug: boolean): { logger: Logger; cl
     write: (line) => {
       if (closed) return;
       if (!socket?.writable) reopen();
-      if (socket?.writable) socket.write(line);
+      // containerd copies these lines into its own log as they are; the time lets them be read beside its
+      // own (bench/ctr.ts times the daemon's boot from the "serving" line).
+      if (socket?.writable) socket.write(`time="${new Date().toISOString()}" ${line}`);
     },
   });
   return {
