@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -73,58 +73,86 @@ describe("shimMain", () => {
 
   test("start and delete load no protobuf, grpc-js or Task service: they are on containerd's critical path", async () => {
     const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
-    // A module hook (Node >= 20.6) appends every module URL the shim binary loads to a file.
-    const hooks = join(dir, "hooks.mjs");
-    const loaded = join(dir, "loaded.txt");
-    await writeFile(
-      hooks,
-      `import { appendFileSync } from "node:fs";\n` +
-        `export async function load(url, context, next) { appendFileSync(${JSON.stringify(loaded)}, url + "\\n"); return next(url, context); }\n`,
-    );
-    const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(pathToFileURL(hooks).href)});`;
-    const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-        const p = execFile(
-          process.execPath,
-          ["--import", register, BIN, ...args],
-          { cwd: dir, env: { ...process.env, ...env } },
-          (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr }),
-        );
-        p.stdin?.end();
-      });
     const heavy = (urls: string[]) =>
       urls.filter((u) => /\/node_modules\/|\/dist\/src\/(gen|rpc|shim|oci|wasi)\//.test(u));
     const server = createServer();
     try {
-      const del = await run(["-namespace", "ns", "-id", "x", "-bundle", dir, "delete"]);
+      const del = await loading(dir, [BIN, "-namespace", "ns", "-id", "x", "-bundle", dir, "delete"]);
       assert.equal(del.code, 0, del.stderr);
-      const deleteLoads = (await readFile(loaded, "utf8")).split("\n").filter(Boolean);
       assert.ok(
-        deleteLoads.some((u) => u.endsWith("/containerd/shim-delete.js")),
-        deleteLoads.join("\n"),
+        del.loaded.some((u) => u.endsWith("/containerd/shim-delete.js")),
+        del.loaded.join("\n"),
       );
-      assert.deepEqual(heavy(deleteLoads), []);
+      assert.deepEqual(heavy(del.loaded), []);
 
       // start with a shim already listening for this id: it answers that address without spawning a daemon.
-      await rm(loaded);
       const sockets = join(dir, "s");
       const path = socketPath("/run/c.sock", "ns", "x", sockets);
-      await (await import("node:fs/promises")).mkdir(sockets, { recursive: true });
+      await mkdir(sockets, { recursive: true });
       await new Promise<void>((r) => server.listen(path, r));
-      const start = await run(["-namespace", "ns", "-id", "x", "-address", "/run/c.sock", "start"], {
-        NODEWASI_SHIM_SOCKET_DIR: sockets,
-      });
+      const start = await loading(
+        dir,
+        [BIN, "-namespace", "ns", "-id", "x", "-address", "/run/c.sock", "start"],
+        {
+          NODEWASI_SHIM_SOCKET_DIR: sockets,
+        },
+      );
       assert.equal(start.code, 0, start.stderr);
       assert.equal(start.stdout, `unix://${path}`);
-      const startLoads = (await readFile(loaded, "utf8")).split("\n").filter(Boolean);
       assert.ok(
-        startLoads.some((u) => u.endsWith("/containerd/shim-start.js")),
-        startLoads.join("\n"),
+        start.loaded.some((u) => u.endsWith("/containerd/shim-start.js")),
+        start.loaded.join("\n"),
       );
-      assert.deepEqual(heavy(startLoads), []);
+      assert.deepEqual(heavy(start.loaded), []);
     } finally {
       server.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test("the daemon's modules do not load undici: under containerd the rootfs comes unpacked, nothing is pulled", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
+    try {
+      const serve = new URL("./shim-serve.js", import.meta.url).href;
+      const r = await loading(dir, ["--input-type=module", "-e", `await import(${JSON.stringify(serve)});`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(
+        r.loaded.some((u) => u.endsWith("/oci/registry/transport.js")),
+        r.loaded.join("\n"),
+      );
+      assert.deepEqual(
+        r.loaded.filter((u) => u.includes("/node_modules/undici/")),
+        [],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/**
+ * Runs `node ...args` in `dir` with a module hook (Node >= 20.6) that lists every module URL it loads (ES
+ * modules, and the entry file of each CommonJS package).
+ */
+async function loading(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const hooks = join(dir, "hooks.mjs");
+  const list = join(dir, "loaded.txt");
+  await rm(list, { force: true });
+  await writeFile(
+    hooks,
+    `import { appendFileSync } from "node:fs";\n` +
+      `export async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + "\\n"); return next(url, context); }\n`,
+  );
+  const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+    const p = execFile(
+      process.execPath,
+      ["--import", register, ...args],
+      { cwd: dir, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr }),
+    );
+    p.stdin?.end();
+  });
+  const loaded = (await readFile(list, "utf8").catch(() => "")).split("\n").filter(Boolean);
+  return { ...r, loaded };
+}
