@@ -93,7 +93,11 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
         return 2;
       }
       try {
+        // The sandbox probe (a child process) runs on another core while the daemon's modules load.
+        const { ChildRunner } = await import("../wasi/index.js");
+        const probing = ChildRunner.probeIsolation();
         const { shimServe } = await import("./shim-serve.js");
+        await probing;
         await shimServe(flags, { bundle, version, ready: readyPipe() });
         return 0;
       } catch {
