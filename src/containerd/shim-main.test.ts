@@ -12,7 +12,8 @@ import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
 import { socketPath } from "./socket-address.js";
 
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1");
+/** The Node launcher (the sh wrapper beside it answers a plain `delete` itself: test/shim-delete-fast.test.ts). */
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1.mjs");
 
 async function call(argv: string[], stdin = "") {
   const out: Buffer[] = [];

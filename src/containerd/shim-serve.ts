@@ -109,7 +109,12 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     images: new StoreImageResolver(defaultRoot(env), logger),
     events,
     stateDir: defaultRoot(env),
-    onShutdown: () => setImmediate(() => void stop("shutdown")),
+    onShutdown: () => {
+      // Logged before the Shutdown reply: containerd stops copying this log once its `delete` has run, which
+      // (bin/containerd-shim-nodewasi-v1 answers it without Node) can be before this daemon's last lines.
+      logger.info("stopping (shutdown): no task left");
+      setImmediate(() => void stop("shutdown"));
+    },
     version: o.version,
   });
   const server = new TtrpcServer({ logger });
@@ -129,7 +134,7 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
   o.ready?.("ready");
 
   async function shutdown(why: string): Promise<void> {
-    logger.debug(`stopping (${why})`);
+    if (why !== "shutdown") logger.info(`stopping (${why})`);
     // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.
     await tasks.killAll();
     await server.close(2000);
