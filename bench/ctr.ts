@@ -3,7 +3,8 @@
  * nodewasi (`io.containerd.nodewasi.v1`) against `ctr run --rm` of a native static hello (gcc -static) through
  * `io.containerd.runc.v2`, on the same private containerd (test/harness/containerd.ts), alternating runs,
  * a fresh container id each run. Both images are built with src/oci and imported with `ctr image import`.
- * Target: ratio <= 1.0.
+ * Target: ratio <= 1.0. After the table, the median of each phase of a run per contender, read from
+ * containerd's debug log (ctr-breakdown.ts), says where the difference goes.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,7 +18,8 @@ import {
   SHIM_RUNTIME,
   startContainerd,
 } from "../test/harness/containerd.js";
-import { compare, timeCommand } from "./measure.js";
+import { breakdown, PHASES, type Phase } from "./ctr-breakdown.js";
+import { compare, median, timeCommand } from "./measure.js";
 
 const DEFAULT_RUNS = 10;
 const IMAGE = "nodewasi.bench/ctr";
@@ -125,15 +127,46 @@ export async function benchCtr(runsArg: number): Promise<void> {
     process.stdout.write(
       `ctr benchmark: containerd ${c.address}, ${runs} alternating runs of ctr run --rm, fresh container id each\n\n`,
     );
-    const time = (argv: string[]) => timeCommand("ctr", ["--address", c.address, "-n", c.namespace, ...argv]);
+    const phases = new Map<string, Partial<Record<Phase, number>>[]>();
+    /** Times one ctr run and keeps its breakdown from the log lines containerd wrote meanwhile. */
+    const time = async (name: string, argv: string[]) => {
+      const mark = c.log().length;
+      const start = Date.now();
+      const ms = await timeCommand("ctr", ["--address", c.address, "-n", c.namespace, ...argv]);
+      const end = Date.now();
+      // containerd logs the snapshot's removal a moment after ctr's Delete returns; wait for the line.
+      await new Promise((r) => setTimeout(r, 50));
+      const list = phases.get(name) ?? [];
+      list.push(breakdown(c.log().slice(mark), start, end));
+      phases.set(name, list);
+      return ms;
+    };
+    const contenders = [
+      { name: "nodewasi (wasm)", run: () => time("nodewasi (wasm)", wasm()) },
+      { name: "runc (native)", run: () => time("runc (native)", native()) },
+    ] as const;
     await compare(
       "ctr run --rm of a hello image, same containerd (wall time of the ctr client)",
       runs,
-      { name: "nodewasi (wasm)", run: () => time(wasm()) },
-      { name: "runc (native)", run: () => time(native()) },
+      ...contenders,
     );
+    printBreakdown(phases);
   } finally {
     await ctd?.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Median ms of each phase per contender ("-": the mark was not in the log, the time is in the next phase). */
+function printBreakdown(phases: Map<string, Partial<Record<Phase, number>>[]>): void {
+  const names = [...phases.keys()];
+  const cell = (name: string, p: Phase) => {
+    const xs = phases.get(name)!.flatMap((b) => (b[p] === undefined ? [] : [b[p]!]));
+    return (xs.length ? median(xs).toFixed(0) : "-").padStart(16);
+  };
+  const rows = PHASES.map((p) => `${p.padEnd(24)}${names.map((n) => cell(n, p)).join("")}`);
+  process.stdout.write(
+    `\nwhere the time goes (median ms per phase, from containerd's debug log; ctr-breakdown.ts)\n` +
+      `${"phase".padEnd(24)}${names.map((n) => n.padStart(16)).join("")}\n${rows.join("\n")}\n`,
+  );
 }

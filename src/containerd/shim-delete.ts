@@ -9,25 +9,77 @@
  * Cleanup: runners end themselves when their IPC channel to a dead daemon breaks (wasi/runner-main.ts); as a
  * safety net, when the daemon `start` recorded in `shim.pid` is dead, whatever is left in its process group
  * is killed. `<bundle>/rootfs` is unmounted if it is still a mount point.
+ *
+ * containerd waits for this process before `ctr run --rm` can remove the container, so it loads only Node's
+ * own modules in the usual case (the daemon unmounted and exited): the response is encoded here rather than
+ * through @bufbuild/protobuf and gen/ (which take longer to load than Node takes to boot), and shim/ is
+ * loaded only when a rootfs is still mounted.
  */
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { DeleteResponseSchema } from "../gen/index.js";
-import { unmountRootfs } from "../shim/index.js";
 
 /** Cleans up what a dead shim left in `bundle`; returns the DeleteResponse bytes and any warnings. */
 export async function shimDelete(bundle: string): Promise<{ response: Uint8Array; warnings: string[] }> {
   const warnings: string[] = [];
   await killOrphans(bundle).catch((err: Error) => warnings.push(`killing leftover runners: ${err.message}`));
-  await unmountRootfs(join(bundle, "rootfs")).catch((err: Error) => warnings.push(err.message));
-  const response = toBinary(
-    DeleteResponseSchema,
-    create(DeleteResponseSchema, { pid: 0, exitStatus: 137, exitedAt: timestampNow() }),
-  );
+  const rootfs = join(bundle, "rootfs");
+  if (await mayBeMounted(bundle, rootfs)) {
+    const { unmountRootfs } = await import("../shim/index.js");
+    await unmountRootfs(rootfs).catch((err: Error) => warnings.push(err.message));
+  }
+  const response = encodeDeleteResponse({ pid: 0, exitStatus: 137, exitedAt: new Date() });
   return { response, warnings };
+}
+
+/**
+ * Whether something may be mounted on `rootfs`: the shim mounts only overlays there (shim/rootfs-mounts.ts),
+ * whose root has a device number of its own, so the same device as the bundle means no mount. Anything odd
+ * (rootfs unreadable, a dead FUSE mount) says yes, and unmountRootfs decides from the mount table.
+ */
+async function mayBeMounted(bundle: string, rootfs: string): Promise<boolean> {
+  try {
+    const [b, r] = await Promise.all([stat(bundle), stat(rootfs)]);
+    return b.dev !== r.dev;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "ENOENT";
+  }
+}
+
+/**
+ * `containerd.task.v2.DeleteResponse{pid = 1, exit_status = 2, exited_at = 3 (google.protobuf.Timestamp
+ * {seconds = 1, nanos = 2})}` in protobuf's binary form, byte for byte what `toBinary(DeleteResponseSchema)`
+ * gives (shim-delete.test.ts checks it): varint fields, zero values left out, the timestamp length-delimited.
+ */
+export function encodeDeleteResponse(r: { pid: number; exitStatus: number; exitedAt: Date }): Uint8Array {
+  const ms = r.exitedAt.getTime();
+  const seconds = Math.floor(ms / 1000);
+  const nanos = (ms - seconds * 1000) * 1_000_000;
+  const timestamp = [...varintField(1, seconds), ...varintField(2, nanos)];
+  return Uint8Array.from([
+    ...varintField(1, r.pid),
+    ...varintField(2, r.exitStatus),
+    (3 << 3) | 2,
+    ...varint(timestamp.length),
+    ...timestamp,
+  ]);
+}
+
+/** A varint field (wire type 0) with its tag, or nothing for 0 (proto3 leaves defaults out). */
+function varintField(field: number, value: number): number[] {
+  return value === 0 ? [] : [field << 3, ...varint(value)];
+}
+
+/** Base-128 varint of a non-negative integer (up to 2^53; a negative int64 never occurs here). */
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
 }
 
 /**

@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
+import { socketPath } from "./socket-address.js";
+
+/** The Node launcher (the sh wrapper beside it answers a plain `delete` itself: test/shim-delete-fast.test.ts). */
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1.mjs");
 
 async function call(argv: string[], stdin = "") {
   const out: Buffer[] = [];
@@ -64,4 +71,89 @@ describe("shimMain", () => {
     assert.equal(start.code, 1);
     assert.match(start.stderr, /-id is required/);
   });
+
+  test("start and delete load no protobuf, grpc-js or Task service: they are on containerd's critical path", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
+    const heavy = (urls: string[]) =>
+      urls.filter((u) => /\/node_modules\/|\/dist\/src\/(gen|rpc|shim|oci|wasi)\//.test(u));
+    const server = createServer();
+    try {
+      const del = await loading(dir, [BIN, "-namespace", "ns", "-id", "x", "-bundle", dir, "delete"]);
+      assert.equal(del.code, 0, del.stderr);
+      assert.ok(
+        del.loaded.some((u) => u.endsWith("/containerd/shim-delete.js")),
+        del.loaded.join("\n"),
+      );
+      assert.deepEqual(heavy(del.loaded), []);
+
+      // start with a shim already listening for this id: it answers that address without spawning a daemon.
+      const sockets = join(dir, "s");
+      const path = socketPath("/run/c.sock", "ns", "x", sockets);
+      await mkdir(sockets, { recursive: true });
+      await new Promise<void>((r) => server.listen(path, r));
+      const start = await loading(
+        dir,
+        [BIN, "-namespace", "ns", "-id", "x", "-address", "/run/c.sock", "start"],
+        {
+          NODEWASI_SHIM_SOCKET_DIR: sockets,
+        },
+      );
+      assert.equal(start.code, 0, start.stderr);
+      assert.equal(start.stdout, `unix://${path}`);
+      assert.ok(
+        start.loaded.some((u) => u.endsWith("/containerd/shim-start.js")),
+        start.loaded.join("\n"),
+      );
+      assert.deepEqual(heavy(start.loaded), []);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the daemon's modules do not load undici: under containerd the rootfs comes unpacked, nothing is pulled", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
+    try {
+      const serve = new URL("./shim-serve.js", import.meta.url).href;
+      const r = await loading(dir, ["--input-type=module", "-e", `await import(${JSON.stringify(serve)});`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(
+        r.loaded.some((u) => u.endsWith("/oci/registry/transport.js")),
+        r.loaded.join("\n"),
+      );
+      assert.deepEqual(
+        r.loaded.filter((u) => u.includes("/node_modules/undici/")),
+        [],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/**
+ * Runs `node ...args` in `dir` with a module hook (Node >= 20.6) that lists every module URL it loads (ES
+ * modules, and the entry file of each CommonJS package).
+ */
+async function loading(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const hooks = join(dir, "hooks.mjs");
+  const list = join(dir, "loaded.txt");
+  await rm(list, { force: true });
+  await writeFile(
+    hooks,
+    `import { appendFileSync } from "node:fs";\n` +
+      `export async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + "\\n"); return next(url, context); }\n`,
+  );
+  const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+    const p = execFile(
+      process.execPath,
+      ["--import", register, ...args],
+      { cwd: dir, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr }),
+    );
+    p.stdin?.end();
+  });
+  const loaded = (await readFile(list, "utf8").catch(() => "")).split("\n").filter(Boolean);
+  return { ...r, loaded };
+}

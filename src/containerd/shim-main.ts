@@ -10,17 +10,17 @@
  * - `serve`: the daemon (shim-serve.ts), started by `start`.
  *
  * Returns the exit code; writes go through `out` so a caller can wait for stdout to drain.
+ *
+ * `start` and `delete` are short-lived processes on containerd's critical path of every `ctr run` (delete runs
+ * from the connection's on-close callback, and containerd waits for it), so each action loads only its own
+ * module, when it runs: `start` and `delete` load neither protobuf, grpc-js nor the Task service (a test in
+ * shim-main.test.ts lists what they load).
  */
 import { closeSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { RuntimeInfoSchema } from "../gen/index.js";
 import { ShimError } from "../internal/index.js";
-import { shimDelete } from "./shim-delete.js";
 import { parseShimFlags } from "./shim-flags.js";
-import { shimServe } from "./shim-serve.js";
-import { shimStart } from "./shim-start.js";
 
 export const SHIM_NAME = "containerd-shim-nodewasi-v1";
 export const RUNTIME_TYPE = "io.containerd.nodewasi.v1";
@@ -66,13 +66,14 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
   if (flags.info) {
     // containerd 2.2+ runs `-info` on every create for shims other than runc's (1.6/1.7 never do).
     if (!(io.stdin as { isTTY?: boolean }).isTTY) await drainStdin(io.stdin);
-    io.stdout(runtimeInfo(version));
+    io.stdout(await runtimeInfo(version));
     return 0;
   }
   const bundle = flags.bundle || process.cwd();
   switch (flags.action) {
     case "start":
       try {
+        const { shimStart } = await import("./shim-start.js");
         io.stdout(await shimStart(flags, { script: io.script, bundle, stdin: io.stdin }));
         return 0;
       } catch (err) {
@@ -80,6 +81,7 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
         return 1;
       }
     case "delete": {
+      const { shimDelete } = await import("./shim-delete.js");
       const { response, warnings } = await shimDelete(bundle);
       for (const w of warnings) io.stderr(`${SHIM_NAME} delete: ${w}\n`);
       io.stdout(response);
@@ -91,6 +93,11 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
         return 2;
       }
       try {
+        // The sandbox probe (a child process) runs on another core while the daemon's modules load.
+        const { ChildRunner } = await import("../wasi/index.js");
+        const probing = ChildRunner.probeIsolation();
+        const { shimServe } = await import("./shim-serve.js");
+        await probing;
         await shimServe(flags, { bundle, version, ready: readyPipe() });
         return 0;
       } catch {
@@ -107,7 +114,11 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
 }
 
 /** The `-info` answer: the runtime type and nodewasi's version; no options, features or annotations. */
-export function runtimeInfo(version: string): Uint8Array {
+export async function runtimeInfo(version: string): Promise<Uint8Array> {
+  const [{ create, toBinary }, { RuntimeInfoSchema }] = await Promise.all([
+    import("@bufbuild/protobuf"),
+    import("../gen/index.js"),
+  ]);
   return toBinary(RuntimeInfoSchema, create(RuntimeInfoSchema, { name: RUNTIME_TYPE, version: { version } }));
 }
 

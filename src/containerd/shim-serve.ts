@@ -5,7 +5,8 @@
  *
  * - Logs go to the bundle's `log` FIFO, which containerd holds open O_RDWR (so opening it O_WRONLY|O_NONBLOCK
  *   never blocks) and copies to its own log; it is written through a libuv pipe handle, so a slow reader never
- *   fails a write with EAGAIN, and reopened after a containerd restart (fifoLogger).
+ *   fails a write with EAGAIN, and reopened after a containerd restart (fifoLogger). Each line starts with
+ *   `time="<ISO 8601>"`, as containerd's own lines do.
  * - It stops on SIGTERM/SIGINT, and after a Shutdown RPC that leaves no task (runc: `len(containers) > 0`
  *   keeps it alive). Stopping kills what still runs, unmounts rootfs mounts, removes the socket, and waits up
  *   to 5 s for the queued events (as Go's shim does).
@@ -67,7 +68,9 @@ export function fifoLogger(bundle: string, debug: boolean): { logger: Logger; cl
     write: (line) => {
       if (closed) return;
       if (!socket?.writable) reopen();
-      if (socket?.writable) socket.write(line);
+      // containerd copies these lines into its own log as they are; the time lets them be read beside its
+      // own (bench/ctr.ts times the daemon's boot from the "serving" line).
+      if (socket?.writable) socket.write(`time="${new Date().toISOString()}" ${line}`);
     },
   });
   return {
@@ -110,7 +113,12 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     images: new StoreImageResolver(namespaceStoreRoot(defaultRoot(env), flags.namespace), logger),
     events,
     stateDir: defaultRoot(env),
-    onShutdown: () => setImmediate(() => void stop("shutdown")),
+    onShutdown: () => {
+      // Logged before the Shutdown reply: containerd stops copying this log once its `delete` has run, which
+      // (bin/containerd-shim-nodewasi-v1 answers it without Node) can be before this daemon's last lines.
+      logger.info("stopping (shutdown): no task left");
+      setImmediate(() => void stop("shutdown"));
+    },
     version: o.version,
     namespace: flags.namespace,
   });
@@ -132,7 +140,7 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
   o.ready?.("ready");
 
   async function shutdown(why: string): Promise<void> {
-    logger.debug(`stopping (${why})`);
+    if (why !== "shutdown") logger.info(`stopping (${why})`);
     // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.
     await tasks.killAll();
     await server.close(2000);

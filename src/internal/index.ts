@@ -7,4 +7,5 @@ export * from "./digest.js";
 export * from "./log.js";
 export * from "./paths.js";
 export * from "./shim-error.js";
+export * from "./socket-probe.js";
 export * from "./wasm-header.js";

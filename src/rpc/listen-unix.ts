@@ -5,10 +5,12 @@
  */
 
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
-import { connect } from "node:net";
 import { dirname } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { Code, ShimError } from "../internal/index.js";
+import { Code, isListening, ShimError } from "../internal/index.js";
+
+/** Re-exported: the probe lives in internal, where `shim start` reaches it without loading grpc-js. */
+export { isListening };
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
@@ -63,19 +65,4 @@ async function removeStale(path: string): Promise<void> {
     throw new ShimError(Code.AlreadyExists, `a server is already listening on ${path}`);
   }
   await unlink(path);
-}
-
-/**
- * Whether a server accepts connections on the unix socket at `path` (ENOENT or ECONNREFUSED: no; a
- * leftover socket file of a dead server is refused). Go's shims call this `CanConnect`.
- */
-export function isListening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }

@@ -33,7 +33,14 @@ import { procStats } from "./proc-stats.js";
 import type { ExitStatus, ProcessStats, Runner, RunningProcess, RunSpec, StdioTarget } from "./runner.js";
 import { RunnerProcess, type SpawnOptions } from "./runner-process.js";
 import type { ChildSpec, ChildStdio } from "./runner-protocol.js";
-import { boundAs, bwrapArgs, findBwrap, type PoolBinds, resolvePoolBinds } from "./sandbox.js";
+import {
+  boundAs,
+  bwrapArgs,
+  findBwrap,
+  findBwrapAsync,
+  type PoolBinds,
+  resolvePoolBinds,
+} from "./sandbox.js";
 
 /** How a ChildRunner starts runners; every field has a default that suits a shim. */
 export interface ChildRunnerOptions {
@@ -108,6 +115,14 @@ export class ChildRunner implements Runner {
     if (this.poolDirs) this.binds = resolvePoolBinds(this.poolDirs);
     this.poolSize = this.bwrap && !this.poolDirs ? 0 : Math.max(0, opts.pool ?? 2);
     this.fill();
+  }
+
+  /**
+   * Probes for bwrap in the background: a ChildRunner made once this resolves does not block its process for
+   * the probe (a child process, a few ms to tens of ms on a busy machine). Start it early, await it later.
+   */
+  static probeIsolation(): Promise<void> {
+    return findBwrapAsync().then(() => {});
   }
 
   async start(spec: RunSpec): Promise<RunningProcess> {

@@ -19,7 +19,7 @@
  * absolute or `..`-escaping directory symlink in its own rootfs, which the unpacker refuses (src/oci/unpack*.ts)
  * and a guest cannot create (guest-symlinks.ts). That is the trade for a ~10 ms start instead of a ~100 ms cold Node boot.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,19 +33,42 @@ export function findBwrap(): string | undefined {
   return found;
 }
 
-let found: string | undefined | null = null;
+/**
+ * findBwrap's probe without blocking the event loop: a process can start it before loading the rest of its
+ * modules (the shim daemon does), so that the probe runs meanwhile, and findBwrap then answers from it.
+ */
+export function findBwrapAsync(): Promise<string | undefined> {
+  if (found !== null) return Promise.resolve(found);
+  probing ??= new Promise<string | undefined>((resolve) => {
+    const candidate = bwrapOnPath();
+    if (!candidate) return resolve(undefined);
+    execFile(candidate, PROBE_ARGS, { timeout: 5000 }, (err) => resolve(err ? undefined : candidate));
+  }).then((result) => {
+    if (found === null) found = result;
+    return found;
+  });
+  return probing;
+}
 
-function probeBwrap(): string | undefined {
+let found: string | undefined | null = null;
+let probing: Promise<string | undefined> | undefined;
+
+/** Installed is not enough: unprivileged user namespaces may be disabled (sysctl, containers). */
+const PROBE_ARGS = ["--unshare-user-try", "--ro-bind", "/", "/", "true"];
+
+/** The first `bwrap` on PATH (only that one is probed). */
+function bwrapOnPath(): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     const candidate = join(dir || ".", "bwrap");
-    if (!existsSync(candidate)) continue;
-    // Installed is not enough: unprivileged user namespaces may be disabled (sysctl, containers).
-    const probe = spawnSync(candidate, ["--unshare-user-try", "--ro-bind", "/", "/", "true"], {
-      timeout: 5000,
-    });
-    return probe.status === 0 ? candidate : undefined;
+    if (existsSync(candidate)) return candidate;
   }
   return undefined;
+}
+
+function probeBwrap(): string | undefined {
+  const candidate = bwrapOnPath();
+  if (!candidate) return undefined;
+  return spawnSync(candidate, PROBE_ARGS, { timeout: 5000 }).status === 0 ? candidate : undefined;
 }
 
 /** What the sandbox must show besides Node itself: read-only and read-write host paths (files or dirs). */

@@ -6,7 +6,7 @@
  * caps redirects at 10 and authorizes per host.
  */
 import type { Readable } from "node:stream";
-import { Agent } from "undici";
+import type { Agent } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header.js";
 import { Code, ShimError } from "../../internal/index.js";
 import { redirectRefusal } from "./hosts.js";
@@ -50,12 +50,22 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** The HTTP layer: keep-alive connections per origin, redirects by hand; knows nothing of auth or retries. */
 export class Transport {
-  readonly #agent: Agent;
+  /**
+   * Made at the first request: undici takes longer to load than Node takes to boot, and most processes that
+   * make a Transport never send (a shim daemon under containerd, whose rootfs comes unpacked).
+   */
+  #agent: Promise<Agent> | undefined;
   readonly #opts: TransportOptions;
 
   constructor(opts: TransportOptions) {
     this.#opts = opts;
-    this.#agent = new Agent({ connections: opts.connections ?? 6, keepAliveTimeout: 30_000 });
+  }
+
+  #getAgent(): Promise<Agent> {
+    this.#agent ??= import("undici").then(
+      ({ Agent }) => new Agent({ connections: this.#opts.connections ?? 6, keepAliveTimeout: 30_000 }),
+    );
+    return this.#agent;
   }
 
   /**
@@ -74,7 +84,8 @@ export class Transport {
         headers.authorization = req.authorization.value;
       }
       if (body === undefined) delete headers["content-length"];
-      const res = await this.#agent.request({
+      const agent = await this.#getAgent();
+      const res = await agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: method as "GET",
@@ -122,14 +133,16 @@ export class Transport {
    * get a second to end, then are destroyed, so an abandoned blob stream cannot keep `close()` hanging.
    */
   async close(): Promise<void> {
+    if (!this.#agent) return;
+    const agent = await this.#agent;
     // undici's close() waits for unread bodies forever, even after destroy(); race the two instead.
     let timer: NodeJS.Timeout | undefined;
     const destroyed = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.#agent.destroy().then(resolve, resolve);
+        agent.destroy().then(resolve, resolve);
       }, 1000);
     });
-    await Promise.race([this.#agent.close().catch(() => {}), destroyed]);
+    await Promise.race([agent.close().catch(() => {}), destroyed]);
     clearTimeout(timer);
   }
 }
