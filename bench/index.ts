@@ -7,12 +7,14 @@ import { benchCtr } from "./ctr.js";
 import { benchPull } from "./pull.js";
 import { benchPush } from "./push.js";
 import { benchRun } from "./run.js";
+import { benchStartup } from "./startup.js";
 
 const BENCHES: Record<string, (runs: number) => Promise<void>> = {
   ctr: benchCtr,
   pull: benchPull,
   push: benchPush,
   run: benchRun,
+  startup: benchStartup,
 };
 
 async function main(argv: string[]): Promise<void> {

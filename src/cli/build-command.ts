@@ -4,11 +4,14 @@
  * Without `--output` the result goes into the content store, tagged REF, through the same code as a pull
  * (oci/build-store.ts), so `images`, `inspect`, `run` and `push` treat it as a pulled image; with
  * `--output oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]` it is written there instead. Builds are reproducible:
- * the same inputs give the same digests unless `--created` says otherwise.
+ * the same inputs give the same digests unless `--created` says otherwise. With `--push` what was built (from
+ * the store, or the layout `--output` wrote) is then pushed to the registry its name designates, exactly as
+ * `nodewasi push` would (progress, refusals, hints and exit codes are push's).
  */
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { failedPrecondition, invalidArgument, notFound, ShimError, sha256 } from "../internal/index.js";
+import type { CopyResult } from "../oci/index.js";
 import { buildIndexAction } from "./build-index-command.js";
 import {
   collect,
@@ -27,6 +30,7 @@ import {
   writeDestination,
 } from "./build-output.js";
 import { type CliContext, type CliState, contextFor } from "./context.js";
+import { blobsSummary, copyWithProgress } from "./copy-report.js";
 import { formatBytes } from "./format.js";
 
 type Repeatable = "env" | "annotation" | "file" | "add";
@@ -64,8 +68,13 @@ export function buildCommand(parent: Command, state: CliState): Command {
       collect,
     )
     .option("--attest", "with --index: add a buildx-style attestation entry (unknown/unknown) for each image")
-    .option("-q, --quiet", "print only the digest")
-    .option("--json", "print the result as JSON: ref, digest, mediaType, size, platform, format, output")
+    .option("--push", "then push the image to the registry its name (-t or --index) designates")
+    .option("--plain-http", "with --push: talk plain HTTP to the registry (loopback registries always may)")
+    .option("-q, --quiet", "print only the digest, and no push progress")
+    .option(
+      "--json",
+      "print the result as JSON: ref, digest, mediaType, size, platform, format, output (and push)",
+    )
     .addHelpText(
       "after",
       `
@@ -82,6 +91,9 @@ Formats:
 
 Without --output the image is stored under REF as if pulled: nodewasi images lists it and nodewasi run REF
 runs it without a network. Times default to the epoch, so the same inputs always give the same digest.
+--push then sends what was built (from the store, or from the --output layout) to the registry named by -t or
+--index, as nodewasi push does: same progress on stderr, credentials, refusals and exit codes. With --json
+the push's result is the "push" field.
 
 Examples:
   $ nodewasi build examples/hello/hello.wasm -t hello:v1 && nodewasi run --rm hello:v1
@@ -93,6 +105,8 @@ Examples:
   $ nodewasi build app.wasm -t app:v1 --format runwasi --created now
   $ nodewasi build app.wasm -t app:v1 --format oras --output oci:./layout:oras
   $ nodewasi build app.wasm -t app:amd64 --platform linux/amd64
+  $ nodewasi build app.wasm -t 127.0.0.1:5000/app:v1 --push
+  $ nodewasi build app.wasm -t registry.lan:5000/app:v1 --output oci:./layout --push --plain-http
   $ nodewasi build --index app:multi --add app:v1,app:amd64 --attest
   $ nodewasi build --index app:multi --add oci:./linux-layout:v1 --add app:v1 --output oci:./layout
   $ DIGEST=$(nodewasi build -q app.wasm -t app:v1 --output oci:./layout)`,
@@ -107,10 +121,17 @@ Examples:
         file: given.file ?? [],
         add: given.add ?? [],
       };
-      const result =
+      if (flags.plainHttp && !flags.push) throw invalidArgument("--plain-http goes with --push");
+      if (flags.push && flags.tag === undefined && flags.index === undefined) {
+        throw invalidArgument(
+          "--push sends the image to the registry its name designates; name it with -t REGISTRY/REPO:TAG",
+        );
+      }
+      const built =
         flags.index !== undefined
           ? await buildIndexAction(ctx, module, flags, cmd)
           : await buildModule(ctx, module, flags);
+      const result = flags.push ? { ...built, push: await pushBuilt(ctx, built, flags) } : built;
       if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
       else if (flags.quiet) ctx.out(`${result.digest}\n`);
       else ctx.out(await buildSummary(result));
@@ -204,6 +225,19 @@ async function buildModule(
   };
 }
 
+/**
+ * Pushes what `built` stored or wrote to the registry its name designates: from the store by name, or from the
+ * layout `--output` wrote (the store does not have it). The same manifest bytes, so the same digest.
+ */
+async function pushBuilt(ctx: CliContext, built: BuildResult, flags: BuildFlags): Promise<CopyResult> {
+  const [oci, { PUSH_WORDS }] = await Promise.all([import("../oci/index.js"), import("./progress-lines.js")]);
+  const ref = built.ref!; // checked before the build: --push needs -t or --index
+  const src = built.output.startsWith("store:") ? ref : built.output;
+  return copyWithProgress(ctx, flags, `push of ${ref}`, PUSH_WORDS, (opts) =>
+    oci.pushImage(src, ref, { ...opts, root: ctx.root }),
+  );
+}
+
 async function readModule(path: string): Promise<Buffer> {
   const { readFile } = await import("node:fs/promises");
   try {
@@ -227,6 +261,7 @@ export async function buildSummary(r: BuildResult): Promise<string> {
   if (r.platforms) rows.push(["platforms", r.platforms.map((p) => (p ? formatPlatform(p) : "-")).join(", ")]);
   if (r.module) rows.push(["module", `${r.module.digest} ${formatBytes(r.module.size)} (${r.module.kind})`]);
   rows.push(["output", r.output]);
+  if (r.push) rows.push(["pushed", `${r.push.destination}: ${blobsSummary(r.push)}`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join("");
 }

@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import { invalidArgument } from "../internal/index.js";
-import type { BuiltImage, ImageFormat, Platform } from "../oci/index.js";
+import type { BuiltImage, CopyResult, ImageFormat, Platform } from "../oci/index.js";
 import type { CliContext } from "./context.js";
 
 export interface BuildFlags {
@@ -23,6 +23,8 @@ export interface BuildFlags {
   attest?: boolean;
   json?: boolean;
   quiet?: boolean;
+  push?: boolean;
+  plainHttp?: boolean;
 }
 
 /** What `--json` prints, and what the summary shows. */
@@ -42,6 +44,8 @@ export interface BuildResult {
   output: string;
   /** The packaged module (single images). */
   module?: { digest: string; size: number; kind: string };
+  /** With `--push`: what the push did, as `nodewasi push --json` prints it. */
+  push?: CopyResult;
 }
 
 /** The oci module, loaded lazily by the actions so `--help` stays fast. */
@@ -74,7 +78,7 @@ export function destination(
   const spec = /^oci(?:-archive)?:/.test(output) ? oci.parseSourceSpec(output) : undefined;
   if (!spec || spec.kind === "registry") {
     throw invalidArgument(
-      `--output ${JSON.stringify(output)}: want oci:DIR[:TAG] or oci-archive:FILE[:TAG]; to push to a registry, build into the store and push`,
+      `--output ${JSON.stringify(output)}: want oci:DIR[:TAG] or oci-archive:FILE[:TAG]; to push to a registry, name it with -t REGISTRY/REPO:TAG and add --push`,
     );
   }
   const tag = spec.tag ?? defaultTag;

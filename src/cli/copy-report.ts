@@ -49,6 +49,24 @@ export async function runCopy(
   words: ProgressWords,
   work: (opts: CopyOptions) => Promise<CopyResult>,
 ): Promise<void> {
+  const result = await copyWithProgress(ctx, flags, what, words, work);
+  if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
+  else if (flags.quiet) ctx.out(`${result.digest}\n`);
+  else ctx.out(copySummary(result));
+}
+
+/**
+ * Runs `work` as `runCopy` does (progress and its closing `done` line on stderr unless `-q` or `--json`,
+ * Ctrl-C as an abort, errors as content errors) and returns its result without printing it: `build --push`
+ * prints one result for both steps.
+ */
+export async function copyWithProgress(
+  ctx: CliContext,
+  flags: CopyFlags,
+  what: string,
+  words: ProgressWords,
+  work: (opts: CopyOptions) => Promise<CopyResult>,
+): Promise<CopyResult> {
   const chunk = flags.chunkSize === undefined ? undefined : parseChunkSize(flags.chunkSize);
   const showProgress = !flags.quiet && !flags.json;
   const lines = await import("./progress-lines.js");
@@ -84,24 +102,24 @@ export async function runCopy(
     const sent = result.bytesUploaded ? `sent ${formatBytes(result.bytesUploaded)}` : "nothing sent";
     ctx.err(`done ${result.destination} in ${formatDuration(Date.now() - started)}, ${sent}\n`);
   }
-  if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
-  else if (flags.quiet) ctx.out(`${result.digest}\n`);
-  else ctx.out(copySummary(result));
+  return result;
+}
+
+/** `3 uploaded (1.2 MiB), 1 already there, 0 mounted`: what happened to the blobs. */
+export function blobsSummary(r: CopyResult): string {
+  const { uploaded, exists, mounted } = r.blobs;
+  return `${uploaded} uploaded (${formatBytes(r.bytesUploaded)}), ${exists} already there, ${mounted} mounted`;
 }
 
 /** The human summary on stdout: one `key: value` line per fact. */
 export function copySummary(r: CopyResult): string {
-  const { uploaded, exists, mounted } = r.blobs;
   const rows: [string, string][] = [
     ["source", r.source],
     ["destination", r.destination],
     ["digest", r.digest],
     ["type", r.mediaType],
     ["manifests", String(r.manifests)],
-    [
-      "blobs",
-      `${uploaded} uploaded (${formatBytes(r.bytesUploaded)}), ${exists} already there, ${mounted} mounted`,
-    ],
+    ["blobs", blobsSummary(r)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join("");

@@ -5,7 +5,6 @@
  */
 import { open, stat } from "node:fs/promises";
 import type { Command } from "commander";
-import { Status } from "../gen/index.js";
 import { Code, notFound, ShimError } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { logPathFor } from "./run-command.js";
@@ -74,6 +73,7 @@ async function copyFrom(path: string, offset: number): Promise<number> {
 }
 
 async function isLive(shim: ShimClients, id: string): Promise<boolean> {
+  const { Status } = await import("../gen/index.js"); // loaded by the shim client already; not by --help
   const t = await shim.tasks.list({ id }).then(
     (r) => r.tasks[0],
     () => undefined,

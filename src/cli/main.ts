@@ -3,7 +3,9 @@
  * ended to an exit status. `bin/nodewasi` calls `main()` and exits with what it returns.
  *
  * Commands load `oci/` and `wasi/` lazily (inside their actions), so `--help` stays fast and works even when
- * a part of the image half fails to load.
+ * a part of the image half fails to load. A command file imports at its top only what registering it needs:
+ * `gen/` (protobuf's runtime) and the shim client wait for the action too. main-loads.test.ts fails when an
+ * import chain pulls grpc-js, protobuf or undici into `--help` or an image command.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
+import { loading } from "../../test/harness/module-loads.js";
 import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
 import { socketPath } from "./socket-address.js";
@@ -130,30 +130,3 @@ describe("shimMain", () => {
     }
   });
 });
-
-/**
- * Runs `node ...args` in `dir` with a module hook (Node >= 20.6) that lists every module URL it loads (ES
- * modules, and the entry file of each CommonJS package).
- */
-async function loading(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const hooks = join(dir, "hooks.mjs");
-  const list = join(dir, "loaded.txt");
-  await rm(list, { force: true });
-  await writeFile(
-    hooks,
-    `import { appendFileSync } from "node:fs";\n` +
-      `export async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + "\\n"); return next(url, context); }\n`,
-  );
-  const register = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(pathToFileURL(hooks).href)});`;
-  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    const p = execFile(
-      process.execPath,
-      ["--import", register, ...args],
-      { cwd: dir, env: { ...process.env, ...env } },
-      (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr }),
-    );
-    p.stdin?.end();
-  });
-  const loaded = (await readFile(list, "utf8").catch(() => "")).split("\n").filter(Boolean);
-  return { ...r, loaded };
-}

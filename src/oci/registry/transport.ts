@@ -10,6 +10,7 @@ import type { Agent } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header.js";
 import { Code, ShimError } from "../../internal/index.js";
 import { redirectRefusal } from "./hosts.js";
+import { loadAgentClass } from "./undici-agent.js";
 
 /** A request body that can be sent again (for redirects and retries): bytes, or a factory of streams. */
 export type ReplayableBody = Buffer | (() => Readable);
@@ -52,7 +53,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export class Transport {
   /**
    * Made at the first request: undici takes longer to load than Node takes to boot, and most processes that
-   * make a Transport never send (a shim daemon under containerd, whose rootfs comes unpacked).
+   * make a Transport never send (a shim daemon under containerd, whose rootfs comes unpacked). Only the
+   * agent's own files are loaded (undici-agent.ts).
    */
   #agent: Promise<Agent> | undefined;
   readonly #opts: TransportOptions;
@@ -62,8 +64,8 @@ export class Transport {
   }
 
   #getAgent(): Promise<Agent> {
-    this.#agent ??= import("undici").then(
-      ({ Agent }) => new Agent({ connections: this.#opts.connections ?? 6, keepAliveTimeout: 30_000 }),
+    this.#agent ??= loadAgentClass().then(
+      (Agent) => new Agent({ connections: this.#opts.connections ?? 6, keepAliveTimeout: 30_000 }),
     );
     return this.#agent;
   }
