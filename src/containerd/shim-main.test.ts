@@ -111,12 +111,19 @@ describe("shimMain", () => {
     }
   });
 
-  test("the daemon's modules do not load undici: under containerd the rootfs comes unpacked, nothing is pulled", async () => {
+  test("the daemon's modules load neither undici (the rootfs comes unpacked) nor grpc-js (ttrpc is the default)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
     try {
       const serve = new URL("./shim-serve.js", import.meta.url).href;
-      const r = await loading(dir, ["--input-type=module", "-e", `await import(${JSON.stringify(serve)});`]);
+      // grpc-js is CommonJS: a require() of it would not pass the ES module hook, so the CommonJS cache is
+      // printed too.
+      const script = `await import(${JSON.stringify(serve)}); const { createRequire } = await import("node:module"); console.log(Object.keys(createRequire(import.meta.url).cache).join("\\n"));`;
+      const r = await loading(dir, ["--input-type=module", "-e", script]);
       assert.equal(r.code, 0, r.stderr);
+      const grpc = [...r.loaded, ...r.stdout.split("\n")].filter((u) =>
+        u.includes("/node_modules/@grpc/grpc-js/"),
+      );
+      assert.deepEqual(grpc, []);
       assert.ok(
         r.loaded.some((u) => u.endsWith("/oci/registry/transport.js")),
         r.loaded.join("\n"),

@@ -12,8 +12,9 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { Code, ShimError } from "../internal/index.js";
+import { grpcJs } from "./grpc-js.js";
 import { methodDefinition } from "./grpc-method.js";
 import { isSupportedMethod } from "./service.js";
 import { statusToError } from "./status.js";
@@ -67,7 +68,8 @@ const owned = new WeakMap<object, grpc.Client>();
  */
 export function connectGrpc(address: string, options: grpc.ChannelOptions = {}): grpc.Client {
   const target = address.startsWith("/") ? `unix://${address}` : address;
-  return new grpc.Client(target, grpc.credentials.createInsecure(), options);
+  const g = grpcJs();
+  return new g.Client(target, g.credentials.createInsecure(), options);
 }
 
 /**
@@ -108,7 +110,7 @@ function withDefaults(call: CallOptions, options: ClientOptions): CallOptions {
 }
 
 function grpcOptions(call: CallOptions): [grpc.Metadata, grpc.CallOptions] {
-  const metadata = new grpc.Metadata(call.waitForReady ? { waitForReady: true } : {});
+  const metadata = new (grpcJs().Metadata)(call.waitForReady ? { waitForReady: true } : {});
   for (const [key, value] of Object.entries(call.metadata ?? {})) {
     for (const v of Array.isArray(value) ? value : [value]) metadata.add(key, v);
   }

@@ -5,8 +5,9 @@
  */
 
 import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { Code, type Logger, ShimError, silentLogger } from "../internal/index.js";
+import { grpcJs } from "./grpc-js.js";
 import { methodDefinition } from "./grpc-method.js";
 import { type CallContext, isSupportedMethod, methodOf, type ServiceImpl } from "./service.js";
 import { errorToStatus } from "./status.js";
@@ -24,7 +25,7 @@ export interface AddServiceOptions {
 
 /** A grpc-js server with nodewasi's defaults; add services, then `listenUnix`. */
 export function createGrpcServer(options: grpc.ServerOptions = {}): grpc.Server {
-  return new grpc.Server(options);
+  return new (grpcJs().Server)(options);
 }
 
 /**

@@ -6,8 +6,9 @@
 
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { Code, isListening, ShimError } from "../internal/index.js";
+import { grpcJs } from "./grpc-js.js";
 
 /** Re-exported: the probe lives in internal, where `shim start` reaches it without loading grpc-js. */
 export { isListening };
@@ -25,7 +26,7 @@ const MAX_SOCKET_PATH = 107;
 export async function listenUnix(server: grpc.Server, path: string): Promise<void> {
   await prepareUnixSocket(path);
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (err) =>
+    server.bindAsync(`unix://${path}`, grpcJs().ServerCredentials.createInsecure(), (err) =>
       err ? reject(ShimError.from(err, Code.Unavailable)) : resolve(),
     );
   });
