@@ -6,9 +6,9 @@
 import { Code, ShimError } from "../internal/index.js";
 import type { CopyOptions, CopyResult } from "../oci/index.js";
 import type { CliContext } from "./context.js";
-import { asContentError } from "./exit-code.js";
-import { formatBytes, formatDuration } from "./format.js";
-import type { ProgressWords, PullProgress } from "./progress-lines.js";
+import { formatBytes } from "./format.js";
+import type { ProgressWords } from "./progress-lines.js";
+import { runTransfer } from "./transfer.js";
 
 /** The flags both commands take. */
 export interface CopyFlags {
@@ -68,41 +68,22 @@ export async function copyWithProgress(
   work: (opts: CopyOptions) => Promise<CopyResult>,
 ): Promise<CopyResult> {
   const chunk = flags.chunkSize === undefined ? undefined : parseChunkSize(flags.chunkSize);
-  const showProgress = !flags.quiet && !flags.json;
-  const lines = await import("./progress-lines.js");
-  const progress: PullProgress | undefined = showProgress
-    ? ctx.stderrIsTTY
-      ? (await import("./progress-bars.js")).createBarProgress(process.stderr, words)
-      : lines.createLineProgress(ctx.err, Date.now, words)
-    : undefined;
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort(new ShimError(Code.Canceled, what));
-  };
-  process.on("SIGINT", onSigint);
-  const started = Date.now();
-  let result: CopyResult;
-  try {
-    result = await work({
-      logger: ctx.logger,
-      signal: controller.signal,
-      ...(flags.plainHttp ? { plainHttp: true } : {}),
-      ...(chunk !== undefined ? { chunkThreshold: 0, chunkSize: chunk } : {}),
-      ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
-    });
-    progress?.stop(true);
-  } catch (err) {
-    progress?.stop(false);
-    throw controller.signal.aborted ? controller.signal.reason : asContentError(err);
-  } finally {
-    process.off("SIGINT", onSigint);
-  }
-  if (progress) {
-    const sent = result.bytesUploaded ? `sent ${formatBytes(result.bytesUploaded)}` : "nothing sent";
-    ctx.err(`done ${result.destination} in ${formatDuration(Date.now() - started)}, ${sent}\n`);
-  }
-  return result;
+  return runTransfer(
+    ctx,
+    { progress: !flags.quiet && !flags.json, what, words },
+    (t) =>
+      work({
+        logger: ctx.logger,
+        signal: t.signal,
+        ...(flags.plainHttp ? { plainHttp: true } : {}),
+        ...(chunk !== undefined ? { chunkThreshold: 0, chunkSize: chunk } : {}),
+        ...(t.onEvent ? { onEvent: t.onEvent } : {}),
+      }),
+    (r) => ({
+      name: r.destination,
+      moved: r.bytesUploaded ? `sent ${formatBytes(r.bytesUploaded)}` : "nothing sent",
+    }),
+  );
 }
 
 /** `3 uploaded (1.2 MiB), 1 already there, 0 mounted`: what happened to the blobs. */

@@ -5,12 +5,10 @@
  * second Ctrl-C exits at once.
  */
 import type { Command } from "commander";
-import { Code, ShimError } from "../internal/index.js";
-import type { PullOptions, PullResult } from "../oci/index.js";
+import type { PullResult } from "../oci/index.js";
 import { type CliState, contextFor } from "./context.js";
-import { asContentError } from "./exit-code.js";
-import { formatBytes, formatDuration } from "./format.js";
-import type { PullProgress } from "./progress-lines.js";
+import { formatBytes } from "./format.js";
+import { runTransfer } from "./transfer.js";
 
 interface PullFlags {
   platform?: string;
@@ -51,46 +49,23 @@ Examples:
       // an InvalidArgument after this point is about the image, not the command line (asContentError).
       oci.sourceName(ref);
       const platform = flags.platform === undefined ? undefined : oci.parsePlatform(flags.platform);
-      const showProgress = !flags.quiet && !flags.json;
-      const progress: PullProgress | undefined = showProgress
-        ? ctx.stderrIsTTY
-          ? (await import("./progress-bars.js")).createBarProgress(process.stderr)
-          : (await import("./progress-lines.js")).createLineProgress(ctx.err)
-        : undefined;
-
-      const controller = new AbortController();
-      const onSigint = () => {
-        if (controller.signal.aborted) process.exit(130);
-        controller.abort(new ShimError(Code.Canceled, `pull of ${ref}`));
-      };
-      process.on("SIGINT", onSigint);
-      const started = Date.now();
-      const opts: PullOptions = {
-        root: ctx.root,
-        logger: ctx.logger,
-        signal: controller.signal,
-        ...(platform ? { platform } : {}),
-        ...(flags.plainHttp ? { plainHttp: true } : {}),
-        ...(progress ? { onEvent: (e) => progress.onEvent(e) } : {}),
-      };
-      let result: PullResult;
-      try {
-        result = await oci.pull(ref, opts);
-        progress?.stop(true);
-      } catch (err) {
-        progress?.stop(false);
-        // Whatever the pull threw on its way out, an abort we asked for is an interruption.
-        throw controller.signal.aborted ? controller.signal.reason : asContentError(err);
-      } finally {
-        process.off("SIGINT", onSigint);
-      }
-
-      if (progress) {
-        const fetched = result.bytesFetched
-          ? `fetched ${formatBytes(result.bytesFetched)}`
-          : "nothing fetched";
-        ctx.err(`done ${result.name} in ${formatDuration(Date.now() - started)}, ${fetched}\n`);
-      }
+      const result = await runTransfer(
+        ctx,
+        { progress: !flags.quiet && !flags.json, what: `pull of ${ref}` },
+        (t) =>
+          oci.pull(ref, {
+            root: ctx.root,
+            logger: ctx.logger,
+            signal: t.signal,
+            ...(platform ? { platform } : {}),
+            ...(flags.plainHttp ? { plainHttp: true } : {}),
+            ...(t.onEvent ? { onEvent: t.onEvent } : {}),
+          }),
+        (r) => ({
+          name: r.name,
+          moved: r.bytesFetched ? `fetched ${formatBytes(r.bytesFetched)}` : "nothing fetched",
+        }),
+      );
       if (flags.json) ctx.out(`${JSON.stringify(result, null, 2)}\n`);
       else if (flags.quiet) ctx.out(`${result.module.digest}\n`);
       else ctx.out(pullSummary(result, oci.formatPlatform));
