@@ -5,6 +5,7 @@
 //   symlink TARGET LINK "symlink TARGET LINK: ok" or the errno text (a guest-made link, then read through it)
 //   rename FROM TO      "rename FROM TO: ok" or the errno text (moves a file, directory or symlink itself)
 //   link FROM TO        "link FROM TO: ok" or the errno text (a hard link; a symlink is linked, not followed)
+//   renameat DIR FROM TO "renameat DIR FROM TO: ok" or the errno text (FROM and TO relative to DIR, opened first)
 //   readnofollow PATH   as read, but opened with O_NOFOLLOW (no LOOKUP_SYMLINK_FOLLOW on the last component)
 // Arguments are taken in order: `preopens read /../etc/hostname symlink /etc /x read /x/hostname`.
 // Exits 0 whatever it finds: the findings are the output.
@@ -64,6 +65,13 @@ static void preopens(void) {
   printf("\n");
 }
 
+static void rename_at(const char *dir, const char *from, const char *to) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0 || renameat(fd, from, fd, to) != 0) printf("renameat %s %s %s: %s\n", dir, from, to, strerror(errno));
+  else printf("renameat %s %s %s: ok\n", dir, from, to);
+  if (fd >= 0) close(fd);
+}
+
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "preopens")) preopens();
@@ -76,6 +84,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "rename") && i + 2 < argc) {
       two_paths("rename", rename, argv[i + 1], argv[i + 2]);
       i += 2;
+    } else if (!strcmp(argv[i], "renameat") && i + 3 < argc) {
+      rename_at(argv[i + 1], argv[i + 2], argv[i + 3]);
+      i += 3;
     } else if (!strcmp(argv[i], "link") && i + 2 < argc) {
       two_paths("link", link, argv[i + 1], argv[i + 2]);
       i += 2;
