@@ -20,7 +20,9 @@
  *
  * Not covered: a directory symlink leading out that was already in the rootfs or a mount when the task started
  * (containerd's snapshots and bind mounts are not checked by nodewasi; the unpacker refuses such links in the
- * images it unpacks). bwrap remains the boundary for that (sandbox.ts).
+ * images it unpacks), nor there a link with a `..` after another component (`c/L -> up/..`) once the guest
+ * makes `c/up` a link of its own to a climbing `c/up2 -> ../../..` (the unpacker refuses such targets too).
+ * bwrap remains the boundary for those (sandbox.ts).
  */
 import { lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
