@@ -6,6 +6,28 @@ import { ChildRunner } from "./child-runner.js";
 import { climbsOut, movesClimbingLink } from "./guest-symlinks.js";
 import { specFor, tempDir } from "./runner-testing.js";
 
+const tmp = tempDir("nodewasi-symlinks-");
+let runner: ChildRunner;
+before(() => {
+  runner = new ChildRunner({ isolation: "none", pool: 0 });
+});
+after(async () => {
+  await runner.close();
+  tmp.remove();
+});
+
+let runs = 0;
+/** Runs escape-probe with `rootfs` preopened as `/` and returns the lines it printed. */
+async function probe(rootfs: string, args: string[]): Promise<string[]> {
+  const out = join(tmp.dir, `out-${runs++}`);
+  const p = await runner.start({
+    ...specFor("escape-probe", args, { preopens: { "/": rootfs } }),
+    stdout: { kind: "file", path: out },
+  });
+  assert.equal((await p.exited).code, 0);
+  return readFileSync(out, "utf8").trim().split("\n");
+}
+
 describe("climbsOut", () => {
   it("refuses absolute targets and any .. component, keeps links within a directory", () => {
     for (const t of ["/etc", "..", "../x", "a/../../b", "a/..", "/"]) assert.equal(climbsOut(t), true, t);
@@ -15,11 +37,8 @@ describe("climbsOut", () => {
 });
 
 describe("movesClimbingLink", () => {
-  const tmp = tempDir("nodewasi-moves-");
-  after(() => tmp.remove());
-
   it("is true for a climbing link, or a directory holding one, going to another directory; false otherwise", () => {
-    const at = (p: string) => join(tmp.dir, p);
+    const at = (p: string) => join(tmp.dir, "moves", p);
     mkdirSync(at("a/b/c"), { recursive: true });
     mkdirSync(at("plain/sub"), { recursive: true });
     symlinkSync("../..", at("a/b/c/top"));
@@ -39,30 +58,14 @@ describe("movesClimbingLink", () => {
 });
 
 describe("a guest-made symlink cannot lead out of its preopen (node:wasi alone, no bwrap)", () => {
-  const tmp = tempDir("nodewasi-symlinks-");
   const rootfs = join(tmp.dir, "rootfs");
-  let runner: ChildRunner;
-  before(() => {
-    runner = new ChildRunner({ isolation: "none", pool: 0 });
-  });
-  after(async () => {
-    await runner.close();
-    tmp.remove();
-  });
 
   it("symlink ../../../../etc is refused, so /y/hostname reads nothing; a link beside its target works", async () => {
     mkdirSync(rootfs);
     writeFileSync(join(rootfs, "data.txt"), "inside\n");
-    const out = join(tmp.dir, "out");
     const args = ["symlink", "../../../../../../etc", "/y", "read", "/y/hostname"];
     args.push("symlink", "data.txt", "/alias", "read", "/alias");
-    const p = await runner.start({
-      ...specFor("escape-probe", args, { preopens: { "/": rootfs } }),
-      stdout: { kind: "file", path: out },
-    });
-    assert.equal((await p.exited).code, 0);
-    const lines = readFileSync(out, "utf8").trim().split("\n");
-    assert.deepEqual(lines, [
+    assert.deepEqual(await probe(rootfs, args), [
       "symlink ../../../../../../etc /y: Operation not permitted",
       "read /y/hostname: No such file or directory",
       "symlink data.txt /alias: ok",
@@ -74,16 +77,7 @@ describe("a guest-made symlink cannot lead out of its preopen (node:wasi alone, 
 });
 
 describe("an image's `..` symlink cannot be moved or linked to climb out (node:wasi alone, no bwrap)", () => {
-  const tmp = tempDir("nodewasi-moved-links-");
-  const rootfs = join(tmp.dir, "rootfs");
-  let runner: ChildRunner;
-  before(() => {
-    runner = new ChildRunner({ isolation: "none", pool: 0 });
-  });
-  after(async () => {
-    await runner.close();
-    tmp.remove();
-  });
+  const rootfs = join(tmp.dir, "moved");
 
   it("rename and link of a deep link (or its directory) elsewhere are refused; a move within its directory works", async () => {
     // 12 levels down, climbing 11: the rootfs itself, harmless there; at the top it would climb 12 levels,
@@ -93,7 +87,6 @@ describe("an image's `..` symlink cannot be moved or linked to climb out (node:w
     symlinkSync(`${"../".repeat(11)}..`, join(rootfs, deep, "top"));
     writeFileSync(join(rootfs, "in.txt"), "inside\n");
     writeFileSync(join(tmp.dir, "beside.txt"), "beside the rootfs\n");
-    const out = join(tmp.dir, "out");
     // Moved one level up with its directory, it would climb to the rootfs's parent, where beside.txt is.
     const rest = deep.split("/").slice(2).join("/");
     const steps = [
@@ -113,14 +106,7 @@ describe("an image's `..` symlink cannot be moved or linked to climb out (node:w
       ["read", "/d0/in2.txt"],
       ["renameat", "/d0/d1", "d2/d3", "d3"],
     ];
-    const args = steps.flat();
-    const p = await runner.start({
-      ...specFor("escape-probe", args, { preopens: { "/": rootfs } }),
-      stdout: { kind: "file", path: out },
-    });
-    assert.equal((await p.exited).code, 0);
-    const lines = readFileSync(out, "utf8").trim().split("\n");
-    assert.deepEqual(lines, [
+    assert.deepEqual(await probe(rootfs, steps.flat()), [
       `read /${deep}/top/in.txt: ok inside`,
       `rename /${deep}/top /top: Operation not permitted`,
       "read /top/etc/hostname: No such file or directory",
@@ -146,15 +132,7 @@ describe("an image's `..` symlink cannot be moved or linked to climb out (node:w
     mkdirSync(join(dir, "rootfs"), { recursive: true });
     writeFileSync(join(dir, "outside.txt"), "beside the rootfs\n");
     symlinkSync("../outside.txt", join(dir, "rootfs", "esc"));
-    const out = join(tmp.dir, "out-nofollow");
-    const p = await runner.start({
-      ...specFor("escape-probe", ["readnofollow", "/esc", "read", "/esc"], {
-        preopens: { "/": join(dir, "rootfs") },
-      }),
-      stdout: { kind: "file", path: out },
-    });
-    assert.equal((await p.exited).code, 0);
-    assert.deepEqual(readFileSync(out, "utf8").trim().split("\n"), [
+    assert.deepEqual(await probe(join(dir, "rootfs"), ["readnofollow", "/esc", "read", "/esc"]), [
       "readnofollow /esc: No such file or directory",
       "read /esc: No such file or directory",
     ]);

@@ -119,10 +119,11 @@ export function guardSymlinks(
     if (!memory) return;
     const newFd = new DataView(memory.buffer).getUint32(fdPtr, true);
     dirs.delete(newFd);
+    if ((oflags & OFLAGS_DIRECTORY) === 0) return;
     const parent = dirs.get(fd);
     const path = text(ptr, len);
     const host = hostPath(fd, ptr, len);
-    if ((oflags & OFLAGS_DIRECTORY) === 0 || !parent || path === undefined || host === undefined) return;
+    if (!parent || path === undefined || host === undefined) return;
     try {
       if (!lstatSync(host).isDirectory()) return;
     } catch {
