@@ -6,18 +6,21 @@
  *
  * Without bwrap one escape remains by design (DESIGN decision 8): a directory symlink that came with a bundle's
  * rootfs is followed on the host (src/wasi/sandbox.test.ts shows it; test/task-isolation.test.ts shows bwrap
- * holding it). Images cannot carry such links (the unpacker refuses them) and guests cannot make them.
+ * holding it). Images cannot carry such links (the unpacker refuses them), and guests can neither make them nor
+ * move an image's harmless `..` link to a shallower place where it would climb out (src/wasi/guest-symlinks.ts).
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { buildImage, writeLayout } from "../src/oci/index.js";
 import { recordFigures } from "./harness/reliability.js";
 import { startShim } from "./harness/shim.js";
 import {
   bwrapWorks,
   imageOptions,
+  MODULES_DIR,
   runTask,
   type ShimSuite,
   startShimSuite,
@@ -109,14 +112,41 @@ for (const isolation of ["none", "bwrap"] as const) {
       });
     });
 
-    it(`isolation ${isolation}: a guest cannot reach another task's rootfs`, async (t) => {
+    /** Runs `body` while a task "other" sleeps beside, with the host path of the module in its rootfs. */
+    async function besideOther(body: (theirs: string) => Promise<void>): Promise<void> {
       await task.create({ id: "other", options: imageOptions(ref("sleep-ms"), { args: ["60000"] }) });
       const waiting = task.wait({ id: "other" });
       await task.start({ id: "other" });
       try {
-        const tasks = shim.tasksDir;
-        const theirs = join(tasks, "other", "rootfs", "sleep-ms.wasm");
+        const theirs = join(shim.tasksDir, "other", "rootfs", "sleep-ms.wasm");
         assert.ok(existsSync(theirs), `the other task's module is at ${theirs} on the host`);
+        await body(theirs);
+      } finally {
+        await task.kill({ id: "other", signal: 9 });
+        await waiting;
+        await task.delete({ id: "other" });
+      }
+    }
+
+    /**
+     * Runs task `id` of `image` and returns its stdout, written in the shim's io folder as `nodewasi run` puts
+     * it: under bwrap the guest then runs in a warm sandbox, which binds the whole tasks folder
+     * (src/wasi/sandbox.ts), the other task's rootfs too.
+     */
+    async function peek(id: string, image: string, args: string[]): Promise<string> {
+      const io = join(dirname(shim.address), "io");
+      await mkdir(io, { recursive: true });
+      const out = join(io, `${id}.out`);
+      await task.create({ id, stdout: `file://${out}`, options: imageOptions(image, { args }) });
+      const exited = task.wait({ id });
+      await task.start({ id });
+      assert.equal((await exited).exitStatus, 0);
+      await task.delete({ id });
+      return readFile(out, "utf8");
+    }
+
+    it(`isolation ${isolation}: a guest cannot reach another task's rootfs`, async (t) => {
+      await besideOther(async (theirs) => {
         const attempts = [
           ["read", theirs],
           ["read", "/../other/rootfs/sleep-ms.wasm"],
@@ -126,22 +156,11 @@ for (const isolation of ["none", "bwrap"] as const) {
           ["symlink", dirname(theirs), "/w"],
           ["read", "/w/sleep-ms.wasm"],
         ];
-        // Its stdout in the shim's io folder, as `nodewasi run` puts it: under bwrap the guest then runs in a
-        // warm sandbox, which binds the whole tasks folder (src/wasi/sandbox.ts), the other task's rootfs too.
-        const io = join(dirname(shim.address), "io");
-        await mkdir(io, { recursive: true });
-        const out = join(io, `peek-${isolation}.out`);
-        const id = `peek-${isolation}`;
-        await task.create({
-          id,
-          stdout: `file://${out}`,
-          options: imageOptions(ref("escape-probe"), { args: ["list", "/..", ...attempts.flat()] }),
-        });
-        const peeked = task.wait({ id });
-        await task.start({ id });
-        assert.equal((await peeked).exitStatus, 0);
-        await task.delete({ id });
-        const stdout = await readFile(out, "utf8");
+        const stdout = await peek(`peek-${isolation}`, ref("escape-probe"), [
+          "list",
+          "/..",
+          ...attempts.flat(),
+        ]);
         assert.deepEqual(breaches(stdout), [], stdout);
         assert.match(stdout, /^list \/\.\.: escape-probe.wasm$/m);
         recordFigures(t, {
@@ -149,11 +168,54 @@ for (const isolation of ["none", "bwrap"] as const) {
           "attempts on the other rootfs": attempts.length,
           "that succeeded": 0,
         });
-      } finally {
-        await task.kill({ id: "other", signal: 9 });
-        await waiting;
-        await task.delete({ id: "other" });
-      }
+      });
+    });
+
+    it(`isolation ${isolation}: an image's \`..\` symlink cannot be moved or linked to climb out`, async (t) => {
+      // 40 levels down, climbing 39: the rootfs itself, harmless there (the unpacker keeps it). Renamed or
+      // hard-linked to the top it would climb to / (the host's without bwrap, the sandbox's with it), and with
+      // its directory moved two levels up, to the tasks folder that holds the other task's rootfs.
+      const deep = Array.from({ length: 40 }, (_, i) => `d${i}`).join("/");
+      const rest = deep.split("/").slice(3).join("/");
+      const image = buildImage({
+        module: await readFile(join(MODULES_DIR, "escape-probe.wasm")),
+        format: "image",
+        entrypoint: "/escape-probe.wasm",
+        // One link per attempt, so that each shows on its own what it reaches.
+        files: ["mv", "ln", "dir"].map((name) => ({
+          path: `${deep}/${name}`,
+          type: "symlink" as const,
+          linkname: `${"../".repeat(39)}..`,
+        })),
+      });
+      const layout = join(dir, "deep-link");
+      await writeLayout(layout, [{ image, tag: "v1" }]);
+      await besideOther(async (theirs) => {
+        const attempts = [
+          ["rename", `/${deep}/mv`, "/up"],
+          ["read", "/up/etc/hostname"],
+          ["read", `/up${theirs}`],
+          ["link", `/${deep}/ln`, "/hard"],
+          ["read", "/hard/etc/hostname"],
+          ["read", `/hard${theirs}`],
+          ["rename", "/d0/d1/d2", "/d2"],
+          ["read", `/d2/${rest}/dir/other/rootfs/sleep-ms.wasm`],
+        ];
+        const args = ["list", `/${deep}/dir`, ...attempts.flat()];
+        const stdout = await peek(`moved-${isolation}`, `oci:${layout}:v1`, args);
+        const inPlace = stdout.split("\n").find((l) => l.startsWith(`list /${deep}/dir: `));
+        assert.deepEqual(inPlace?.split(": ")[1]?.split(" ").sort(), ["d0", "escape-probe.wasm"], stdout);
+        assert.deepEqual(breaches(stdout), [], stdout);
+        for (const l of stdout.split("\n").filter((l) => /^(rename|link) /.test(l)))
+          assert.match(l, /: Operation not permitted$/, l);
+        assert.ok(!stdout.includes(HOSTNAME) || HOSTNAME === "", "the host's hostname leaked");
+        recordFigures(t, {
+          "link depth in the image": 40,
+          "renames and links tried": attempts.filter((a) => a[0] !== "read").length,
+          "reads through them": attempts.filter((a) => a[0] === "read").length,
+          "that succeeded": 0,
+        });
+      });
     });
 
     it(`isolation ${isolation}: the shim's socket is 0600 in a 0700 folder`, async (t) => {

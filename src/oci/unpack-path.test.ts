@@ -44,16 +44,21 @@ describe("symlinkTargetError", () => {
         (parts, target) => {
           const why = symlinkTargetError(parts, target);
           // Walk as the kernel does when every component is a directory, clamping nothing.
+          // A `..` after another component is refused too (a guest could redirect that component).
           let depth = parts.length - 1;
           let escaped = false;
+          let detour = false;
+          let named = false;
           for (const c of target.split("/")) {
             if (c === "" || c === ".") continue;
             depth += c === ".." ? -1 : 1;
             if (depth < 0) escaped = true;
+            if (c === ".." && named) detour = true;
+            named = c !== "..";
           }
           assert.equal(
             why !== undefined,
-            escaped || target.startsWith("/"),
+            escaped || detour || target.startsWith("/"),
             `${parts.join("/")} -> ${target}`,
           );
         },
@@ -66,6 +71,8 @@ describe("symlinkTargetError", () => {
     assert.match(symlinkTargetError(["l"], "..") ?? "", /climbs out/);
     assert.match(symlinkTargetError(["d", "l"], "x/../../..") ?? "", /climbs out/);
     assert.equal(symlinkTargetError(["d", "l"], "../x"), undefined);
+    assert.match(symlinkTargetError(["d", "e", "l"], "up/..") ?? "", /`\.\.` after another component/);
+    assert.match(symlinkTargetError(["d", "l"], "../x/../y") ?? "", /`\.\.` after another component/);
     assert.match(symlinkTargetError(["l"], "") ?? "", /empty/);
   });
 });

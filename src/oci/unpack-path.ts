@@ -37,7 +37,10 @@ export function parseEntryPath(name: string, limits: UnpackLimits): EntryPath {
  * Whether a relative symlink at `parts` (components of its own path) pointing at `target` resolves inside the
  * rootfs, judged lexically from the link's directory as the kernel would walk it if every component were a
  * directory. Absolute targets are refused: inside a container they mean the container's root, but on the host,
- * where nodewasi itself and node:wasi preopens resolve them, they would mean the host's root.
+ * where nodewasi itself and node:wasi preopens resolve them, they would mean the host's root. So is a `..` after
+ * another component (`up/..`): the kernel takes it from wherever that component leads, and a guest may make the
+ * component a link of its own to another climbing link (src/wasi/guest-symlinks.ts): only leading `..`s are
+ * taken from the link's own directory, which the guest cannot move.
  */
 export function symlinkTargetError(parts: string[], target: string): string | undefined {
   if (target === "") return "the symlink target is empty";
@@ -49,6 +52,9 @@ export function symlinkTargetError(parts: string[], target: string): string | un
     depth += p === ".." ? -1 : 1;
     if (depth < 0) return `the symlink target ${JSON.stringify(target)} climbs out of the rootfs`;
   }
+  const named = target.split("/").filter((p) => p !== "" && p !== ".");
+  if (named.some((p, i) => p === ".." && i > 0 && named[i - 1] !== ".."))
+    return `the symlink target ${JSON.stringify(target)} has a \`..\` after another component; write it without the detour`;
   return undefined;
 }
 

@@ -182,17 +182,15 @@ describe("unpackLayer", () => {
 
   it("refuses a chain of symlinks that leaves the rootfs, in either order", async () => {
     // Each target alone stays inside (x/l1 -> .. is the root; esc -> x/l1/../sentinel is lexically x/sentinel),
-    // but through the first link the second lands in the rootfs's parent, where the sentinel is.
+    // but through the first link the second lands in the rootfs's parent, where the sentinel is. The `..` after
+    // x/l1 is refused on its own (unpack-path.ts), before the walk through both links would find the chain.
     const links: Entry[] = [
       { name: "x/l1", type: "symlink", linkname: ".." },
       { name: "esc", type: "symlink", linkname: "x/l1/../sentinel" },
     ];
     for (const order of [links, [...links].reverse()]) {
       fresh();
-      await refused(
-        [{ name: "x/", type: "directory" }, ...order],
-        /"esc".*outside the rootfs through another symlink/,
-      );
+      await refused([{ name: "x/", type: "directory" }, ...order], /"esc".*`\.\.` after another component/);
     }
   });
 

@@ -158,6 +158,7 @@ function prepare(spec: ChildSpec): Prepared {
     const wasiImports = guardSymlinks(
       wasi.getImportObject() as Parameters<typeof guardSymlinks>[0],
       () => instance,
+      spec.preopens,
     );
     const imports = watched ? reportingOom(wasiImports, () => instance) : wasiImports;
     instance = new wasm.Instance(mod, imports);

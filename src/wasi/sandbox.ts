@@ -17,7 +17,7 @@
  * still finds nothing; what it gains over a per-spec sandbox is sight of sibling entries of the pool
  * directories (other tasks' rootfs copies and FIFOs, the module store read-only), reachable only through an
  * absolute or `..`-escaping directory symlink in its own rootfs, which the unpacker refuses (src/oci/unpack*.ts)
- * and a guest cannot create (guest-symlinks.ts). That is the trade for a ~10 ms start instead of a ~100 ms cold Node boot.
+ * and a guest can neither create nor move to a shallower place (guest-symlinks.ts). That is the trade for a ~10 ms start instead of a ~100 ms cold Node boot.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
