@@ -17,7 +17,7 @@
 import { cp } from "node:fs/promises";
 import { basename } from "node:path";
 import { Code, invalidArgument, notFound, ShimError } from "../internal/index.js";
-import { type PullResult, parseSourceSpec } from "../oci/index.js";
+import type { PullResult } from "../oci/index.js";
 import { envRecord, type ModuleRef, type RuntimeSpec, resolveWasmModule, splitEntry } from "./bundle.js";
 import type { AnnotatedImage } from "./image-annotations.js";
 import type { ImageResolver } from "./image-resolver.js";
@@ -60,7 +60,7 @@ export async function runFromAnnotatedImage(r: AnnotatedImageRequest): Promise<I
   let image: PullResult;
   try {
     // A spec must not make the shim (root) read host paths as images: registry references only.
-    if (parseSourceSpec(ref).kind !== "registry") {
+    if ((await import("../oci/index.js")).parseSourceSpec(ref).kind !== "registry") {
       throw invalidArgument(`${ref} is a local image layout; the shim pulls registry references only`);
     }
     image = await r.images.resolve({ image: ref, policy: "missing", why: `${what}; ${annotation}` });

@@ -8,15 +8,7 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { type Logger, notFound, sha256, silentLogger } from "../internal/index.js";
-import {
-  ContentStore,
-  type Platform,
-  type PullEvent,
-  type PullResult,
-  parsePlatform,
-  pull,
-  sourceName,
-} from "../oci/index.js";
+import type { Platform, PullEvent, PullResult } from "../oci/index.js";
 
 /** containerd's rule for namespace names (containerd pkg/identifiers): safe as one path component. */
 const NAMESPACE_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
@@ -62,9 +54,12 @@ export class StoreImageResolver implements ImageResolver {
   }
 
   async resolve(req: ResolveRequest): Promise<PullResult> {
-    const platform: Platform | undefined = req.platform ? parsePlatform(req.platform) : undefined;
+    // oci/ (undici, tar, zstd) is loaded when an image is needed: a shim under containerd mostly gets its
+    // rootfs unpacked, and containerd waits for the daemon's boot on every `ctr run`.
+    const oci = await import("../oci/index.js");
+    const platform: Platform | undefined = req.platform ? oci.parsePlatform(req.platform) : undefined;
     if (req.policy !== "always") {
-      const stored = await this.#stored(req.image);
+      const stored = await this.#stored(oci, req.image);
       if (stored) {
         this.#logger.debug(`using ${stored.name} from the store`, { manifest: stored.manifest.digest });
         return stored;
@@ -85,7 +80,7 @@ export class StoreImageResolver implements ImageResolver {
       req.onEvent?.(e);
     };
     try {
-      const result = await pull(req.image, {
+      const result = await oci.pull(req.image, {
         root: this.root,
         logger: log,
         onEvent,
@@ -106,9 +101,9 @@ export class StoreImageResolver implements ImageResolver {
   }
 
   /** The last pull of `image` when its module and rootfs are still in the store. */
-  async #stored(image: string): Promise<PullResult | undefined> {
-    const store = await ContentStore.open(this.root);
-    const desc = await store.resolve(sourceName(image));
+  async #stored(oci: typeof import("../oci/index.js"), image: string): Promise<PullResult | undefined> {
+    const store = await oci.ContentStore.open(this.root);
+    const desc = await store.resolve(oci.sourceName(image));
     const record = desc ? await store.pullRecord(desc) : undefined;
     if (!record) return undefined;
     const present = (await exists(record.module.path)) && (!record.rootfs || (await exists(record.rootfs)));

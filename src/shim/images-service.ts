@@ -11,16 +11,10 @@ import type {
   ServiceImpl,
 } from "../gen/index.js";
 import { notFound } from "../internal/index.js";
-import {
-  ContentStore,
-  type Descriptor,
-  type Platform,
-  type PullEvent,
-  type PullResult,
-  parsePlatform,
-  pull,
-  sourceName,
-} from "../oci/index.js";
+import type { ContentStore, Descriptor, Platform, PullEvent, PullResult } from "../oci/index.js";
+
+/** oci/ (undici, tar, zstd) is loaded at the first call that needs it, not with the shim's other modules. */
+const loadOci = () => import("../oci/index.js");
 
 type Impl = ServiceImpl<typeof Images>;
 
@@ -112,24 +106,26 @@ export class ImagesService implements Impl {
     let wake: (() => void) | undefined;
     let done = false;
     let failure: unknown;
-    const pulling = pull(req.reference, {
-      root: this.#root,
-      ...(req.platform ? { platform: parsePlatform(req.platform) } : {}),
-      plainHttp: req.plainHttp,
-      ...(req.concurrency ? { concurrency: req.concurrency } : {}),
-      signal: ctx.signal,
-      // Progress is sampled: a byte counter per chunk would flood the stream; start, done and every 1% pass.
-      onEvent: (e) => {
-        if (
-          e.type === "blob-progress" &&
-          e.done !== e.size &&
-          Math.floor((e.done * 100) / e.size) === Math.floor(((e.done - 1) * 100) / e.size)
-        )
-          return;
-        queue.push(progressMsg(e));
-        wake?.();
-      },
-    })
+    const oci = await loadOci();
+    const pulling = oci
+      .pull(req.reference, {
+        root: this.#root,
+        ...(req.platform ? { platform: oci.parsePlatform(req.platform) } : {}),
+        plainHttp: req.plainHttp,
+        ...(req.concurrency ? { concurrency: req.concurrency } : {}),
+        signal: ctx.signal,
+        // Progress is sampled: a byte counter per chunk would flood the stream; start, done and every 1% pass.
+        onEvent: (e) => {
+          if (
+            e.type === "blob-progress" &&
+            e.done !== e.size &&
+            Math.floor((e.done * 100) / e.size) === Math.floor(((e.done - 1) * 100) / e.size)
+          )
+            return;
+          queue.push(progressMsg(e));
+          wake?.();
+        },
+      })
       .then(
         (r) => {
           queue.push({ event: { case: "result", value: pullResultMsg(r) } });
@@ -152,7 +148,7 @@ export class ImagesService implements Impl {
   };
 
   list: Impl["list"] = async () => {
-    const store = await ContentStore.open(this.#root);
+    const store = await (await loadOci()).ContentStore.open(this.#root);
     const images = await Promise.all(
       (await store.images()).map((i) => this.#image(store, i.name, i.descriptor)),
     );
@@ -160,19 +156,19 @@ export class ImagesService implements Impl {
   };
 
   get: Impl["get"] = async (req) => {
-    const store = await ContentStore.open(this.#root);
+    const store = await (await loadOci()).ContentStore.open(this.#root);
     return { image: await this.#find(store, req.name) };
   };
 
   remove: Impl["remove"] = async (req) => {
-    const store = await ContentStore.open(this.#root);
+    const store = await (await loadOci()).ContentStore.open(this.#root);
     const image = await this.#find(store, req.name);
     await store.untag(image.name);
     return { image };
   };
 
   async #find(store: ContentStore, input: string) {
-    const name = sourceName(input);
+    const name = (await loadOci()).sourceName(input);
     const desc = await store.resolve(name);
     if (!desc) throw notFound(`image ${input} is not in the store; pull it first`);
     return this.#image(store, name, desc);
