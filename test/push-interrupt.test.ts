@@ -4,7 +4,6 @@
  * mid-blob; SIGINT ends it promptly with exit 130, one `interrupted` message and nothing on stdout.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -14,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BIN } from "../src/cli/run-fixture.js";
 import { buildImage, writeLayout } from "../src/oci/index.js";
+import { interruptAt } from "./harness/interrupt.js";
 
 /** HEAD: 404; POST: a session; PUT or PATCH: read 64 KiB of the body, then stop reading (the upload stalls). */
 function stallingRegistry(): Server {
@@ -65,30 +65,15 @@ describe("nodewasi push interrupted", () => {
 
   it("exits 130 on SIGINT during a blob upload, promptly, and prints nothing on stdout", async () => {
     const src = `oci:${join(work, "layout")}:v1`;
-    const child = spawn(BIN, ["push", src, `${host}/app:v1`], {
-      env: { ...process.env, NODEWASI_ROOT: join(work, "root"), DOCKER_CONFIG: join(work, "none") },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    const pushing = new Promise<void>((ok) =>
-      child.stderr.on("data", (d) => {
-        stderr += d;
-        if (/^pushing sha256:[0-9a-f]{12} 8\.0 MiB$/m.test(stderr)) ok();
-      }),
+    const { code, stdout, stderr, stoppedMs } = await interruptAt(
+      BIN,
+      ["push", src, `${host}/app:v1`],
+      { NODEWASI_ROOT: join(work, "root"), DOCKER_CONFIG: join(work, "none") },
+      /^pushing sha256:[0-9a-f]{12} 8\.0 MiB$/m,
+      300, // let the upload reach the stall
     );
-    const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
-    const timeout = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    await Promise.race([pushing, exited]);
-    // Let the upload reach the stall.
-    await new Promise((r) => setTimeout(r, 300));
-    const sentAt = Date.now();
-    child.kill("SIGINT");
-    const code = await exited;
-    clearTimeout(timeout);
     assert.equal(code, 130, stderr);
-    assert.ok(Date.now() - sentAt < 5000, "the push stops promptly");
+    assert.ok(stoppedMs < 5000, "the push stops promptly");
     assert.equal(stdout, "");
     assert.match(stderr, /^nodewasi: interrupted: push of oci:.*layout:v1$/m);
     assert.doesNotMatch(stderr, /^done /m);

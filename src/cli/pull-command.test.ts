@@ -5,7 +5,7 @@
  * The registry is a real HTTP server speaking the distribution API for one image, on loopback.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type ServerResponse } from "node:http";
@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { interruptAt } from "../../test/harness/interrupt.js";
 import { buildImage } from "../oci/index.js";
 
 const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), "../../.."), "bin", "nodewasi");
@@ -106,28 +107,14 @@ describe("nodewasi pull from a registry", () => {
   });
 
   it("exits 130 on SIGINT during a layer download, and prints nothing on stdout", async () => {
-    const child = spawn(BIN, ["pull", `${host}/app:v1`], {
-      env: { ...process.env, NODEWASI_ROOT: join(work, "root") },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    const fetching = new Promise<void>((ok) =>
-      child.stderr.on("data", (d) => {
-        stderr += d;
-        if (/^fetching sha256:[0-9a-f]{12} 1\.0 MiB$/m.test(stderr)) ok();
-      }),
+    const { code, stdout, stderr, stoppedMs } = await interruptAt(
+      BIN,
+      ["pull", `${host}/app:v1`],
+      { NODEWASI_ROOT: join(work, "root") },
+      /^fetching sha256:[0-9a-f]{12} 1\.0 MiB$/m,
     );
-    const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
-    const timeout = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    await Promise.race([fetching, exited]);
-    const sentAt = Date.now();
-    child.kill("SIGINT");
-    const code = await exited;
-    clearTimeout(timeout);
     assert.equal(code, 130, stderr);
-    assert.ok(Date.now() - sentAt < 5000, "the pull stops promptly");
+    assert.ok(stoppedMs < 5000, "the pull stops promptly");
     assert.equal(stdout, "");
     assert.match(stderr, /^nodewasi: interrupted: pull of 127\.0\.0\.1:\d+\/app:v1$/m);
     assert.doesNotMatch(stderr, /^done /m);
