@@ -46,7 +46,7 @@ export function packageVersion(): string {
 export function createProgram(state: CliState): Command {
   const program = new Command("nodewasi")
     .description(
-      "Run WebAssembly (WASI preview 1) OCI images on Node.js: run wasm images, pull, inspect and manage them.",
+      "Run WebAssembly (WASI preview 1) OCI images on Node.js: run wasm images; pull, build, push, copy, inspect and manage them.",
     )
     .version(packageVersion(), "-V, --version", "print the version of nodewasi")
     .option("--root <dir>", "state directory (content store)", defaultRoot())
