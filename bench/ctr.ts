@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildImage, writeLayout } from "../src/oci/index.js";
+import { buildImage, writeLayoutArchive } from "../src/oci/index.js";
 import {
   containerdUnavailable,
   type PrivateContainerd,
@@ -45,8 +45,8 @@ async function nativeHello(dir: string): Promise<Buffer> {
 
 /** An OCI archive holding `wasm` (hello.wasm, wasip1/wasm) and `native` (static ELF, linux/amd64). */
 async function imageArchive(dir: string): Promise<string> {
-  const layout = join(dir, "layout");
-  await writeLayout(layout, [
+  const archive = join(dir, "images.tar");
+  await writeLayoutArchive(archive, [
     {
       image: buildImage({
         module: await readFile(join(REPO_DIR, "examples/hello/hello.wasm")),
@@ -69,8 +69,6 @@ async function imageArchive(dir: string): Promise<string> {
       tag: "native",
     },
   ]);
-  const archive = join(dir, "images.tar");
-  execFileSync("tar", ["-cf", archive, "-C", layout, "."]);
   return archive;
 }
 

@@ -5,12 +5,12 @@
  * reason, when containerd cannot run here (not root, not installed).
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildImage, buildIndex, writeLayout } from "../src/oci/index.js";
+import { buildImage, buildIndex, writeLayoutArchive } from "../src/oci/index.js";
 import {
   containerdUnavailable,
   type PrivateContainerd,
@@ -36,8 +36,8 @@ async function imageArchive(dir: string): Promise<string> {
       compression: "none",
       ...(entrypoint === "/hello.wasm" ? {} : { files: [{ path: "hello.wasm", data: hello }] }),
     });
-  const layout = join(dir, "layout");
-  await writeLayout(layout, [
+  const archive = join(dir, "images.tar");
+  await writeLayoutArchive(archive, [
     { image: image("examples/hello/hello.wasm", "/hello.wasm"), tag: "hello" },
     { image: image("examples/modules/sleep-ms.wasm", "/sleep-ms.wasm"), tag: "sleep" },
     { image: image("examples/modules/exit-code.wasm", "/exit-code.wasm"), tag: "exit" },
@@ -66,8 +66,6 @@ async function imageArchive(dir: string): Promise<string> {
       tag: "multi",
     },
   ]);
-  const archive = join(dir, "images.tar");
-  execFileSync("tar", ["-cf", archive, "-C", layout, "."]);
   return archive;
 }
 

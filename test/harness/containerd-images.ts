@@ -3,17 +3,16 @@
  * OCI archive with one `wasip1/wasm` image per tag, the module in a plain tar layer at `/<name>.wasm` as its
  * entrypoint (the layout containerd 1.6.20 can unpack: reference containerd-shim-protocol.md §7).
  */
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildImage, writeLayout } from "../../src/oci/index.js";
+import { buildImage, writeLayoutArchive } from "../../src/oci/index.js";
 import { REPO_DIR } from "./containerd.js";
 
 /** Writes `<dir>/images.tar` with tag -> module (a path under the repository, e.g. examples/hello/hello.wasm). */
 export async function moduleImagesArchive(dir: string, modules: Record<string, string>): Promise<string> {
-  const layout = join(dir, "layout");
-  await writeLayout(
-    layout,
+  const archive = join(dir, "images.tar");
+  await writeLayoutArchive(
+    archive,
     Object.entries(modules).map(([tag, file]) => ({
       image: buildImage({
         module: readFileSync(join(REPO_DIR, file)),
@@ -25,7 +24,5 @@ export async function moduleImagesArchive(dir: string, modules: Record<string, s
       tag,
     })),
   );
-  const archive = join(dir, "images.tar");
-  execFileSync("tar", ["-cf", archive, "-C", layout, "."]);
   return archive;
 }
