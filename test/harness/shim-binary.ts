@@ -35,12 +35,5 @@ export function startFlags(id: string, namespace = "ns", address = "/run/ctd.soc
   return ["-namespace", namespace, "-address", address, "-publish-binary", "/x", "-id", id, "start"];
 }
 
-/** Whether process `pid` exists (signal 0). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Whether process `pid` exists (signal 0): the CLI fixture's check, for the shim binary's tests too. */
+export { alive } from "../../src/cli/run-fixture.js";
