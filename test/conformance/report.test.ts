@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { renderReport, reportDifferences, table } from "./report.js";
 import type { ConformanceRun } from "./run.js";
 import type { CaseSpec, ConformanceCase } from "./suite.js";
-import { type CaseResult, judge, sameOutcome } from "./verdict.js";
+import { type CaseResult, difference, judge, sameOutcome } from "./verdict.js";
 
 function testCase(id: string, spec: Partial<CaseSpec> = {}): ConformanceCase {
   const name = id.slice(id.lastIndexOf("/") + 1);
@@ -35,6 +35,38 @@ describe("judge", () => {
     const none = judge(spec, undefined, "Create: not found");
     assert.equal(none.pass, false);
     assert.equal(none.why, "did not run: Create: not found");
+  });
+});
+
+describe("sameOutcome and difference", () => {
+  const panic = (left: string, right: string) =>
+    `thread 'main' panicked at src/bin/fd_filestat_set.rs:26:5:\nassertion \`left == right\` failed\n  left: ${left}\n right: ${right}\n`;
+
+  it("exit status and stdout exactly, stderr without its clock readings, mtimes and addresses", () => {
+    const a = result(
+      testCase("rust/fd_filestat_set"),
+      [134, "checking\n", panic("1765108800123456789", "1765108800123456790")],
+      [134, "checking\n", panic("1765108801987654321", "1765108801987654400")],
+    );
+    assert.equal(a.same, true);
+    assert.equal(difference(a), "");
+    const addresses = result(testCase("c/x"), [1, "", "at 0x7ffe12a0\n"], [1, "", "at 0x7ffd33b8\n"]);
+    assert.equal(addresses.same, true);
+  });
+
+  it("a different status, stdout, panic line or small number still differs", () => {
+    const stdout = result(testCase("c/a"), [0, "1765108800\n", ""], [0, "1765108801\n", ""]);
+    assert.equal(stdout.same, false);
+    assert.equal(difference(stdout), 'stdout "1765108801\\n" through the shim, "1765108800\\n" directly');
+    const line = result(testCase("c/b"), [134, "", panic("1", "2")], [134, "", panic("1", "3")]);
+    assert.equal(line.same, false);
+    assert.match(difference(line), /^stderr "thread 'main' panicked/);
+    const status = result(
+      testCase("c/c"),
+      [134, "", panic("17651088001", "2")],
+      [1, "", panic("17651088002", "2")],
+    );
+    assert.equal(difference(status), "exit 1 through the shim, 134 directly");
   });
 });
 
