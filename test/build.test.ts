@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type CliRun, type CliWork, cli, makeWork, REPO, stopShim } from "../src/cli/run-fixture.js";
@@ -400,6 +400,26 @@ describe("nodewasi build", { skip: skip ?? false }, () => {
       target: null,
     });
     fails(await build(file, "-t", "comp:v1"), 1, /is a WebAssembly component.*--output/);
+  });
+
+  it("a FIFO, a device or a file over V8's 1 GiB as the module: refused before reading it, exit 2", {
+    timeout: 60_000,
+  }, async () => {
+    // Before: the FIFO blocked the build forever, /dev/zero was read until 2 GiB were in memory.
+    const fifo = join(work.dir, "fifo.wasm");
+    spawnSync("mkfifo", [fifo]);
+    const huge = join(work.dir, "huge.wasm");
+    await writeFile(huge, "");
+    await truncate(huge, 1024 ** 3 + 1);
+    const t = ["-t", "bad:v1"];
+    fails(
+      await build(fifo, ...t),
+      2,
+      /module .*fifo\.wasm is not a regular file \(a device, FIFO or socket\)/,
+    );
+    fails(await build("/dev/zero", ...t), 2, /module \/dev\/zero is not a regular file/);
+    fails(await build(huge, ...t), 2, /huge\.wasm is 1\.0 GiB, over the 1 GiB that V8 compiles/);
+    await rm(huge);
   });
 
   it("refuses bad input with a clear message and the right exit code, before building anything", async () => {

@@ -238,16 +238,43 @@ async function pushBuilt(ctx: CliContext, built: BuildResult, flags: BuildFlags)
   );
 }
 
+/**
+ * V8 compiles no module larger than 1 GiB (`kV8MaxWasmModuleSize`), so neither nodewasi nor any V8 runtime
+ * could run a bigger one: refused before it is read, rather than after reading gigabytes into memory.
+ */
+const MAX_MODULE_BYTES = 1024 ** 3;
+
+/**
+ * The module file's bytes. Only a regular file is read, through the handle that was checked: a FIFO would
+ * block the build forever and a device such as /dev/zero would fill memory until the process died.
+ */
 async function readModule(path: string): Promise<Buffer> {
-  const { readFile } = await import("node:fs/promises");
+  const { open } = await import("node:fs/promises");
+  const { constants } = await import("node:fs");
+  let fh: import("node:fs/promises").FileHandle;
   try {
-    return await readFile(path);
+    // O_NONBLOCK: opening a FIFO with no writer would block here; it is refused below anyway.
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw notFound(`module ${path} does not exist; give the path of a .wasm file`);
-    if (code === "EISDIR")
-      throw invalidArgument(`module ${path} is a directory; give the path of a .wasm file`);
     throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory())
+      throw invalidArgument(`module ${path} is a directory; give the path of a .wasm file`);
+    if (!st.isFile())
+      throw invalidArgument(
+        `module ${path} is not a regular file (a device, FIFO or socket); give the path of a .wasm file`,
+      );
+    if (st.size > MAX_MODULE_BYTES)
+      throw invalidArgument(
+        `module ${path} is ${formatBytes(st.size)}, over the 1 GiB that V8 compiles; no runtime on V8 could run it`,
+      );
+    return await fh.readFile();
+  } finally {
+    await fh.close();
   }
 }
 
