@@ -125,6 +125,19 @@ describe("archiveSource", () => {
     await src.close();
   });
 
+  it("reads an archive from a pipe, plain and gzip (oci-archive:/dev/stdin, <(...)): no positional read", async () => {
+    // Before: the compression was sniffed with a positional read, which a FIFO refuses (ESPIPE).
+    for (const name of ["a1.tar", "a2.tar.gz"]) {
+      const fifo = join(tmp, `${name}.fifo`);
+      execFileSync("mkfifo", [fifo]);
+      const writing = pipeline(createReadStream(join(tmp, name)), createWriteStream(fifo));
+      const src = await archiveSource(fifo);
+      await writing;
+      assert.match((await src.resolve()).digest, /^sha256:/, name);
+      await src.close();
+    }
+  });
+
   it("refuses a hostile archive without writing outside its temp dir", async () => {
     const sentinel = join(tmp, "sentinel");
     mkdirSync(sentinel);

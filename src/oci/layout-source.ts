@@ -5,10 +5,10 @@
  * layout on disk is as untrusted as a registry, and an archive is unpacked with the hostile-input-safe
  * unpacker into a private temporary directory that `close()` removes.
  */
-import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { failedPrecondition, notFound } from "../internal/index.js";
 import type { FetchedManifest, ImageSource, OpenedBlob } from "./image-source.js";
 import { OciLayout } from "./layout.js";
@@ -25,14 +25,18 @@ export async function layoutSource(path: string, tag?: string): Promise<ImageSou
 
 /**
  * An ImageSource over the OCI layout archived in `file` (plain or gzip-compressed tar, as `skopeo copy ...
- * oci-archive:FILE` and runwasi's oci-tar-builder write). The archive is unpacked once, up front.
+ * oci-archive:FILE` and runwasi's oci-tar-builder write). The archive is unpacked once, up front, read as one
+ * stream from start to end, so a pipe serves as well as a file (`oci-archive:/dev/stdin`, `<(curl ...)`).
  */
 export async function archiveSource(file: string, tag?: string): Promise<ImageSource> {
   const path = resolve(file);
-  const compression = await sniffCompression(path);
-  const dir = await mkdtemp(join(tmpdir(), "nodewasi-archive-"));
+  const { stream, compression } = await openArchive(path);
+  const dir = await mkdtemp(join(tmpdir(), "nodewasi-archive-")).catch((err: unknown) => {
+    stream.destroy();
+    throw err;
+  });
   try {
-    await unpackLayer(createReadStream(path), compression, dir, { name: `archive ${path}` });
+    await unpackLayer(stream, compression, dir, { name: `archive ${path}` });
     const layout = await OciLayout.open(dir).catch((err: unknown) => {
       throw failedPrecondition(
         `${path} is not an OCI layout archive (no oci-layout and index.json at its top); ` +
@@ -49,19 +53,31 @@ export async function archiveSource(file: string, tag?: string): Promise<ImageSo
   }
 }
 
-/** gzip by its magic bytes (1f 8b); anything else is read as a plain tar. */
-async function sniffCompression(path: string): Promise<"none" | "gzip"> {
+/**
+ * The archive as a stream, and its compression: gzip by its magic bytes (1f 8b), anything else a plain tar.
+ * The magic is read from the stream itself and put back, never with a positional read, which a pipe refuses
+ * (ESPIPE).
+ */
+async function openArchive(path: string): Promise<{ stream: Readable; compression: "none" | "gzip" }> {
   const fh = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT")
       throw notFound(`${path} does not exist; give the path of an OCI layout archive`);
     throw err;
   });
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b ? "gzip" : "none";
-  } finally {
-    await fh.close();
-  }
+  const stream = fh.createReadStream();
+  const head = await new Promise<Buffer | null>((resolve, reject) => {
+    const settle = () => {
+      stream.off("readable", settle).off("end", settle).off("error", reject);
+      resolve(stream.read() as Buffer | null);
+    };
+    stream.once("readable", settle).once("end", settle).once("error", reject);
+  }).catch((err: unknown) => {
+    stream.destroy();
+    throw err;
+  });
+  if (head) stream.unshift(head);
+  const gzip = !!head && head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  return { stream, compression: gzip ? "gzip" : "none" };
 }
 
 class LayoutSource implements ImageSource {
