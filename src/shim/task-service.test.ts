@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { type Any, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { FakeRunner } from "../../test/harness/fake-runner.js";
-import { CreateOptionsSchema, CreateTaskRequestSchema, StatsSchema, Status } from "../gen/index.js";
+import { metricsFigures } from "../../test/harness/metrics.js";
+import { CreateOptionsSchema, CreateTaskRequestSchema, Status } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { RecordingPublisher, Topic } from "./events.js";
@@ -185,8 +186,49 @@ describe("TaskService", () => {
       events.topics().filter((t) => t.startsWith("/tasks/exec")),
       [Topic.execAdded, Topic.execStarted],
     );
-    const stats = anyUnpack((await svc.stats({ id: "e" } as never, ctx())).stats as Any, StatsSchema);
-    assert.deepEqual(stats?.pids, [runner.guests[0]!.pid]);
+    // The deleted exec is no longer measured: the fake's memory figure is 1024 * pid.
+    const stats = metricsFigures((await svc.stats({ id: "e" } as never, ctx())).stats);
+    assert.equal(stats.memoryBytes, BigInt(1024 * runner.guests[0]!.pid));
+  });
+
+  it("Stats adds up every live process of the task as containerd's cgroups metrics, v1 or v2 as asked", async () => {
+    for (const mode of ["v1", "v2"] as const) {
+      const s = new TaskService({ runner, images, events, stateDir: join(dir, "state"), cgroupMode: mode });
+      const id = `m${mode}`;
+      await s.create(
+        create(CreateTaskRequestSchema, {
+          id,
+          stdout: "/dev/null",
+          options: anyPack(CreateOptionsSchema, create(CreateOptionsSchema, { image: "oci:/x:1" })),
+        }),
+        ctx(),
+      );
+      await assert.rejects(
+        s.stats({ id } as never, ctx()),
+        code(Code.FailedPrecondition),
+        "created: nothing runs",
+      );
+      await s.start({ id, execId: "" } as never, ctx());
+      const init = runner.last();
+      const spec = { typeUrl: "x", value: Buffer.from(JSON.stringify({ args: ["/hello.wasm"] })) };
+      await s.exec(
+        { id, execId: "x", spec, stdout: "", stdin: "", stderr: "", terminal: false } as never,
+        ctx(),
+      );
+      await s.start({ id, execId: "x" } as never, ctx());
+      const exec = runner.last();
+      const stats = metricsFigures((await s.stats({ id } as never, ctx())).stats);
+      assert.equal(stats.mode, mode);
+      assert.equal(stats.memoryBytes, BigInt(1024 * (init.pid + exec.pid)));
+      assert.equal(stats.cpuNanos, 6000n);
+      assert.equal(stats.pids, 14n, "threads of both processes");
+      // A paused task is still measured.
+      await s.pause({ id } as never, ctx());
+      assert.equal(metricsFigures((await s.stats({ id } as never, ctx())).stats).mode, mode);
+      await s.kill({ id, execId: "", signal: 9, all: true } as never, ctx());
+      await s.wait({ id, execId: "" } as never, ctx());
+      await assert.rejects(s.stats({ id } as never, ctx()), code(Code.FailedPrecondition), "stopped");
+    }
   });
 
   it("kills every process with all=true", async () => {

@@ -7,7 +7,7 @@
  */
 import { rm } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
-import { anyIs, anyPack, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { anyIs, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type CallContext,
   CreateOptionsSchema,
@@ -16,7 +16,6 @@ import {
   type ExecProcessRequest,
   type KillRequest,
   type ServiceImpl,
-  StatsSchema,
   type Task,
   TaskCreateSchema,
   TaskDeleteSchema,
@@ -36,6 +35,7 @@ import {
   unimplemented,
 } from "../internal/index.js";
 import type { Runner } from "../wasi/index.js";
+import { type CgroupMode, cgroupMetrics, hostCgroupMode } from "./cgroup-metrics.js";
 import { type EventPublisher, Topic } from "./events.js";
 import type { ImageResolver } from "./image-resolver.js";
 import { toStatus } from "./state.js";
@@ -54,6 +54,8 @@ export interface TaskServiceOptions {
   version?: string;
   /** containerd's namespace when a call's metadata names none (the shim's `-namespace`). */
   namespace?: string;
+  /** How Stats encodes its metrics; default: by the host's cgroup mode (cgroup-metrics.ts). */
+  cgroupMode?: CgroupMode;
 }
 
 /** A container: its setup, its init process and its execs. */
@@ -373,12 +375,7 @@ export class TaskService implements Impl {
     const live = [c.init, ...c.execs.values()].filter((p) => p.state === "running" || p.state === "paused");
     if (!live.length) throw failedPrecondition(`task ${req.id} has no running process to measure`);
     const each = await Promise.all(live.map((p) => p.stats()));
-    const stats = create(StatsSchema, {
-      memoryBytes: BigInt(each.reduce((n, s) => n + s.memoryBytes, 0)),
-      cpuNanos: BigInt(each.reduce((n, s) => n + s.cpuNanos, 0)),
-      pids: live.map((p) => p.pid),
-    });
-    return { stats: anyPack(StatsSchema, stats) };
+    return { stats: cgroupMetrics(each, this.#o.cgroupMode ?? hostCgroupMode()) };
   };
 
   connect: Impl["connect"] = async (req) => {
