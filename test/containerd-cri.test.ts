@@ -200,4 +200,59 @@ describe("containerd's CRI plugin runs a nodewasi pod", { skip: containerdUnavai
     }
     await removePod(pod);
   });
+
+  test("an exec probe that used CPU and ended: the container's CPU never goes down, usage_nano_cores stays sane", async (t) => {
+    const pod = await runPod("probe");
+    const sleeper = await startContainer(pod, "probe", "sleeper", "sleep", ["120000"]);
+    const readings: { total: number; rate: number }[] = [];
+    const read = async () => {
+      const cpu = (await cri.runtime("ContainerStats", { container_id: sleeper })).stats.cpu;
+      readings.push({
+        total: Number(cpu.usage_core_nano_seconds.value),
+        rate: Number(cpu.usage_nano_cores.value),
+      });
+    };
+    await read();
+    // A probe that spins until ExecSync's timeout kills it: its CPU is the container's while it runs.
+    let probing = true;
+    const probe = cri
+      .runtime("ExecSync", { container_id: sleeper, cmd: ["/busy-loop.wasm"], timeout: 3 })
+      .then(
+        () => assert.fail("a busy loop ended by itself"),
+        () => {},
+      )
+      .finally(() => {
+        probing = false;
+      });
+    while (probing) {
+      await read();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await probe;
+    const during = Math.max(...readings.map((r) => r.total));
+    // The kubelet keeps polling after the probe is gone.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await read();
+    }
+    assert.ok(
+      during > readings[0]!.total + 200e6,
+      `the probe's CPU was counted: ${JSON.stringify(readings)}`,
+    );
+    for (let i = 1; i < readings.length; i++) {
+      assert.ok(readings[i]!.total >= readings[i - 1]!.total, `CPU went down: ${JSON.stringify(readings)}`);
+      assert.ok(
+        readings[i]!.rate < 1024e9,
+        `usage_nano_cores ${readings[i]!.rate}: ${JSON.stringify(readings)}`,
+      );
+    }
+    recordFigures(t, {
+      "CPU of the probe counted (ms)": Math.round((during - readings[0]!.total) / 1e6),
+      "highest usage_nano_cores (cores)": Math.max(...readings.map((r) => r.rate)) / 1e9,
+      readings: readings.length,
+    });
+    await cri.runtime("StopContainer", { container_id: sleeper, timeout: 2 });
+    await cri.runtime("RemoveContainer", { container_id: sleeper });
+    await removePod(pod);
+  });
 });

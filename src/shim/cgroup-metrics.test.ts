@@ -5,8 +5,16 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { cgroupsV1, cgroupsV2 } from "../gen/index.js";
+import { Code, ShimError } from "../internal/index.js";
 import type { ProcessStats } from "../wasi/index.js";
-import { cgroupMetrics, hostCgroupMode, V1_NO_MEMORY_LIMIT, V2_NO_LIMIT } from "./cgroup-metrics.js";
+import {
+  ContainerCounters,
+  cgroupMetrics,
+  hostCgroupMode,
+  measureProcesses,
+  V1_NO_MEMORY_LIMIT,
+  V2_NO_LIMIT,
+} from "./cgroup-metrics.js";
 
 const MIB = 1024 * 1024;
 const proc = (rssMib: number): ProcessStats => ({
@@ -87,5 +95,60 @@ describe("hostCgroupMode", () => {
     assert.equal(hostCgroupMode(), root === "cgroup2" ? "v2" : "v1");
     if (!unified) return t.skip("no cgroup2 mount on this host");
     assert.equal(hostCgroupMode(unified), "v2");
+  });
+});
+
+describe("measureProcesses", () => {
+  const live = { stats: async () => proc(50) };
+  const gone = {
+    stats: async () => Promise.reject(new ShimError(Code.NotFound, "process 7: it has exited")),
+  };
+  const broken = { stats: async () => Promise.reject(new Error("EACCES")) };
+  const sync = {
+    stats: (): Promise<ProcessStats> => {
+      throw new ShimError(Code.NotFound, "gone at once");
+    },
+  };
+
+  it("leaves out processes that are gone (NotFound), keeps the others", async () => {
+    const m = await measureProcesses([live, gone, sync]);
+    assert.deepEqual([...m.keys()], [live]);
+  });
+
+  it("throws any other failure", async () => {
+    await assert.rejects(measureProcesses([live, broken]), /EACCES/);
+  });
+});
+
+describe("ContainerCounters", () => {
+  it("keeps CPU and faults of processes that left, never memory or threads", () => {
+    const counters = new ContainerCounters();
+    const [a, b] = [{}, {}];
+    const at = (cpu: number): ProcessStats => ({
+      ...proc(50),
+      cpuNanos: cpu,
+      userNanos: cpu,
+      systemNanos: 0,
+    });
+    const total = (list: ProcessStats[]) => list.reduce((n, s) => n + s.cpuNanos, 0);
+    assert.equal(
+      total(
+        counters.account(
+          new Map([
+            [a, at(100)],
+            [b, at(500)],
+          ]),
+        ),
+      ),
+      600,
+    );
+    const afterB = counters.account(new Map([[a, at(150)]]));
+    assert.equal(total(afterB), 650, "b's last 500 stays");
+    assert.equal(
+      afterB.reduce((n, s) => n + s.memoryBytes + s.threads, 0),
+      proc(50).memoryBytes + 11,
+      "only a's memory and threads",
+    );
+    assert.equal(total(counters.account(new Map())), 650, "a's last 150 joins b's");
   });
 });

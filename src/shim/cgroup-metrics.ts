@@ -21,6 +21,7 @@ import { statfsSync } from "node:fs";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type Any, AnySchema } from "@bufbuild/protobuf/wkt";
 import { cgroupsV1, cgroupsV2 } from "../gen/index.js";
+import { Code, ShimError } from "../internal/index.js";
 import { type ProcessStats, sumStats } from "../wasi/index.js";
 
 /** Which encoding containerd gets: v1 on a legacy or hybrid cgroup host, v2 on a unified one. */
@@ -52,6 +53,49 @@ export function hostCgroupMode(root = "/sys/fs/cgroup"): CgroupMode {
     modes.set(root, mode);
   }
   return mode;
+}
+
+/**
+ * Reads the stats of each process; a process that ended since the caller chose it (its runner is gone, its exit
+ * not reported yet: that waits for its stdio to flush) is left out, as a cgroup stops counting a process that
+ * has exited, instead of failing the whole task's Stats. Other failures are thrown.
+ */
+export async function measureProcesses<P extends { stats(): Promise<ProcessStats> }>(
+  processes: readonly P[],
+): Promise<Map<P, ProcessStats>> {
+  const read = await Promise.allSettled(processes.map((p) => Promise.resolve().then(() => p.stats())));
+  const out = new Map<P, ProcessStats>();
+  read.forEach((r, i) => {
+    if (r.status === "fulfilled") out.set(processes[i]!, r.value);
+    else if (!(r.reason instanceof ShimError && r.reason.code === Code.NotFound)) throw r.reason;
+  });
+  return out;
+}
+
+/** The figures of ProcessStats that only grow, as a cgroup's cpuacct.usage and pgfault do. */
+const CUMULATIVE = ["cpuNanos", "userNanos", "systemNanos", "minorFaults", "majorFaults"] as const;
+
+/**
+ * Keeps a container's cumulative figures from going down, as a cgroup's never do: the cgroup keeps the CPU time
+ * and faults of processes that ended, while /proc forgets a process once it is reaped. Without it a container's
+ * CPU dropped when an exec ended (a kubelet exec probe, every few seconds), and the CRI plugin, which takes
+ * usage_nano_cores as (now - before) / interval in unsigned arithmetic, reported 2^63 nanocores. What a process
+ * used between its last reading and its exit is not counted: it is gone from /proc by then.
+ */
+export class ContainerCounters {
+  readonly #last = new Map<object, ProcessStats>();
+  readonly #ended: ProcessStats = sumStats([]);
+
+  /** The live processes' stats plus a record of what the ended ones last showed, for cgroupMetrics. */
+  account(live: ReadonlyMap<object, ProcessStats>): ProcessStats[] {
+    for (const [p, s] of this.#last) {
+      if (live.has(p)) continue;
+      for (const k of CUMULATIVE) this.#ended[k] += s[k];
+      this.#last.delete(p);
+    }
+    for (const [p, s] of live) this.#last.set(p, s);
+    return [...live.values(), { ...this.#ended }];
+  }
 }
 
 /** The stats of a task's live processes as containerd's cgroups metrics of `mode`, packed for Task.Stats. */

@@ -231,6 +231,40 @@ describe("TaskService", () => {
     }
   });
 
+  /** Creates and starts task `id` with one exec `x` running beside its init; returns both fake guests. */
+  const startWithExec = async (id: string) => {
+    await createFromImage(id);
+    await svc.start({ id, execId: "" } as never, ctx());
+    const init = runner.last();
+    const spec = { typeUrl: "x", value: Buffer.from(JSON.stringify({ args: ["/hello.wasm"] })) };
+    await svc.exec(
+      { id, execId: "x", spec, stdout: "", stdin: "", stderr: "", terminal: false } as never,
+      ctx(),
+    );
+    await svc.start({ id, execId: "x" } as never, ctx());
+    return { init, exec: runner.last() };
+  };
+
+  it("Stats leaves out an exec whose runner is gone but whose exit is not reported yet, not the whole task", async () => {
+    const { init, exec } = await startWithExec("race");
+    exec.gone = true; // ChildRunner: the runner exited, its stdio is still flushing
+    const stats = metricsFigures((await svc.stats({ id: "race" } as never, ctx())).stats);
+    assert.equal(stats.memoryBytes, BigInt(1024 * init.pid));
+    init.gone = true;
+    await assert.rejects(svc.stats({ id: "race" } as never, ctx()), code(Code.FailedPrecondition));
+  });
+
+  it("Stats' CPU and faults never go down when an exec ends: the ended exec's last figures stay counted", async () => {
+    const { exec } = await startWithExec("mono");
+    assert.equal(metricsFigures((await svc.stats({ id: "mono" } as never, ctx())).stats).cpuNanos, 6000n);
+    exec.finish(0);
+    await svc.wait({ id: "mono", execId: "x" } as never, ctx());
+    await svc.delete({ id: "mono", execId: "x" } as never, ctx());
+    const after = metricsFigures((await svc.stats({ id: "mono" } as never, ctx())).stats);
+    assert.equal(after.cpuNanos, 6000n, "init's 3000 ns now plus the exec's last 3000 ns");
+    assert.equal(after.pids, 7n, "only the init's threads are current");
+  });
+
   it("kills every process with all=true", async () => {
     await createFromImage("all");
     await svc.start({ id: "all", execId: "" } as never, ctx());

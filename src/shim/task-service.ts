@@ -35,7 +35,13 @@ import {
   unimplemented,
 } from "../internal/index.js";
 import type { Runner } from "../wasi/index.js";
-import { type CgroupMode, cgroupMetrics, hostCgroupMode } from "./cgroup-metrics.js";
+import {
+  type CgroupMode,
+  ContainerCounters,
+  cgroupMetrics,
+  hostCgroupMode,
+  measureProcesses,
+} from "./cgroup-metrics.js";
 import { type EventPublisher, Topic } from "./events.js";
 import type { ImageResolver } from "./image-resolver.js";
 import { toStatus } from "./state.js";
@@ -76,6 +82,8 @@ type Impl = ServiceImpl<typeof Task>;
 export class TaskService implements Impl {
   readonly containers = new Map<string, Container>();
   readonly #o: TaskServiceOptions;
+  /** What Stats has seen of each container's processes (cgroup-metrics.ts). */
+  readonly #counters = new WeakMap<Container, ContainerCounters>();
 
   constructor(options: TaskServiceOptions) {
     this.#o = options;
@@ -373,9 +381,11 @@ export class TaskService implements Impl {
   stats: Impl["stats"] = async (req) => {
     const c = this.container(req.id);
     const live = [c.init, ...c.execs.values()].filter((p) => p.state === "running" || p.state === "paused");
-    if (!live.length) throw failedPrecondition(`task ${req.id} has no running process to measure`);
-    const each = await Promise.all(live.map((p) => p.stats()));
-    return { stats: cgroupMetrics(each, this.#o.cgroupMode ?? hostCgroupMode()) };
+    const measured = await measureProcesses(live);
+    if (!measured.size) throw failedPrecondition(`task ${req.id} has no running process to measure`);
+    const counters = this.#counters.get(c) ?? new ContainerCounters();
+    this.#counters.set(c, counters);
+    return { stats: cgroupMetrics(counters.account(measured), this.#o.cgroupMode ?? hostCgroupMode()) };
   };
 
   connect: Impl["connect"] = async (req) => {
