@@ -159,4 +159,29 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
     assert.equal((await ctd.ctr(["task", "resume", id])).code, 0);
     await remove(id);
   });
+
+  test("ctr task pause stops the whole task, its execs included: its CPU stands still until resume", async (t) => {
+    const id = "frozen";
+    await runDetached(id, "spin", []);
+    const exec = await ctd.ctr(["task", "exec", "-d", "--exec-id", "spin2", id, "/busy-loop.wasm"]);
+    assert.equal(exec.code, 0, explain(exec));
+    await until(
+      async () => (await ctd.ctr(["task", "ps", id])).stdout.trim().split("\n").length === 3,
+      20_000,
+      "2 pids",
+    );
+    assert.equal((await ctd.ctr(["task", "pause", id])).code, 0);
+    await new Promise((r) => setTimeout(r, 300)); // SIGSTOP lands; the CPU clock ticks at 10 ms
+    const c1 = (await metrics(id)).cpuNanos;
+    await new Promise((r) => setTimeout(r, 2000));
+    const c2 = (await metrics(id)).cpuNanos;
+    // Two spinners get far more than 50 ms of CPU in 2 s even on a loaded machine; paused ones get none.
+    assert.ok(c2 - c1 < 50e6, `the paused task used ${(c2 - c1) / 1e6} ms of CPU in 2 s`);
+    const ps = await ctd.ctr(["task", "ls"]);
+    assert.match(ps.stdout, new RegExp(`^${id}\\s+\\d+\\s+PAUSED`, "m"));
+    assert.equal((await ctd.ctr(["task", "resume", id])).code, 0);
+    await until(async () => (await metrics(id)).cpuNanos > c2 + 100e6, 20_000, "the resumed task to use CPU");
+    recordFigures(t, { "CPU while paused (ms per 2 s)": (c2 - c1) / 1e6 });
+    await remove(id);
+  });
 });

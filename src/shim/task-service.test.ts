@@ -265,6 +265,24 @@ describe("TaskService", () => {
     assert.equal(after.pids, 7n, "only the init's threads are current");
   });
 
+  it("Pause and Resume stop and continue the whole container, its execs too (PAUSED, as runc reports them)", async () => {
+    const { init, exec } = await startWithExec("frozen");
+    await svc.pause({ id: "frozen" } as never, ctx());
+    assert.deepEqual([init.paused, exec.paused], [true, true]);
+    const state = (execId: string) => svc.state({ id: "frozen", execId } as never, ctx());
+    assert.equal((await state("x")).status, Status.PAUSED);
+    await svc.resume({ id: "frozen" } as never, ctx());
+    assert.deepEqual([init.paused, exec.paused], [false, false]);
+    assert.equal((await state("x")).status, Status.RUNNING);
+    // An exec that ended while paused is left alone; the others come back.
+    await svc.pause({ id: "frozen" } as never, ctx());
+    exec.kill("SIGKILL");
+    await svc.wait({ id: "frozen", execId: "x" } as never, ctx());
+    await svc.resume({ id: "frozen" } as never, ctx());
+    assert.equal((await state("")).status, Status.RUNNING);
+    assert.equal((await state("x")).status, Status.STOPPED);
+  });
+
   it("kills every process with all=true", async () => {
     await createFromImage("all");
     await svc.start({ id: "all", execId: "" } as never, ctx());

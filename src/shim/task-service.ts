@@ -300,14 +300,23 @@ export class TaskService implements Impl {
     return { processes };
   };
 
+  /**
+   * Pauses the whole container, as runc's shim freezes its cgroup: the init process and every running exec
+   * (which State then reports PAUSED, as runc's shim does). Pausing only the init left execs using CPU.
+   */
   pause: Impl["pause"] = async (req) => {
-    this.container(req.id).init.pause();
+    const c = this.container(req.id);
+    c.init.pause();
+    for (const e of c.execs.values()) if (e.state === "running") e.pause();
     this.#o.events.publish(Topic.paused, TaskPausedSchema, create(TaskPausedSchema, { containerId: req.id }));
     return {};
   };
 
+  /** Resumes the init process and the execs that Pause paused. */
   resume: Impl["resume"] = async (req) => {
-    this.container(req.id).init.resume();
+    const c = this.container(req.id);
+    c.init.resume();
+    for (const e of c.execs.values()) if (e.state === "paused") e.resume();
     this.#o.events.publish(
       Topic.resumed,
       TaskResumedSchema,
