@@ -283,6 +283,44 @@ describe("TaskService", () => {
     assert.equal((await state("x")).status, Status.STOPPED);
   });
 
+  it("execs end with their init, as under runc: each gets SIGKILL, and Delete of the init then succeeds", async () => {
+    const { init, exec } = await startWithExec("fall");
+    init.finish(0);
+    assert.equal((await svc.wait({ id: "fall", execId: "x" } as never, ctx())).exitStatus, 137);
+    assert.deepEqual(exec.signals, [9]);
+    assert.equal((await svc.delete({ id: "fall", execId: "" } as never, ctx())).exitStatus, 0);
+    assert.deepEqual(
+      events.topics().filter((t) => t === Topic.exit),
+      [Topic.exit, Topic.exit],
+      "the exec's exit and the init's",
+    );
+  });
+
+  it("Delete of an exited init waits for its execs' exits while they flush, and names one that never ends", async () => {
+    const { init, exec } = await startWithExec("slow");
+    // The exec's runner is killed, but (like a runner whose output is still flushing) reports its exit later.
+    exec.kill = (signal) => {
+      exec.signals.push(signal);
+    };
+    init.finish(0);
+    await svc.wait({ id: "slow", execId: "" } as never, ctx());
+    const deleting = svc.delete({ id: "slow", execId: "" } as never, ctx());
+    await new Promise((r) => setTimeout(r, 50));
+    exec.finish(137);
+    assert.equal((await deleting).exitStatus, 0);
+
+    // One that never ends: Delete says which exec holds the task, after the grace (5 s).
+    const stuck = await startWithExec("stuck");
+    stuck.exec.kill = () => {};
+    stuck.init.finish(0);
+    await svc.wait({ id: "stuck", execId: "" } as never, ctx());
+    await assert.rejects(
+      svc.delete({ id: "stuck", execId: "" } as never, ctx()),
+      (err: unknown) =>
+        code(Code.FailedPrecondition)(err) && /still has running execs \(x\)/.test(String(err)),
+    );
+  });
+
   it("kills every process with all=true", async () => {
     await createFromImage("all");
     await svc.start({ id: "all", execId: "" } as never, ctx());

@@ -79,6 +79,9 @@ export interface Container {
 
 type Impl = ServiceImpl<typeof Task>;
 
+/** How long Delete of an exited init waits for the execs that went down with it. */
+const EXEC_GRACE_MS = 5000;
+
 export class TaskService implements Impl {
   readonly containers = new Map<string, Container>();
   readonly #o: TaskServiceOptions;
@@ -132,6 +135,13 @@ export class TaskService implements Impl {
    */
   #onExit = (p: TaskProcess): void => {
     const status = p.exit!;
+    // A container's execs end with its init, as under runc (its shim kills all when the init exits, and the pid
+    // namespace goes with it); here each exec is a runner of its own and would run on, unreachable by Delete.
+    if (!p.info.execId) {
+      for (const e of this.containers.get(p.info.containerId)?.execs.values() ?? []) {
+        if (e.state === "running" || e.state === "paused") e.kill(9, this.#onExit);
+      }
+    }
     if (status.oom) this.#onOom(p);
     this.#o.events.publish(
       Topic.exit,
@@ -261,10 +271,23 @@ export class TaskService implements Impl {
     const c = this.container(req.id);
     const p = this.#process(req.id, req.execId);
     if (!req.execId) {
-      const live = [...c.execs.values()].filter((e) => e.state === "running" || e.state === "paused");
+      const running = () =>
+        [...c.execs.values()].filter((e) => e.state === "running" || e.state === "paused");
+      // Execs killed when the init exited may still be flushing their output: give them a moment to finish.
+      if (running().length && c.init.state === "stopped") {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise((r) => {
+          timer = setTimeout(r, EXEC_GRACE_MS);
+        });
+        await Promise.race([Promise.all(running().map((e) => e.wait())), grace]).finally(() =>
+          clearTimeout(timer),
+        );
+      }
+      const live = running();
       if (live.length) {
         throw failedPrecondition(
-          `task ${req.id} still has running execs (${live.map((e) => e.info.execId).join(", ")})`,
+          `task ${req.id} still has running execs (${live.map((e) => e.info.execId).join(", ")}); ` +
+            "kill them (Kill with all, ctr task kill --all) and delete again",
         );
       }
     }
