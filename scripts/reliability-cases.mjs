@@ -13,6 +13,9 @@ const PUSH = "test/reliability-push-faults.test.ts";
 const TASKS = "test/reliability-tasks.test.ts";
 const SECURITY = "test/reliability-security.test.ts";
 const CONTAINERD = "test/containerd.test.ts";
+const METRICS = "test/containerd-metrics.test.ts";
+const CRI = "test/containerd-cri.test.ts";
+const SERVICE = "src/shim/task-service.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -234,6 +237,107 @@ export const SECTIONS = [
           t(
             "src/wasi/sandbox.test.ts",
             "a rootfs symlink to /etc reaches the host's /etc without bwrap, and nothing with it",
+          ),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: metrics under containerd",
+    cases: [
+      {
+        id: "ctr-task-metrics",
+        title: "ctr task metrics decodes the shim's metrics",
+        asked:
+          "`ctr task metrics` failed with `type with url type.googleapis.com/nodewasi.v1.Stats: not found`; answer with cgroups v1 or v2 metrics by the host's cgroup mode, filled from what the runner measures",
+        tests: [
+          t(METRICS, "prints the runner's memory, CPU and pids as cgroups metrics (table and JSON)"),
+          t(METRICS, "a paused task is measured; an exec's runner adds to the task's figures"),
+          t(
+            "src/shim/cgroup-metrics.test.ts",
+            "v1: io.containerd.cgroups.v1.Metrics with a bare type URL, the processes added up, no limits",
+          ),
+          t(
+            "src/shim/cgroup-metrics.test.ts",
+            "v2: io.containerd.cgroups.v2.Metrics with a bare type URL, microseconds of CPU, no limits",
+          ),
+          t(
+            SERVICE,
+            "Stats adds up every live process of the task as containerd's cgroups metrics, v1 or v2 as asked",
+          ),
+        ],
+      },
+      {
+        id: "cri-stats",
+        title: "CRI ContainerStats and ListContainerStats for a nodewasi pod",
+        asked:
+          "through containerd 1.6.20's CRI plugin ContainerStats failed to decode the metrics and ListContainerStats failed as a whole, for the pod's other containers too",
+        tests: [
+          t(CRI, "a pod of wasm containers: ContainerStats and ListContainerStats report memory and CPU"),
+          t(CRI, "ExecSync runs a module in a running container; a container's output lands in its CRI log"),
+        ],
+      },
+      {
+        id: "cpu-monotonic",
+        title: "An ended exec never makes a container's CPU go down (found)",
+        asked:
+          "found: when an exec ended (a kubelet exec probe) the container's CPU total dropped, and the CRI plugin reported 2^63 nanocores of CPU usage",
+        tests: [
+          t(
+            CRI,
+            "an exec probe that used CPU and ended: the container's CPU never goes down, usage_nano_cores stays sane",
+          ),
+          t(
+            SERVICE,
+            "Stats' CPU and faults never go down when an exec ends: the ended exec's last figures stay counted",
+          ),
+        ],
+      },
+      {
+        id: "stats-race",
+        title: "A process ending mid-Stats does not fail the task's Stats (found)",
+        asked:
+          "found: an exec whose runner had exited but whose exit was not reported yet (stdio flushing) made Stats fail NotFound for the whole task",
+        tests: [
+          t(
+            SERVICE,
+            "Stats leaves out an exec whose runner is gone but whose exit is not reported yet, not the whole task",
+          ),
+        ],
+      },
+      {
+        id: "pause-execs",
+        title: "Pause stops the whole container, execs included (found)",
+        asked:
+          "found: `ctr task pause` stopped only the init process; a busy exec used 750 ms of CPU per 2 s while PAUSED",
+        tests: [
+          t(
+            METRICS,
+            "ctr task pause stops the whole task, its execs included: its CPU stands still until resume",
+          ),
+          t(
+            SERVICE,
+            "Pause and Resume stop and continue the whole container, its execs too (PAUSED, as runc reports them)",
+          ),
+        ],
+      },
+      {
+        id: "execs-end-with-init",
+        title: "Execs end with their init (found)",
+        asked:
+          "found: an exec's runner outlived its container's init, and `ctr task delete` refused the stopped task with 'still has running execs'",
+        tests: [
+          t(
+            "test/containerd-exec.test.ts",
+            "an init that exits takes its running exec with it; ctr task delete needs no kill",
+          ),
+          t(
+            SERVICE,
+            "execs end with their init, as under runc: each gets SIGKILL, and Delete of the init then succeeds",
+          ),
+          t(
+            SERVICE,
+            "Delete of an exited init waits for its execs' exits while they flush, and names one that never ends",
           ),
         ],
       },

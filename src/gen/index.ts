@@ -5,8 +5,9 @@
  * `anyPack`, `anyUnpack`, `timestampFromDate`, `EmptySchema` from "@bufbuild/protobuf/wkt".
  *
  * Names are flat except where two packages collide: containerd.task.v3 is `taskV3.*` (the same messages as
- * v2, which are flat), google.rpc.Status is `RpcStatus` (containerd's task `Status` enum keeps its name), and
- * ttrpc's frame payloads are `ttrpc.Request` / `ttrpc.Response`.
+ * v2, which are flat), google.rpc.Status is `RpcStatus` (containerd's task `Status` enum keeps its name),
+ * ttrpc's frame payloads are `ttrpc.Request` / `ttrpc.Response`, and containerd/cgroups' metrics (the same
+ * message names in two packages) are `cgroupsV1.*` / `cgroupsV2.*`.
  */
 
 // containerd.task.v2: the Task service (`Task`) and its messages, served under v2 and v3 names.
@@ -20,6 +21,9 @@ export * from "./containerd/types/task/task_pb.js";
 // containerd.events Task* events, and the Events service they are forwarded through.
 export * from "./containerd/events/task_pb.js";
 export * from "./containerd/services/ttrpc/events/v1/events_pb.js";
+// io.containerd.cgroups.v1 / v2 Metrics: what Task.Stats answers, by the host's cgroup mode.
+export * as cgroupsV1 from "./containerd/cgroups/cgroup1/stats/metrics_pb.js";
+export * as cgroupsV2 from "./containerd/cgroups/cgroup2/stats/metrics_pb.js";
 // google.rpc.Status and ttrpc's Request/Response, for the ttrpc transport.
 export {
   file_google_rpc_status,

@@ -5,6 +5,7 @@
  */
 export * from "./bundle.js";
 export * from "./bundle-image.js";
+export * from "./cgroup-metrics.js";
 export * from "./events.js";
 export * from "./image-annotations.js";
 export * from "./image-resolver.js";

@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { type Any, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { FakeRunner } from "../../test/harness/fake-runner.js";
-import { CreateOptionsSchema, CreateTaskRequestSchema, StatsSchema, Status } from "../gen/index.js";
+import { metricsFigures } from "../../test/harness/metrics.js";
+import { CreateOptionsSchema, CreateTaskRequestSchema, Status } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { RecordingPublisher, Topic } from "./events.js";
@@ -185,8 +186,139 @@ describe("TaskService", () => {
       events.topics().filter((t) => t.startsWith("/tasks/exec")),
       [Topic.execAdded, Topic.execStarted],
     );
-    const stats = anyUnpack((await svc.stats({ id: "e" } as never, ctx())).stats as Any, StatsSchema);
-    assert.deepEqual(stats?.pids, [runner.guests[0]!.pid]);
+    // The deleted exec is no longer measured: the fake's memory figure is 1024 * pid.
+    const stats = metricsFigures((await svc.stats({ id: "e" } as never, ctx())).stats);
+    assert.equal(stats.memoryBytes, BigInt(1024 * runner.guests[0]!.pid));
+  });
+
+  it("Stats adds up every live process of the task as containerd's cgroups metrics, v1 or v2 as asked", async () => {
+    for (const mode of ["v1", "v2"] as const) {
+      const s = new TaskService({ runner, images, events, stateDir: join(dir, "state"), cgroupMode: mode });
+      const id = `m${mode}`;
+      await s.create(
+        create(CreateTaskRequestSchema, {
+          id,
+          stdout: "/dev/null",
+          options: anyPack(CreateOptionsSchema, create(CreateOptionsSchema, { image: "oci:/x:1" })),
+        }),
+        ctx(),
+      );
+      await assert.rejects(
+        s.stats({ id } as never, ctx()),
+        code(Code.FailedPrecondition),
+        "created: nothing runs",
+      );
+      await s.start({ id, execId: "" } as never, ctx());
+      const init = runner.last();
+      const spec = { typeUrl: "x", value: Buffer.from(JSON.stringify({ args: ["/hello.wasm"] })) };
+      await s.exec(
+        { id, execId: "x", spec, stdout: "", stdin: "", stderr: "", terminal: false } as never,
+        ctx(),
+      );
+      await s.start({ id, execId: "x" } as never, ctx());
+      const exec = runner.last();
+      const stats = metricsFigures((await s.stats({ id } as never, ctx())).stats);
+      assert.equal(stats.mode, mode);
+      assert.equal(stats.memoryBytes, BigInt(1024 * (init.pid + exec.pid)));
+      assert.equal(stats.cpuNanos, 6000n);
+      assert.equal(stats.pids, 14n, "threads of both processes");
+      // A paused task is still measured.
+      await s.pause({ id } as never, ctx());
+      assert.equal(metricsFigures((await s.stats({ id } as never, ctx())).stats).mode, mode);
+      await s.kill({ id, execId: "", signal: 9, all: true } as never, ctx());
+      await s.wait({ id, execId: "" } as never, ctx());
+      await assert.rejects(s.stats({ id } as never, ctx()), code(Code.FailedPrecondition), "stopped");
+    }
+  });
+
+  /** Creates and starts task `id` with one exec `x` running beside its init; returns both fake guests. */
+  const startWithExec = async (id: string) => {
+    await createFromImage(id);
+    await svc.start({ id, execId: "" } as never, ctx());
+    const init = runner.last();
+    const spec = { typeUrl: "x", value: Buffer.from(JSON.stringify({ args: ["/hello.wasm"] })) };
+    await svc.exec(
+      { id, execId: "x", spec, stdout: "", stdin: "", stderr: "", terminal: false } as never,
+      ctx(),
+    );
+    await svc.start({ id, execId: "x" } as never, ctx());
+    return { init, exec: runner.last() };
+  };
+
+  it("Stats leaves out an exec whose runner is gone but whose exit is not reported yet, not the whole task", async () => {
+    const { init, exec } = await startWithExec("race");
+    exec.gone = true; // ChildRunner: the runner exited, its stdio is still flushing
+    const stats = metricsFigures((await svc.stats({ id: "race" } as never, ctx())).stats);
+    assert.equal(stats.memoryBytes, BigInt(1024 * init.pid));
+    init.gone = true;
+    await assert.rejects(svc.stats({ id: "race" } as never, ctx()), code(Code.FailedPrecondition));
+  });
+
+  it("Stats' CPU and faults never go down when an exec ends: the ended exec's last figures stay counted", async () => {
+    const { exec } = await startWithExec("mono");
+    assert.equal(metricsFigures((await svc.stats({ id: "mono" } as never, ctx())).stats).cpuNanos, 6000n);
+    exec.finish(0);
+    await svc.wait({ id: "mono", execId: "x" } as never, ctx());
+    await svc.delete({ id: "mono", execId: "x" } as never, ctx());
+    const after = metricsFigures((await svc.stats({ id: "mono" } as never, ctx())).stats);
+    assert.equal(after.cpuNanos, 6000n, "init's 3000 ns now plus the exec's last 3000 ns");
+    assert.equal(after.pids, 7n, "only the init's threads are current");
+  });
+
+  it("Pause and Resume stop and continue the whole container, its execs too (PAUSED, as runc reports them)", async () => {
+    const { init, exec } = await startWithExec("frozen");
+    await svc.pause({ id: "frozen" } as never, ctx());
+    assert.deepEqual([init.paused, exec.paused], [true, true]);
+    const state = (execId: string) => svc.state({ id: "frozen", execId } as never, ctx());
+    assert.equal((await state("x")).status, Status.PAUSED);
+    await svc.resume({ id: "frozen" } as never, ctx());
+    assert.deepEqual([init.paused, exec.paused], [false, false]);
+    assert.equal((await state("x")).status, Status.RUNNING);
+    // An exec that ended while paused is left alone; the others come back.
+    await svc.pause({ id: "frozen" } as never, ctx());
+    exec.kill("SIGKILL");
+    await svc.wait({ id: "frozen", execId: "x" } as never, ctx());
+    await svc.resume({ id: "frozen" } as never, ctx());
+    assert.equal((await state("")).status, Status.RUNNING);
+    assert.equal((await state("x")).status, Status.STOPPED);
+  });
+
+  it("execs end with their init, as under runc: each gets SIGKILL, and Delete of the init then succeeds", async () => {
+    const { init, exec } = await startWithExec("fall");
+    init.finish(0);
+    assert.equal((await svc.wait({ id: "fall", execId: "x" } as never, ctx())).exitStatus, 137);
+    assert.deepEqual(exec.signals, [9]);
+    assert.equal((await svc.delete({ id: "fall", execId: "" } as never, ctx())).exitStatus, 0);
+    assert.deepEqual(
+      events.topics().filter((t) => t === Topic.exit),
+      [Topic.exit, Topic.exit],
+      "the exec's exit and the init's",
+    );
+  });
+
+  it("Delete of an exited init waits for its execs' exits while they flush, and names one that never ends", async () => {
+    const { init, exec } = await startWithExec("slow");
+    // The exec's runner is killed, but (like a runner whose output is still flushing) reports its exit later.
+    exec.kill = (signal) => {
+      exec.signals.push(signal);
+    };
+    init.finish(0);
+    await svc.wait({ id: "slow", execId: "" } as never, ctx());
+    const deleting = svc.delete({ id: "slow", execId: "" } as never, ctx());
+    await new Promise((r) => setTimeout(r, 50));
+    exec.finish(137);
+    assert.equal((await deleting).exitStatus, 0);
+
+    // One that never ends: Delete says which exec holds the task, after the grace (5 s).
+    const stuck = await startWithExec("stuck");
+    stuck.exec.kill = () => {};
+    stuck.init.finish(0);
+    await svc.wait({ id: "stuck", execId: "" } as never, ctx());
+    await assert.rejects(
+      svc.delete({ id: "stuck", execId: "" } as never, ctx()),
+      (err: unknown) =>
+        code(Code.FailedPrecondition)(err) && /still has running execs \(x\)/.test(String(err)),
+    );
   });
 
   it("kills every process with all=true", async () => {

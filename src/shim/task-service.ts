@@ -7,7 +7,7 @@
  */
 import { rm } from "node:fs/promises";
 import { create } from "@bufbuild/protobuf";
-import { anyIs, anyPack, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { anyIs, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type CallContext,
   CreateOptionsSchema,
@@ -16,7 +16,6 @@ import {
   type ExecProcessRequest,
   type KillRequest,
   type ServiceImpl,
-  StatsSchema,
   type Task,
   TaskCreateSchema,
   TaskDeleteSchema,
@@ -36,6 +35,13 @@ import {
   unimplemented,
 } from "../internal/index.js";
 import type { Runner } from "../wasi/index.js";
+import {
+  type CgroupMode,
+  ContainerCounters,
+  cgroupMetrics,
+  hostCgroupMode,
+  measureProcesses,
+} from "./cgroup-metrics.js";
 import { type EventPublisher, Topic } from "./events.js";
 import type { ImageResolver } from "./image-resolver.js";
 import { toStatus } from "./state.js";
@@ -54,6 +60,8 @@ export interface TaskServiceOptions {
   version?: string;
   /** containerd's namespace when a call's metadata names none (the shim's `-namespace`). */
   namespace?: string;
+  /** How Stats encodes its metrics; default: by the host's cgroup mode (cgroup-metrics.ts). */
+  cgroupMode?: CgroupMode;
 }
 
 /** A container: its setup, its init process and its execs. */
@@ -71,9 +79,14 @@ export interface Container {
 
 type Impl = ServiceImpl<typeof Task>;
 
+/** How long Delete of an exited init waits for the execs that went down with it. */
+const EXEC_GRACE_MS = 5000;
+
 export class TaskService implements Impl {
   readonly containers = new Map<string, Container>();
   readonly #o: TaskServiceOptions;
+  /** What Stats has seen of each container's processes (cgroup-metrics.ts). */
+  readonly #counters = new WeakMap<Container, ContainerCounters>();
 
   constructor(options: TaskServiceOptions) {
     this.#o = options;
@@ -122,6 +135,13 @@ export class TaskService implements Impl {
    */
   #onExit = (p: TaskProcess): void => {
     const status = p.exit!;
+    // A container's execs end with its init, as under runc (its shim kills all when the init exits, and the pid
+    // namespace goes with it); here each exec is a runner of its own and would run on, unreachable by Delete.
+    if (!p.info.execId) {
+      for (const e of this.containers.get(p.info.containerId)?.execs.values() ?? []) {
+        if (e.state === "running" || e.state === "paused") e.kill(9, this.#onExit);
+      }
+    }
     if (status.oom) this.#onOom(p);
     this.#o.events.publish(
       Topic.exit,
@@ -251,10 +271,23 @@ export class TaskService implements Impl {
     const c = this.container(req.id);
     const p = this.#process(req.id, req.execId);
     if (!req.execId) {
-      const live = [...c.execs.values()].filter((e) => e.state === "running" || e.state === "paused");
+      const running = () =>
+        [...c.execs.values()].filter((e) => e.state === "running" || e.state === "paused");
+      // Execs killed when the init exited may still be flushing their output: give them a moment to finish.
+      if (running().length && c.init.state === "stopped") {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise((r) => {
+          timer = setTimeout(r, EXEC_GRACE_MS);
+        });
+        await Promise.race([Promise.all(running().map((e) => e.wait())), grace]).finally(() =>
+          clearTimeout(timer),
+        );
+      }
+      const live = running();
       if (live.length) {
         throw failedPrecondition(
-          `task ${req.id} still has running execs (${live.map((e) => e.info.execId).join(", ")})`,
+          `task ${req.id} still has running execs (${live.map((e) => e.info.execId).join(", ")}); ` +
+            "kill them (Kill with all, ctr task kill --all) and delete again",
         );
       }
     }
@@ -290,14 +323,23 @@ export class TaskService implements Impl {
     return { processes };
   };
 
+  /**
+   * Pauses the whole container, as runc's shim freezes its cgroup: the init process and every running exec
+   * (which State then reports PAUSED, as runc's shim does). Pausing only the init left execs using CPU.
+   */
   pause: Impl["pause"] = async (req) => {
-    this.container(req.id).init.pause();
+    const c = this.container(req.id);
+    c.init.pause();
+    for (const e of c.execs.values()) if (e.state === "running") e.pause();
     this.#o.events.publish(Topic.paused, TaskPausedSchema, create(TaskPausedSchema, { containerId: req.id }));
     return {};
   };
 
+  /** Resumes the init process and the execs that Pause paused. */
   resume: Impl["resume"] = async (req) => {
-    this.container(req.id).init.resume();
+    const c = this.container(req.id);
+    c.init.resume();
+    for (const e of c.execs.values()) if (e.state === "paused") e.resume();
     this.#o.events.publish(
       Topic.resumed,
       TaskResumedSchema,
@@ -371,14 +413,11 @@ export class TaskService implements Impl {
   stats: Impl["stats"] = async (req) => {
     const c = this.container(req.id);
     const live = [c.init, ...c.execs.values()].filter((p) => p.state === "running" || p.state === "paused");
-    if (!live.length) throw failedPrecondition(`task ${req.id} has no running process to measure`);
-    const each = await Promise.all(live.map((p) => p.stats()));
-    const stats = create(StatsSchema, {
-      memoryBytes: BigInt(each.reduce((n, s) => n + s.memoryBytes, 0)),
-      cpuNanos: BigInt(each.reduce((n, s) => n + s.cpuNanos, 0)),
-      pids: live.map((p) => p.pid),
-    });
-    return { stats: anyPack(StatsSchema, stats) };
+    const measured = await measureProcesses(live);
+    if (!measured.size) throw failedPrecondition(`task ${req.id} has no running process to measure`);
+    const counters = this.#counters.get(c) ?? new ContainerCounters();
+    this.#counters.set(c, counters);
+    return { stats: cgroupMetrics(counters.account(measured), this.#o.cgroupMode ?? hostCgroupMode()) };
   };
 
   connect: Impl["connect"] = async (req) => {

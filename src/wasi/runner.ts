@@ -52,11 +52,27 @@ export interface ExitStatus {
   oom?: boolean;
 }
 
+/** What `RunningProcess.stats` measures of a runner process (from /proc: proc-stats.ts). */
 export interface ProcessStats {
-  /** Resident memory of the runner process, bytes. */
+  /** Resident memory (`VmRSS`), bytes. */
   memoryBytes: number;
-  /** CPU time used, nanoseconds (user + system). */
+  /** Peak resident memory (`VmHWM`), bytes. */
+  peakMemoryBytes: number;
+  /** The parts of the resident memory: anonymous, file-backed and shared (`RssAnon`, `RssFile`, `RssShmem`). */
+  anonBytes: number;
+  fileBytes: number;
+  shmemBytes: number;
+  /** Swapped out (`VmSwap`), bytes. */
+  swapBytes: number;
+  /** CPU time used, nanoseconds: user + system, and each. */
   cpuNanos: number;
+  userNanos: number;
+  systemNanos: number;
+  /** Threads of the process: what a pids cgroup counts (`pids.current`). */
+  threads: number;
+  /** Page faults that needed no I/O (minor) and that did (major). */
+  minorFaults: number;
+  majorFaults: number;
 }
 
 /** A started guest. */

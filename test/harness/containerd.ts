@@ -1,11 +1,11 @@
 /**
  * A private containerd for integration tests: its own root, state, sockets and config in a fresh temp dir,
- * never the system's. CRI and the snapshotters that need special filesystems are disabled; native and
- * overlayfs stay. The repository's bin/ is first on containerd's PATH, so runtime type
- * `io.containerd.nodewasi.v1` resolves to bin/containerd-shim-nodewasi-v1 (containerd's `BinaryName` +
- * `exec.LookPath`). The shim's sockets go to `<dir>/s` (NODEWASI_SHIM_SOCKET_DIR) and nodewasi's root to
- * `<dir>/nodewasi`. `stop()` stops containerd, kills any shim daemon left in the dir, unmounts what is
- * mounted under it and removes it.
+ * never the system's. The CRI plugin (unless asked for: `cri`) and the snapshotters that need special
+ * filesystems are disabled; native and overlayfs stay. The repository's bin/ is first on containerd's PATH, so
+ * runtime type `io.containerd.nodewasi.v1` resolves to bin/containerd-shim-nodewasi-v1 (containerd's
+ * `BinaryName` + `exec.LookPath`). The shim's sockets go to `<dir>/s` (NODEWASI_SHIM_SOCKET_DIR) and
+ * nodewasi's root to `<dir>/nodewasi`. `stop()` stops containerd, kills any shim daemon left in the dir,
+ * unmounts what is mounted under it and removes it.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -75,8 +75,47 @@ export function containerdUnavailable(): string | undefined {
   return undefined;
 }
 
+export interface ContainerdOptions {
+  /**
+   * Serve the CRI plugin (the kubelet's API, on containerd's own socket) with this pause image and the runtime
+   * handler `nodewasi` exactly as examples/containerd/config-1.6-1.7.toml configures it. No CNI is installed
+   * (an empty conf dir under the temp dir): pods must use the host network.
+   */
+  cri?: { sandboxImage: string };
+}
+
+/** The CRI plugin's configuration for `startContainerd`'s `cri` option. */
+function criConfig(dir: string, sandboxImage: string): string[] {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  // The example's runtime table, as an operator merges it (without its `version` line and comments).
+  const example = readFileSync(join(REPO_DIR, "examples/containerd/config-1.6-1.7.toml"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() && !l.trim().startsWith("#") && !l.startsWith("version"));
+  return [
+    `[${cri}]`,
+    `  sandbox_image = "${sandboxImage}"`,
+    // A free port on loopback for exec/attach streaming, never a fixed one.
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    // No profile loading on the test host: apparmor_parser is not part of the test tools.
+    "  disable_apparmor = true",
+    `[${cri}.cni]`,
+    `  bin_dir = "${dir}/cni/bin"`,
+    `  conf_dir = "${dir}/cni/net.d"`,
+    `[${cri}.containerd]`,
+    '  snapshotter = "overlayfs"',
+    // A runtimes table replaces the default one: keep runc, the default handler, as a node's config does.
+    `[${cri}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    ...example,
+  ];
+}
+
 /** Starts containerd in a fresh temp dir; throws with its log when it does not answer within 15 s. */
-export async function startContainerd(namespace = "test"): Promise<PrivateContainerd> {
+export async function startContainerd(
+  namespace = "test",
+  options: ContainerdOptions = {},
+): Promise<PrivateContainerd> {
   // Short: unix socket paths must fit in 108 bytes.
   const dir = mkdtempSync("/tmp/nwctd-");
   const address = join(dir, "c.sock");
@@ -87,7 +126,8 @@ export async function startContainerd(namespace = "test"): Promise<PrivateContai
       `root = "${dir}/root"`,
       `state = "${dir}/state"`,
       "disabled_plugins = [",
-      '  "io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+      ...(options.cri ? [] : ['  "io.containerd.grpc.v1.cri",']),
+      '  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
       '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",',
       '  "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp",',
       "]",
@@ -100,6 +140,7 @@ export async function startContainerd(namespace = "test"): Promise<PrivateContai
       '  level = "debug"',
       "[metrics]",
       '  address = ""',
+      ...(options.cri ? criConfig(dir, options.cri.sandboxImage) : []),
       "",
     ].join("\n"),
   );

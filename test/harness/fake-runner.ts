@@ -4,6 +4,7 @@
  * process adds nothing but time (STYLE "Seams").
  */
 import { constants } from "node:os";
+import { notFound } from "../../src/internal/index.js";
 import type { ExitStatus, ProcessStats, Runner, RunningProcess, RunSpec } from "../../src/wasi/index.js";
 
 export class FakeGuest implements RunningProcess {
@@ -12,6 +13,11 @@ export class FakeGuest implements RunningProcess {
   readonly exited: Promise<ExitStatus>;
   paused = false;
   stdinClosed = false;
+  /**
+   * Set by a test: the runner process has exited but its exit is not reported yet (the child-process runner
+   * reports it once stdio is flushed), so stats fails NotFound as ChildRunner's does then.
+   */
+  gone = false;
   signals: (NodeJS.Signals | number)[] = [];
   #end!: (s: ExitStatus) => void;
   #done = false;
@@ -47,8 +53,23 @@ export class FakeGuest implements RunningProcess {
     this.paused = false;
   }
 
+  /** Figures derived from the pid, so a test can tell whose they are and check sums. */
   async stats(): Promise<ProcessStats> {
-    return { memoryBytes: 1024 * this.pid, cpuNanos: 1000 };
+    if (this.gone) throw notFound(`process ${this.pid}: no stats, it has exited`);
+    return {
+      memoryBytes: 1024 * this.pid,
+      peakMemoryBytes: 2048 * this.pid,
+      anonBytes: 768 * this.pid,
+      fileBytes: 256 * this.pid,
+      shmemBytes: 0,
+      swapBytes: 0,
+      cpuNanos: 3000,
+      userNanos: 2000,
+      systemNanos: 1000,
+      threads: 7,
+      minorFaults: 100,
+      majorFaults: 1,
+    };
   }
 
   closeStdin(): void {

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nodewasi/v1/tasks.proto.
  */
 export const file_nodewasi_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("Chdub2Rld2FzaS92MS90YXNrcy5wcm90bxILbm9kZXdhc2kudjEiHgoQTGlzdFRhc2tzUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChFMaXN0VGFza3NSZXNwb25zZRIkCgV0YXNrcxgBIAMoCzIVLm5vZGV3YXNpLnYxLlRhc2tJbmZvIrICCghUYXNrSW5mbxIKCgJpZBgBIAEoCRILCgNwaWQYAiABKA0SKwoGc3RhdHVzGAMgASgOMhsuY29udGFpbmVyZC52MS50eXBlcy5TdGF0dXMSDQoFaW1hZ2UYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZXhpdF9zdGF0dXMYBiABKA0SLQoJZXhpdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZidW5kbGUYCCABKAkSDQoFc3RkaW4YCSABKAkSDgoGc3Rkb3V0GAogASgJEg4KBnN0ZGVychgLIAEoCRIMCgRhcmdzGAwgAygJEhAKCGV4ZWNfaWRzGA0gAygJIj4KBVN0YXRzEhQKDG1lbW9yeV9ieXRlcxgBIAEoBBIRCgljcHVfbmFub3MYAiABKAQSDAoEcGlkcxgDIAMoDTJOCgVUYXNrcxJFCgRMaXN0Eh0ubm9kZXdhc2kudjEuTGlzdFRhc2tzUmVxdWVzdBoeLm5vZGV3YXNpLnYxLkxpc3RUYXNrc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_containerd_types_task_task]);
+  fileDesc("Chdub2Rld2FzaS92MS90YXNrcy5wcm90bxILbm9kZXdhc2kudjEiHgoQTGlzdFRhc2tzUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChFMaXN0VGFza3NSZXNwb25zZRIkCgV0YXNrcxgBIAMoCzIVLm5vZGV3YXNpLnYxLlRhc2tJbmZvIrICCghUYXNrSW5mbxIKCgJpZBgBIAEoCRILCgNwaWQYAiABKA0SKwoGc3RhdHVzGAMgASgOMhsuY29udGFpbmVyZC52MS50eXBlcy5TdGF0dXMSDQoFaW1hZ2UYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZXhpdF9zdGF0dXMYBiABKA0SLQoJZXhpdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZidW5kbGUYCCABKAkSDQoFc3RkaW4YCSABKAkSDgoGc3Rkb3V0GAogASgJEg4KBnN0ZGVychgLIAEoCRIMCgRhcmdzGAwgAygJEhAKCGV4ZWNfaWRzGA0gAygJMk4KBVRhc2tzEkUKBExpc3QSHS5ub2Rld2FzaS52MS5MaXN0VGFza3NSZXF1ZXN0Gh4ubm9kZXdhc2kudjEuTGlzdFRhc2tzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_containerd_types_task_task]);
 
 /**
  * @generated from message nodewasi.v1.ListTasksRequest
@@ -146,42 +146,6 @@ export type TaskInfo = Message<"nodewasi.v1.TaskInfo"> & {
  */
 export const TaskInfoSchema: GenMessage<TaskInfo> = /*@__PURE__*/
   messageDesc(file_nodewasi_v1_tasks, 2);
-
-/**
- * What Task.Stats returns in its Any (type.googleapis.com/nodewasi.v1.Stats): the runner processes' memory
- * and CPU, read from /proc. containerd's cgroups metrics do not apply: a guest is a Node process, not a cgroup.
- *
- * @generated from message nodewasi.v1.Stats
- */
-export type Stats = Message<"nodewasi.v1.Stats"> & {
-  /**
-   * Resident memory of the task's runner processes, bytes.
-   *
-   * @generated from field: uint64 memory_bytes = 1;
-   */
-  memoryBytes: bigint;
-
-  /**
-   * CPU time used by them (user + system), nanoseconds.
-   *
-   * @generated from field: uint64 cpu_nanos = 2;
-   */
-  cpuNanos: bigint;
-
-  /**
-   * The processes measured.
-   *
-   * @generated from field: repeated uint32 pids = 3;
-   */
-  pids: number[];
-};
-
-/**
- * Describes the message nodewasi.v1.Stats.
- * Use `create(StatsSchema)` to create a new message.
- */
-export const StatsSchema: GenMessage<Stats> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_tasks, 3);
 
 /**
  * @generated from service nodewasi.v1.Tasks
