@@ -1,7 +1,8 @@
 /**
  * Refusals through a shim process, and what they leave: a Create that fails (missing image, bundle without
- * a wasm module) leaves no task behind (the id can be used again, no task folder stays); calls in the wrong
- * state answer FailedPrecondition; several tasks run at once, each with its own exit status.
+ * a wasm module) leaves no task behind (the id can be used again, no task folder stays); ids that are not
+ * containerd identifiers are refused (issue 10 item 13); calls in the wrong state answer FailedPrecondition;
+ * several tasks run at once, each with its own exit status.
  */
 import assert from "node:assert/strict";
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
@@ -105,6 +106,41 @@ describe("refusals and concurrency, against a shim process", () => {
     await rejectsWith(task.state({ id: "badmount" }), Code.NotFound);
     const left = await readdir(shim.tasksDir).catch(() => []);
     assert.deepEqual(left, [], "a task folder stayed after a refused Create");
+  });
+
+  it("task ids that are not containerd identifiers are refused before anything is made", async () => {
+    const before = await readdir(shim.root);
+    for (const id of ["../evil", "a/b", "..", ".", "-lead", "a..b", "a__b", "x".repeat(10_000)]) {
+      await rejectsWith(
+        task.create({ id, options: imageOptions(ref("exit-code")) }),
+        Code.InvalidArgument,
+        /Create: the task id "[^"]*" (is not a valid id: use letters and digits|is \d+ characters long; at most 76)/,
+      );
+    }
+    assert.deepEqual(await readdir(shim.root), before, "nothing was made in the root");
+    assert.deepEqual(await readdir(shim.tasksDir).catch(() => []), []);
+    const run = await runTask(task, "a".repeat(76), ref("exit-code"), { args: ["5"] });
+    assert.equal(run.exitStatus, 5, "76 characters are allowed, as containerd allows");
+  });
+
+  it("exec ids are checked the same way", async () => {
+    await task.create({ id: "execs", options: imageOptions(ref("sleep-ms"), { args: ["60000"] }) });
+    const waiting = task.wait({ id: "execs" });
+    await task.start({ id: "execs" });
+    const spec = {
+      typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process",
+      value: Buffer.from("{}"),
+    };
+    for (const execId of ["../x", "a/b", ""]) {
+      await rejectsWith(
+        task.exec({ id: "execs", execId, spec }),
+        Code.InvalidArgument,
+        /Exec in execs: the exec id/,
+      );
+    }
+    await task.kill({ id: "execs", signal: 9 });
+    await waiting;
+    await task.delete({ id: "execs" });
   });
 
   it("a Start that fails (stdout FIFO path missing) leaves the task CREATED and deletable", async () => {

@@ -33,6 +33,7 @@ import {
   invalidArgument,
   notFound,
   unimplemented,
+  validateIdentifier,
 } from "../internal/index.js";
 import type { Runner } from "../wasi/index.js";
 import {
@@ -157,7 +158,7 @@ export class TaskService implements Impl {
   };
 
   create: Impl["create"] = async (req: CreateTaskRequest, ctx) => {
-    if (!req.id) throw invalidArgument("Create: the task id is empty");
+    validateIdentifier(req.id, "Create: the task id");
     if (this.containers.has(req.id)) throw alreadyExists(`task ${req.id} already exists`);
     if (req.checkpoint)
       throw unimplemented("Create: restoring from a checkpoint is not supported by nodewasi");
@@ -350,7 +351,7 @@ export class TaskService implements Impl {
 
   exec: Impl["exec"] = async (req: ExecProcessRequest, ctx) => {
     const c = this.container(req.id);
-    if (!req.execId) throw invalidArgument(`Exec in ${req.id}: the exec id is empty`);
+    validateIdentifier(req.execId, `Exec in ${req.id}: the exec id`);
     if (c.execs.has(req.execId)) throw alreadyExists(`exec ${req.execId} already exists in task ${req.id}`);
     if (c.init.state !== "running" && c.init.state !== "paused") {
       throw failedPrecondition(`Exec in ${req.id}: the task is ${c.init.state}, not running`);
