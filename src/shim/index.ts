@@ -12,6 +12,7 @@ export * from "./image-resolver.js";
 export * from "./images-service.js";
 export * from "./rootfs-mounts.js";
 export * from "./state.js";
+export * from "./task-dirs.js";
 export * from "./task-process.js";
 export * from "./task-service.js";
 export * from "./task-setup.js";

@@ -46,6 +46,7 @@ import {
 import { type EventPublisher, Topic } from "./events.js";
 import type { ImageResolver } from "./image-resolver.js";
 import { toStatus } from "./state.js";
+import { taskDir } from "./task-dirs.js";
 import { TaskProcess } from "./task-process.js";
 import { setupExec, setupFromBundle, setupFromImage, type TaskSetup } from "./task-setup.js";
 
@@ -85,6 +86,8 @@ const EXEC_GRACE_MS = 5000;
 
 export class TaskService implements Impl {
   readonly containers = new Map<string, Container>();
+  /** Ids whose Create is under way: taken before the first await, so two Creates of one id never share a bundle. */
+  readonly #creating = new Set<string>();
   readonly #o: TaskServiceOptions;
   /** What Stats has seen of each container's processes (cgroup-metrics.ts). */
   readonly #counters = new WeakMap<Container, ContainerCounters>();
@@ -159,16 +162,30 @@ export class TaskService implements Impl {
 
   create: Impl["create"] = async (req: CreateTaskRequest, ctx) => {
     validateIdentifier(req.id, "Create: the task id");
-    if (this.containers.has(req.id)) throw alreadyExists(`task ${req.id} already exists`);
+    if (this.containers.has(req.id) || this.#creating.has(req.id)) {
+      throw alreadyExists(`task ${req.id} already exists`);
+    }
     if (req.checkpoint)
       throw unimplemented("Create: restoring from a checkpoint is not supported by nodewasi");
     const options =
       req.options && anyIs(req.options, CreateOptionsSchema)
         ? anyUnpack(req.options, CreateOptionsSchema)
         : undefined;
-    const setup = options?.image
-      ? await setupFromImage(req, options, this.#o.images, this.#o.stateDir)
-      : await setupFromBundle(req, this.#o.stateDir, this.#o.images);
+    // A bundle made here is this task's alone (the id is reserved below, and no other daemon owns the root),
+    // so a Create that fails after making it removes it: an ENOSPC while copying the rootfs left it behind.
+    const ownBundle = options?.image && !req.bundle ? taskDir(this.#o.stateDir, req.id) : undefined;
+    this.#creating.add(req.id);
+    let setup: TaskSetup;
+    try {
+      setup = options?.image
+        ? await setupFromImage(req, options, this.#o.images, ownBundle ?? req.bundle)
+        : await setupFromBundle(req, this.#o.stateDir, this.#o.images);
+    } catch (err) {
+      if (ownBundle) await rm(ownBundle, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    } finally {
+      this.#creating.delete(req.id);
+    }
     Object.assign(setup.spec, this.#ids(req.id, ctx));
     const init = new TaskProcess({
       containerId: req.id,
@@ -183,7 +200,7 @@ export class TaskService implements Impl {
       execs: new Map(),
       createdAt: new Date(),
       image: options?.image ?? "",
-      ownBundle: !req.bundle,
+      ownBundle: ownBundle !== undefined,
     });
     this.#o.events.publish(
       Topic.create,
