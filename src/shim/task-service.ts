@@ -54,8 +54,14 @@ export interface TaskServiceOptions {
   runner: Runner;
   images: ImageResolver;
   events: EventPublisher;
-  /** Where tasks created from an image without a bundle get one. */
-  stateDir: string;
+  /**
+   * The root this service owns (root-claim.ts), where tasks created from an image without a bundle get one
+   * (`<stateDir>/tasks/<id>`) and the pause module is written. Without it (containerd's shim, whose daemons
+   * share the root and whose tasks all have containerd's bundles) a Create must name a bundle.
+   */
+  stateDir?: string;
+  /** Where the built-in pause module is written; default `stateDir`, else each bundle. */
+  pauseDir?: string;
   /** Called by Shutdown when no task is left (the composition root then exits the process). */
   onShutdown?: () => void;
   /** Reported by Connect. */
@@ -171,15 +177,21 @@ export class TaskService implements Impl {
       req.options && anyIs(req.options, CreateOptionsSchema)
         ? anyUnpack(req.options, CreateOptionsSchema)
         : undefined;
+    const { stateDir } = this.#o;
+    if (options?.image && !req.bundle && stateDir === undefined) {
+      throw invalidArgument(
+        `Create ${req.id}: no bundle; this shim serves containerd, which makes one for each task (\`nodewasi shim serve\` runs tasks from an image alone)`,
+      );
+    }
     // A bundle made here is this task's alone (the id is reserved below, and no other daemon owns the root),
     // so a Create that fails after making it removes it: an ENOSPC while copying the rootfs left it behind.
-    const ownBundle = options?.image && !req.bundle ? taskDir(this.#o.stateDir, req.id) : undefined;
+    const ownBundle = options?.image && !req.bundle ? taskDir(stateDir!, req.id) : undefined;
     this.#creating.add(req.id);
     let setup: TaskSetup;
     try {
       setup = options?.image
         ? await setupFromImage(req, options, this.#o.images, ownBundle ?? req.bundle)
-        : await setupFromBundle(req, this.#o.stateDir, this.#o.images);
+        : await setupFromBundle(req, this.#o.pauseDir ?? stateDir, this.#o.images);
     } catch (err) {
       if (ownBundle) await rm(ownBundle, { recursive: true, force: true }).catch(() => {});
       throw err;
