@@ -16,6 +16,9 @@ const CONTAINERD = "test/containerd.test.ts";
 const METRICS = "test/containerd-metrics.test.ts";
 const CRI = "test/containerd-cri.test.ts";
 const SERVICE = "src/shim/task-service.test.ts";
+const SHARED = "test/shared-root.test.ts";
+const CLAIM = "src/shim/root-claim.test.ts";
+const ERRORS = "test/task-errors.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -339,6 +342,131 @@ export const SECTIONS = [
             SERVICE,
             "Delete of an exited init waits for its execs' exits while they flush, and names one that never ends",
           ),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: shared roots and crash leftovers",
+    cases: [
+      {
+        id: "one-owner-per-root",
+        title: "Two daemons on one root",
+        asked:
+          "issue 10 item 3: a second daemon on a root mixed its tasks' rootfs and logs with the first's and deleted them on `rm`",
+        tests: [
+          t(
+            SHARED,
+            "a second daemon on a root refuses, naming the first's pid and address; the first's task keeps its files",
+          ),
+          t(
+            CLAIM,
+            "a second claim is refused, naming the owner's pid and address; after release it succeeds",
+          ),
+          t(
+            CLAIM,
+            "dies with its owner: a SIGKILLed owner's socket is taken over at once, whatever its pid is now",
+          ),
+          t(CLAIM, "of many claims at once, exactly one wins"),
+          t(CLAIM, "waits for an owner that says it is stopping, and takes the root once it is released"),
+          t(CLAIM, "a stopping owner that never lets go is refused after the wait, said to be stopping"),
+          t(
+            CLAIM,
+            "release leaves alone a socket that is no longer its own (the root was removed and claimed again)",
+          ),
+          t(CLAIM, "a root deeper than a socket path can be (108 bytes) still gets an owner socket"),
+        ],
+      },
+      {
+        id: "crash-leftovers",
+        title: "What a killed daemon or a failed Create leaves",
+        asked:
+          "issue 10 item 8 (daemon half): task folders of a SIGKILLed daemon, of a Create that failed (ENOSPC), its stale socket and FIFOs",
+        tests: [
+          t(
+            SHARED,
+            "the next daemon takes the root and removes the task folders, the stale socket and the FIFOs of dead runs",
+          ),
+          t(ERRORS, "a Create that fails after the task folder is made removes it, and the id is free again"),
+          t(
+            ERRORS,
+            "fails with ResourceExhausted and leaves no task folder; the same id works once there is space",
+          ),
+        ],
+      },
+      {
+        id: "task-ids",
+        title: "Task and exec ids checked as containerd checks them",
+        asked: "issue 10 item 13: `../evil` and `a/b` accepted as task ids by Create over gRPC",
+        tests: [
+          t(ERRORS, "task ids that are not containerd identifiers are refused before anything is made"),
+          t(ERRORS, "exec ids are checked the same way"),
+          t(
+            "src/internal/identifier.test.ts",
+            "refuses what containerd refuses with InvalidArgument naming the id and the rule",
+          ),
+          t(
+            "src/cli/run-command.test.ts",
+            "--name follows containerd's rule for ids, and says so before any daemon starts",
+          ),
+        ],
+      },
+      {
+        id: "create-same-id",
+        title: "Two Creates of one id at once",
+        asked:
+          "found: both succeeded, sharing one task folder (one rootfs holding both images); the first task was orphaned",
+        tests: [
+          t(
+            ERRORS,
+            "two Creates of one id at once: one wins, the other is AlreadyExists, the task folder holds one image",
+          ),
+        ],
+      },
+      {
+        id: "id-paths",
+        title: "Ids that are paths, in rm, logs and kill",
+        asked:
+          "found: `nodewasi rm ../../x` deleted x.log outside the root; `logs ../../x` printed any .log file",
+        tests: [
+          t(
+            "src/cli/task-commands.test.ts",
+            "rm, logs and kill refuse ids that are not task ids: `rm ../x` removed <root>/x.log",
+          ),
+        ],
+      },
+      {
+        id: "root-address-mismatch",
+        title: "A --root and an --address of different daemons",
+        asked:
+          "found: `--root R2` with the address of R1's daemon pulled into R1 and logged into R2, and `rm` deleted R2's logs",
+        tests: [
+          t(
+            SHARED,
+            "a command whose --root is not the root of the daemon on its --address is refused, naming both",
+          ),
+        ],
+      },
+      {
+        id: "pod-shim-bundleless",
+        title: "A pod shim given a Create without a bundle",
+        asked:
+          "found: a direct client of containerd's shim made `<root>/tasks/<id>` in the root every pod's daemon and `shim serve` share",
+        tests: [
+          t(
+            "test/containerd-grpc.test.ts",
+            "a direct client of a pod's shim: ids are checked, and a Create without a bundle is refused (the root is shared)",
+          ),
+        ],
+      },
+      {
+        id: "daemon-start-race",
+        title: "Daemons started at the same moment, or while the owner stops",
+        asked:
+          "two `nodewasi run` starting a daemon on one address at once; auto-start while the old daemon is stopping",
+        tests: [
+          t(SHARED, "four runs that each start a daemon at the same moment all run, served by one daemon"),
+          t(SHARED, "a daemon started while the root's owner is still stopping waits for it, then serves"),
         ],
       },
     ],

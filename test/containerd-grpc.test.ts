@@ -8,11 +8,13 @@
  * runs a real task through it.
  */
 import assert from "node:assert/strict";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Task } from "../src/gen/index.js";
+import { create } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { CreateOptionsSchema, Task } from "../src/gen/index.js";
 import { closeClient, createClient } from "../src/rpc/index.js";
 import { REPO_DIR } from "./harness/containerd.js";
 import { alive, runShimBinary, startFlags } from "./harness/shim-binary.js";
@@ -125,6 +127,31 @@ describe("start with NODEWASI_SHIM_BOOTSTRAP=grpc-v2 / grpc-v3 (containerd 1.7 /
     process.kill(pids.at(-1)!, "SIGTERM");
     await until(() => !alive(pids.at(-1)!), 10_000, "the daemon to exit");
     await assert.rejects(stat(reply.address));
+  });
+
+  test("a direct client of a pod's shim: ids are checked, and a Create without a bundle is refused (the root is shared)", async () => {
+    const b = await bundle("b5");
+    const reply = await started(b, "direct", { ...base, NODEWASI_SHIM_BOOTSTRAP: "grpc-v3" });
+    const task = createClient(Task, `unix://${reply.address}`, { name: "containerd.task.v3.Task" });
+    try {
+      for (const id of ["../evil", "a/b"]) {
+        await assert.rejects(task.create({ id, bundle: b }), /\[invalid_argument\] Create: the task id/);
+      }
+      const hello = `oci:${join(REPO_DIR, "examples/images/hello")}:latest`;
+      await assert.rejects(
+        task.create({
+          id: "nobundle",
+          options: anyPack(CreateOptionsSchema, create(CreateOptionsSchema, { image: hello })),
+        }),
+        /\[invalid_argument\] Create nobundle: no bundle; this shim serves containerd/,
+      );
+      assert.deepEqual(await readdir(join(dir, "root")).catch(() => []), [], "nothing in the shared root");
+      assert.deepEqual(await readdir(dir).then((d) => d.filter((n) => n === "evil")), []);
+    } finally {
+      closeClient(task);
+    }
+    process.kill(pids.at(-1)!, "SIGTERM");
+    await until(() => !alive(pids.at(-1)!), 10_000, "the daemon to exit");
   });
 
   test("refused, with nothing started, under containerd 1.6 (no MAX_SHIM_VERSION) or for an unknown value", async () => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,23 +19,10 @@ import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from
 import { bytesFigure, recordFigures } from "./harness/reliability.js";
 import { REPO_ROOT } from "./harness/shim.js";
 import { checkStore } from "./harness/store-check.js";
+import { mountSkipReason, mountTmpfs, unmount } from "./harness/tmpfs.js";
 
 const BIN = join(REPO_ROOT, "bin", "nodewasi");
 const TMPFS = 2 * 1024 * 1024;
-
-/** Why a tmpfs cannot be mounted here (not root, no CAP_SYS_ADMIN), or undefined when it can. */
-function mountSkipReason(): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), "nodewasi-mount-probe-"));
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], { stdio: "pipe" });
-    execFileSync("umount", [dir]);
-    return undefined;
-  } catch (err) {
-    return `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? err).trim()})`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const skip = registrySkipReason() ?? toolSkipReason("wat2wasm") ?? mountSkipReason();
 
@@ -58,7 +45,7 @@ describe("the store's disk full during a pull", { skip: skip ?? false }, () => {
     dir = mkdtempSync(join(tmpdir(), "nodewasi-diskfull-"));
   });
   after(async () => {
-    for (const m of mounts) execFileSync("umount", ["-l", m]);
+    for (const m of mounts) unmount(m);
     await registry?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -66,8 +53,7 @@ describe("the store's disk full during a pull", { skip: skip ?? false }, () => {
   /** A fresh 2 MiB tmpfs store. */
   const smallStore = (name: string) => {
     const root = join(dir, name);
-    mkdirSync(root);
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS},mode=0700`, "tmpfs", root]);
+    mountTmpfs(root, `size=${TMPFS},mode=0700`);
     mounts.push(root);
     return root;
   };

@@ -1,7 +1,9 @@
 /**
  * Refusals through a shim process, and what they leave: a Create that fails (missing image, bundle without
- * a wasm module) leaves no task behind (the id can be used again, no task folder stays); calls in the wrong
- * state answer FailedPrecondition; several tasks run at once, each with its own exit status.
+ * a wasm module, no space left, anything after the task folder is made) leaves no task behind (the id can be
+ * used again, no task folder stays); ids that are not containerd identifiers are refused (issue 10 item 13);
+ * two Creates of one id never share a folder; calls in the wrong state answer FailedPrecondition; several
+ * tasks run at once, each with its own exit status.
  */
 import assert from "node:assert/strict";
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
@@ -17,6 +19,7 @@ import {
   startShimSuite,
   stopShimSuite,
 } from "./harness/task-kit.js";
+import { mountSkipReason, mountTmpfs, unmount } from "./harness/tmpfs.js";
 
 function rejectsWith(p: Promise<unknown>, code: Code, message?: RegExp): Promise<void> {
   return assert.rejects(p, (err: unknown) => {
@@ -107,6 +110,66 @@ describe("refusals and concurrency, against a shim process", () => {
     assert.deepEqual(left, [], "a task folder stayed after a refused Create");
   });
 
+  it("task ids that are not containerd identifiers are refused before anything is made", async () => {
+    const before = await readdir(shim.root);
+    for (const id of ["../evil", "a/b", "..", ".", "-lead", "a..b", "a__b", "x".repeat(10_000)]) {
+      await rejectsWith(
+        task.create({ id, options: imageOptions(ref("exit-code")) }),
+        Code.InvalidArgument,
+        /Create: the task id "[^"]*" (is not a valid id: use letters and digits|is \d+ characters long; at most 76)/,
+      );
+    }
+    assert.deepEqual(await readdir(shim.root), before, "nothing was made in the root");
+    assert.deepEqual(await readdir(shim.tasksDir).catch(() => []), []);
+    const run = await runTask(task, "a".repeat(76), ref("exit-code"), { args: ["5"] });
+    assert.equal(run.exitStatus, 5, "76 characters are allowed, as containerd allows");
+  });
+
+  it("exec ids are checked the same way", async () => {
+    await task.create({ id: "execs", options: imageOptions(ref("sleep-ms"), { args: ["60000"] }) });
+    const waiting = task.wait({ id: "execs" });
+    await task.start({ id: "execs" });
+    const spec = {
+      typeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process",
+      value: Buffer.from("{}"),
+    };
+    for (const execId of ["../x", "a/b", ""]) {
+      await rejectsWith(
+        task.exec({ id: "execs", execId, spec }),
+        Code.InvalidArgument,
+        /Exec in execs: the exec id/,
+      );
+    }
+    await task.kill({ id: "execs", signal: 9 });
+    await waiting;
+    await task.delete({ id: "execs" });
+  });
+
+  it("two Creates of one id at once: one wins, the other is AlreadyExists, the task folder holds one image", async () => {
+    const images = ["sleep-ms", "exit-code"] as const;
+    const results = await Promise.allSettled(
+      images.map((m) => task.create({ id: "twin", options: imageOptions(ref(m), { args: ["60000"] }) })),
+    );
+    const won = results.findIndex((r) => r.status === "fulfilled");
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    assert.ok(won >= 0 && lost, JSON.stringify(results.map((r) => r.status)));
+    assert.equal(Code[(lost.reason as ShimError).code], "AlreadyExists");
+    assert.deepEqual(await readdir(join(shim.tasksDir, "twin", "rootfs")), [`${images[won]}.wasm`]);
+    await task.delete({ id: "twin" });
+    assert.deepEqual(await readdir(shim.tasksDir), []);
+  });
+
+  it("a Create that fails after the task folder is made removes it, and the id is free again", async () => {
+    // The rootfs cannot be made where a file already is: a failure after the folder exists, as ENOSPC is.
+    await mkdir(join(shim.tasksDir, "blocked"), { recursive: true });
+    await writeFile(join(shim.tasksDir, "blocked", "rootfs"), "not a folder");
+    await assert.rejects(task.create({ id: "blocked", options: imageOptions(ref("exit-code")) }));
+    await rejectsWith(task.state({ id: "blocked" }), Code.NotFound);
+    assert.deepEqual(await readdir(shim.tasksDir), [], "the failed Create's task folder stayed");
+    const run = await runTask(task, "blocked", ref("exit-code"), { args: ["3"] });
+    assert.equal(run.exitStatus, 3);
+  });
+
   it("a Start that fails (stdout FIFO path missing) leaves the task CREATED and deletable", async () => {
     const missing = join(dir, "no-such-dir", "out.fifo");
     await task.create({ id: "nostdout", stdout: missing, options: imageOptions(ref("exit-code")) });
@@ -154,5 +217,37 @@ describe("refusals and concurrency, against a shim process", () => {
       Array.from({ length: 8 }, (_, i) => 10 + i),
     );
     assert.equal(new Set(runs.map((r) => r.pid)).size, 8, "pids are not distinct");
+  });
+});
+
+describe("a Create that runs out of space (ENOSPC) in the task folder", {
+  skip: mountSkipReason() ?? false,
+}, () => {
+  let suite: ShimSuite | undefined;
+  let mounted: string | undefined;
+  before(async () => {
+    suite = await startShimSuite(["exit-code"]);
+  });
+  after(async () => {
+    if (mounted) unmount(mounted);
+    await stopShimSuite(suite ?? {});
+  });
+
+  it("fails with ResourceExhausted and leaves no task folder; the same id works once there is space", async () => {
+    const { shim, task, ref } = suite!;
+    // Two inodes: the tmpfs's own folder and the task's; its rootfs gets none.
+    mountTmpfs(shim.tasksDir, "size=1m,nr_inodes=2");
+    mounted = shim.tasksDir;
+    await rejectsWith(
+      task.create({ id: "full", options: imageOptions(ref("exit-code")) }),
+      Code.ResourceExhausted,
+      /no space left on device/,
+    );
+    await rejectsWith(task.state({ id: "full" }), Code.NotFound);
+    assert.deepEqual(await readdir(shim.tasksDir), [], "the task folder stayed on the full device");
+    unmount(mounted);
+    mounted = undefined;
+    const run = await runTask(task, "full", ref("exit-code"), { args: ["7"] });
+    assert.equal(run.exitStatus, 7);
   });
 });

@@ -3,6 +3,7 @@
  * by a signal exits with 128 + its number (DESIGN decision 6).
  */
 import type { Command } from "commander";
+import { validateIdentifier } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { socketPath } from "./shim-address.js";
 import { parseSignal } from "./signal-name.js";
@@ -26,6 +27,7 @@ Examples:
     )
     .action(async (id: string, signal: string, _flags: object, cmd: Command) => {
       const ctx = contextFor(cmd, state);
+      validateIdentifier(id, "task id");
       const signo = parseSignal(signal);
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
       const { connectExisting } = await import("./shim-client.js");

@@ -5,7 +5,7 @@
  */
 import { open, stat } from "node:fs/promises";
 import type { Command } from "commander";
-import { Code, notFound, ShimError } from "../internal/index.js";
+import { Code, notFound, ShimError, validateIdentifier } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { logPathFor } from "./run-command.js";
 import { socketPath } from "./shim-address.js";
@@ -31,6 +31,8 @@ Examples:
     )
     .action(async (id: string, flags: { follow?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, state);
+      // An id names a log file: `../x` would name one outside <root>/logs.
+      validateIdentifier(id, "task id");
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
       const path = logPathFor(ctx.root, id);
       const { connectShim } = await import("./shim-client.js");

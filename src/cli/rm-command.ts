@@ -5,7 +5,7 @@
  */
 import { access, rm } from "node:fs/promises";
 import type { Command } from "commander";
-import { Code, notFound, ShimError } from "../internal/index.js";
+import { Code, notFound, ShimError, validateIdentifier } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { logPathFor } from "./run-command.js";
 import { socketPath } from "./shim-address.js";
@@ -36,6 +36,8 @@ Examples:
       try {
         for (const id of ids) {
           try {
+            // An id names a log file: `../x` would name one outside <root>/logs.
+            validateIdentifier(id, "task id");
             const deleted = shim ? await deleteTask(shim, id, flags.force === true) : false;
             // The log outlives the task (a shim deletes its stopped tasks when it exits): remove it too.
             const log = logPathFor(ctx.root, id);

@@ -3,6 +3,7 @@
  * of the example modules. Output, exit statuses, args, env, stdin and signals are the guest's.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { type CliWork, cli, finished, HELLO, makeWork, spawnCli, stopShim, until } from "./run-fixture.js";
@@ -108,5 +109,24 @@ describe("nodewasi run", () => {
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /^nodewasi: /);
     }
+  });
+
+  it("--name follows containerd's rule for ids, and says so before any daemon starts", async () => {
+    const address = `${work.dir}/names/shim.sock`;
+    for (const [name, said] of [
+      [
+        "../evil",
+        /--name "\.\.\/evil" is not a valid id: use letters and digits, with single \. _ or - between them, 76 characters at most/,
+      ],
+      ["a..b", /--name "a\.\.b" is not a valid id/],
+      ["-x", /--name "-x" is not a valid id/],
+      ["x".repeat(10_000), /--name "x{24}\.\.\." is 10000 characters long; at most 76 are allowed/],
+    ] as const) {
+      const r = await cli(work, ["run", "--name", name, HELLO], { address });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, said);
+      assert.ok(r.stderr.length < 400, "a long name is not printed whole");
+    }
+    assert.ok(!existsSync(address), "no daemon was started");
   });
 });

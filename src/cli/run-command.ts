@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
-import { Code, invalidArgument, ShimError } from "../internal/index.js";
+import { Code, invalidArgument, ShimError, validateIdentifier } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import type { PullPolicyName } from "./ensure-image.js";
 import { ioDirFor, socketPath } from "./shim-address.js";
@@ -62,7 +62,10 @@ export function runCommand(parent: Command, state: CliState): Command {
         .choices(["always", "missing", "never"])
         .default("missing"),
     )
-    .option("--name <id>", "the task id (default: 12 random hex digits)")
+    .option(
+      "--name <id>",
+      "the task id: letters and digits, with single . _ or - between them, 76 at most (default: 12 random hex digits)",
+    )
     .addHelpText(
       "after",
       `
@@ -90,11 +93,8 @@ Examples:
         );
       }
       const id = flags.name ?? randomBytes(6).toString("hex");
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) {
-        throw invalidArgument(
-          `--name ${id}: use letters, digits, _ . and - (128 at most), starting with a letter or digit`,
-        );
-      }
+      // The shim checks it too (containerd's rule); checked here first, before any daemon or pull.
+      validateIdentifier(id, "--name");
       const { sourceName } = await import("../oci/index.js");
       const { createOptionsFor } = await import("./run-options.js");
       const image = sourceName(ref);

@@ -7,11 +7,12 @@
  */
 import { execFile } from "node:child_process";
 import { closeSync, constants, open, openSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Code, ShimError } from "../internal/index.js";
+import { isAlive } from "../oci/index.js";
 
 const openAsync = promisify(open);
 const execFileAsync = promisify(execFile);
@@ -20,6 +21,21 @@ export interface RunStdioPaths {
   stdin: string;
   stdout: string;
   stderr: string;
+}
+
+/** A run's folder is `run-<pid>-XXXXXX` in `io/`: the pid of the command that made it, for `removeDeadRunDirs`. */
+const RUN_DIR_PREFIX = "run-";
+const RUN_DIR = /^run-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the run folders in `ioDir` whose command is no longer alive (it was killed before it could remove
+ * them). The daemon calls it when it starts. A pid reused since only keeps a folder longer.
+ */
+export async function removeDeadRunDirs(ioDir: string): Promise<void> {
+  for (const name of await readdir(ioDir).catch(() => [] as string[])) {
+    const pid = Number(RUN_DIR.exec(name)?.[1] ?? 0);
+    if (pid > 0 && !isAlive(pid)) await rm(join(ioDir, name), { recursive: true, force: true });
+  }
 }
 
 /** The three FIFOs of one run and the copying between them and this process's stdio. */
@@ -42,7 +58,7 @@ export class RunStdio {
    */
   static async create(interactive: boolean, ioDir: string): Promise<RunStdio> {
     await mkdir(ioDir, { recursive: true, mode: 0o700 });
-    const dir = await mkdtemp(join(ioDir, "run-"));
+    const dir = await mkdtemp(join(ioDir, `${RUN_DIR_PREFIX}${process.pid}-`));
     const paths = {
       stdin: interactive ? join(dir, "stdin") : "",
       stdout: join(dir, "stdout"),

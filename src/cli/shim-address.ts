@@ -1,7 +1,8 @@
 /**
  * Where the standalone shim listens: `--address`, else `$NODEWASI_ADDRESS`, else `nodewasi.sock` in the
  * runtime directory (`/run/nodewasi` as root, else `$XDG_RUNTIME_DIR/nodewasi`). One daemon serves one state
- * root: commands given another `--root` should also be given another `--address`.
+ * root and owns it (shim/root-claim.ts): commands given another `--root` must also be given another
+ * `--address`, and are refused otherwise (shim-client.ts).
  */
 import { dirname, join, resolve } from "node:path";
 import { defaultRuntimeDir } from "../internal/index.js";

@@ -5,11 +5,11 @@
  * `shim.log` beside the socket, so it outlives the command and exits by itself once idle.
  */
 import { spawn } from "node:child_process";
-import { mkdir, open } from "node:fs/promises";
+import { mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Images, Task, Tasks } from "../gen/index.js";
-import { Code, ShimError } from "../internal/index.js";
+import { Code, ownedBy, readRootOwner, ShimError } from "../internal/index.js";
 import { type Client, closeClient, connectGrpc, createClient, isListening } from "../rpc/index.js";
 import type { CliContext } from "./context.js";
 
@@ -50,13 +50,16 @@ export function shimClients(address: string): ShimClients {
 
 /**
  * Clients of the shim at `address` when one listens there; else, with `start`, a daemon is started for
- * `ctx.root` and awaited (10 s at most), and without it the result is undefined.
+ * `ctx.root` and awaited (10 s at most), and without it the result is undefined. Throws FailedPrecondition
+ * when `ctx.root` is owned by a daemon on another address (naming it), or when the daemon on `address` owns
+ * another root: one daemon per root (DESIGN decision 18), and the command's root and daemon must agree.
  */
 export async function connectShim(
   ctx: CliContext,
   address: string,
   opts: { start: boolean },
 ): Promise<ShimClients | undefined> {
+  await checkOwner(ctx.root, address);
   if (!(await isListening(address))) {
     if (!opts.start) return undefined;
     await startDaemon(ctx, address);
@@ -107,8 +110,15 @@ async function startDaemon(ctx: CliContext, address: string): Promise<void> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!(await isListening(address))) {
       if (exited !== undefined || Date.now() > deadline) {
-        // Two commands may start a daemon at once; the loser exits (AlreadyExists) while the winner serves.
+        // Two commands may start a daemon at once: the loser's refuses (the root is owned) or finds the
+        // address taken, while the winner gets ready to serve on it.
         if (await isListening(address)) return;
+        const owner = await readRootOwner(ctx.root);
+        if (owner && !(await sameSocket(owner.address, address))) throw ownedBy(ctx.root, owner);
+        if (owner && Date.now() <= deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
         throw new ShimError(
           Code.Unavailable,
           `the shim daemon started for ${address} ${exited ? `ended (${exited})` : `did not listen within ${START_TIMEOUT_MS / 1000} s`}; see ${logPath}`,
@@ -124,6 +134,37 @@ async function startDaemon(ctx: CliContext, address: string): Promise<void> {
   } finally {
     await log.close();
   }
+}
+
+/** The refusals of `connectShim`: the root is another address's, or the address another root's. */
+async function checkOwner(root: string, address: string): Promise<void> {
+  const owner = await readRootOwner(root);
+  if (owner) {
+    // A stopping owner gives the root up soon; a daemon started now waits for it (shim/root-claim.ts).
+    if (!owner.stopping && !(await sameSocket(owner.address, address))) throw ownedBy(root, owner);
+    return;
+  }
+  // Every daemon owns its root before it listens, so one listening here while this root has no owner
+  // serves another root.
+  if (await isListening(address)) {
+    throw new ShimError(
+      Code.FailedPrecondition,
+      `the nodewasi daemon on ${address} serves another state root than ${root}`,
+      {
+        details: {
+          hint: `pass the --root that daemon was started with, or another --address for ${root}`,
+        },
+      },
+    );
+  }
+}
+
+/** Whether two socket paths name the same socket (an owner that did not say its address matches none). */
+async function sameSocket(a: string, b: string): Promise<boolean> {
+  if (!a) return false;
+  if (a === b) return true;
+  const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 /**

@@ -54,8 +54,10 @@ export function shimCommand(parent: Command, state: CliState, version: string): 
       `
 The socket is the global --address (default $NODEWASI_ADDRESS, else nodewasi.sock in $XDG_RUNTIME_DIR/nodewasi
 or /run/nodewasi as root); its folder is made 0700 and the socket 0600. Images are pulled into, and tasks run
-from, the global --root. Idle means: no task created, running or paused, and no call in flight; stopped tasks
-do not keep the daemon up, and are deleted when it exits. \`nodewasi run\` starts this daemon by itself, with
+from, the global --root, which it owns while it runs: a second daemon on the same root refuses, naming the
+first one's pid and address, and a daemon taking a root removes the task folders a dead one left. Idle
+means: no task created, running or paused, and no call in flight; stopped tasks do not keep the daemon up,
+and are deleted when it exits. \`nodewasi run\` starts this daemon by itself, with
 --idle-timeout 30, when nothing listens on the address. Nothing is printed on stdout; --debug logs to stderr.
 
 Examples:

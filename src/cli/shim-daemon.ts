@@ -4,9 +4,15 @@
  * socket (DESIGN decisions 1 and 3). The Task service answers under both containerd.task.v2.Task and
  * containerd.task.v3.Task.
  *
+ * Ownership: it owns its root for its whole life (DESIGN decision 18, shim/root-claim.ts), taken before
+ * anything else: a second daemon on the root refuses, naming this one. Owning the root, it removes what a
+ * daemon that died there left: task folders under `<root>/tasks`, and the stdio FIFOs of runs whose command
+ * died (`io/run-<pid>-*` beside the socket).
+ *
  * Lifecycle: it runs until `close()` (SIGTERM/SIGINT in `shim serve`), a Shutdown RPC once no task is left,
- * or `idleTimeoutMs` of idleness (IdleWatch). Closing kills what still runs, answers the pending Waits,
- * deletes every task (their bundles under `<root>/tasks`), stops the runners and removes the socket.
+ * or `idleTimeoutMs` of idleness (IdleWatch). Closing says so to later claimants of the root (they wait for
+ * it), kills what still runs, answers the pending Waits, deletes every task (their bundles under
+ * `<root>/tasks`), stops the runners, removes the socket and gives the root up.
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,15 +20,20 @@ import { Images, Task, Tasks } from "../gen/index.js";
 import type { Logger } from "../internal/index.js";
 import { addService, createGrpcServer, listenUnix, shutdownServer } from "../rpc/index.js";
 import {
+  claimRoot,
   type EventPublisher,
   ImagesService,
   nullPublisher,
+  type RootOwnership,
+  removeLeftoverTasks,
   StoreImageResolver,
   TaskService,
   TasksService,
+  tasksDir,
 } from "../shim/index.js";
 import { ChildRunner } from "../wasi/index.js";
 import { IdleWatch } from "./idle-watch.js";
+import { removeDeadRunDirs } from "./run-stdio.js";
 import { ioDirFor } from "./shim-address.js";
 
 export interface ShimDaemonOptions {
@@ -52,8 +63,28 @@ export interface ShimDaemon {
 
 const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
-/** Starts serving; rejects (ShimError) when the socket cannot be bound, e.g. AlreadyExists. */
+/**
+ * Starts serving; rejects (ShimError) when the root has another owner (FailedPrecondition naming it) or the
+ * socket cannot be bound (AlreadyExists when a server listens there).
+ */
 export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon> {
+  const owner = await claimRoot(o.root, { address: o.address });
+  try {
+    const left = await removeLeftoverTasks(o.root, (path, err) =>
+      o.logger.warn(`removing ${path}, left by a daemon that died: ${(err as Error).message}`),
+    );
+    if (left.length) {
+      o.logger.warn(`removed ${left.length} task folder(s) left by a daemon that died: ${left.join(", ")}`);
+    }
+    await removeDeadRunDirs(ioDirFor(o.address));
+    return await serve(o, owner);
+  } catch (err) {
+    await owner.release();
+    throw err;
+  }
+}
+
+async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDaemon> {
   // Warm sandboxed runners see the folders every task of this shim uses (its rootfs copies, its stdio FIFOs,
   // detached logs) and the module store read-only; a task outside them (a --mount) starts cold.
   const runner = new ChildRunner({
@@ -61,7 +92,7 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
     logger: o.logger,
     ...(o.pool !== undefined ? { pool: o.pool } : {}),
     poolBinds: {
-      rw: [join(o.root, "tasks"), ioDirFor(o.address), join(o.root, "logs")],
+      rw: [tasksDir(o.root), ioDirFor(o.address), join(o.root, "logs")],
       ro: [join(o.root, "modules")],
     },
   });
@@ -117,6 +148,7 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
 
   async function stop(reason: string): Promise<void> {
     o.logger.debug(`stopping (${reason})`);
+    owner.markStopping();
     watch.stop();
     // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.
     await tasks.killAll();
@@ -126,6 +158,7 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
       o.logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`),
     );
     await rm(o.address, { force: true });
+    await owner.release();
   }
 
   return { address: o.address, closed, close };

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Task } from "../gen/index.js";
@@ -100,6 +100,23 @@ describe("detached tasks: run -d, ps, logs, kill, rm", () => {
     assert.equal((await cli(work, ["logs", "nope"])).code, 3);
     assert.equal((await cli(work, ["kill", "nope"])).code, 3);
     assert.equal((await cli(work, ["kill", "nope", "SIGNOPE"])).code, 2);
+  });
+
+  it("rm, logs and kill refuse ids that are not task ids: `rm ../x` removed <root>/x.log", async () => {
+    await mkdir(join(work.root, "logs"), { recursive: true });
+    const victim = join(work.dir, "victim.log");
+    await writeFile(victim, "not a task's\n");
+    for (const args of [
+      ["rm", "../../victim"],
+      ["logs", "../../victim"],
+      ["kill", "../../victim"],
+    ]) {
+      const r = await cli(work, args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /task id "\.\.\/\.\.\/victim" is not a valid id/);
+      assert.equal(r.stdout, "");
+    }
+    assert.equal(await readFile(victim, "utf8"), "not a task's\n");
   });
 });
 

@@ -7,6 +7,9 @@
  *   never blocks) and copies to its own log; it is written through a libuv pipe handle, so a slow reader never
  *   fails a write with EAGAIN, and reopened after a containerd restart (fifoLogger). Each line starts with
  *   `time="<ISO 8601>"`, as containerd's own lines do.
+ * - It owns no root (unlike `nodewasi shim serve`, DESIGN decision 18): one daemon per pod shares
+ *   `$NODEWASI_ROOT` with the others, its tasks live in containerd's bundles, and a Create without a bundle
+ *   (only a direct client sends one) is refused rather than given a folder there.
  * - It stops on SIGTERM/SIGINT, and after a Shutdown RPC that leaves no task (runc: `len(containers) > 0`
  *   keeps it alive). Stopping kills what still runs, unmounts rootfs mounts, removes the socket, and waits up
  *   to 5 s for the queued events (as Go's shim does).
@@ -112,7 +115,10 @@ export async function shimServe(flags: ShimFlags, o: ServeOptions): Promise<stri
     runner,
     images: new StoreImageResolver(namespaceStoreRoot(defaultRoot(env), flags.namespace), logger),
     events,
-    stateDir: defaultRoot(env),
+    // No stateDir: this daemon serves one pod (or container) and shares the root with the others and with
+    // `nodewasi shim serve`; every task of containerd has containerd's own bundle, and a Create without one
+    // is refused rather than given a folder under a root this daemon does not own.
+    pauseDir: defaultRoot(env),
     onShutdown: () => {
       // Logged before the Shutdown reply: containerd stops copying this log once its `delete` has run, which
       // (bin/containerd-shim-nodewasi-v1 answers it without Node) can be before this daemon's last lines.

@@ -1,11 +1,13 @@
 /**
  * Leaf helpers every other folder may use: the one error type with gRPC codes, digests, logging, abort and
- * timeouts, state paths. Imports nothing from the rest of nodewasi.
+ * timeouts, state paths, containerd's identifier rule. Imports nothing from the rest of nodewasi.
  */
 export * from "./abort.js";
 export * from "./digest.js";
+export * from "./identifier.js";
 export * from "./log.js";
 export * from "./paths.js";
+export * from "./root-owner.js";
 export * from "./shim-error.js";
 export * from "./socket-probe.js";
 export * from "./wasm-header.js";

@@ -18,6 +18,7 @@ export * from "./format.js";
 export * from "./image-source.js";
 export * from "./layout-source.js";
 export * from "./layout-writer.js";
+export * from "./lock.js";
 export * from "./manifest.js";
 export * from "./media-types.js";
 export * from "./open-source.js";

@@ -33,6 +33,7 @@ import {
   invalidArgument,
   notFound,
   unimplemented,
+  validateIdentifier,
 } from "../internal/index.js";
 import type { Runner } from "../wasi/index.js";
 import {
@@ -45,6 +46,7 @@ import {
 import { type EventPublisher, Topic } from "./events.js";
 import type { ImageResolver } from "./image-resolver.js";
 import { toStatus } from "./state.js";
+import { taskDir } from "./task-dirs.js";
 import { TaskProcess } from "./task-process.js";
 import { setupExec, setupFromBundle, setupFromImage, type TaskSetup } from "./task-setup.js";
 
@@ -52,8 +54,14 @@ export interface TaskServiceOptions {
   runner: Runner;
   images: ImageResolver;
   events: EventPublisher;
-  /** Where tasks created from an image without a bundle get one. */
-  stateDir: string;
+  /**
+   * The root this service owns (root-claim.ts), where tasks created from an image without a bundle get one
+   * (`<stateDir>/tasks/<id>`) and the pause module is written. Without it (containerd's shim, whose daemons
+   * share the root and whose tasks all have containerd's bundles) a Create must name a bundle.
+   */
+  stateDir?: string;
+  /** Where the built-in pause module is written; default `stateDir`, else each bundle. */
+  pauseDir?: string;
   /** Called by Shutdown when no task is left (the composition root then exits the process). */
   onShutdown?: () => void;
   /** Reported by Connect. */
@@ -84,6 +92,8 @@ const EXEC_GRACE_MS = 5000;
 
 export class TaskService implements Impl {
   readonly containers = new Map<string, Container>();
+  /** Ids whose Create is under way: taken before the first await, so two Creates of one id never share a bundle. */
+  readonly #creating = new Set<string>();
   readonly #o: TaskServiceOptions;
   /** What Stats has seen of each container's processes (cgroup-metrics.ts). */
   readonly #counters = new WeakMap<Container, ContainerCounters>();
@@ -157,17 +167,37 @@ export class TaskService implements Impl {
   };
 
   create: Impl["create"] = async (req: CreateTaskRequest, ctx) => {
-    if (!req.id) throw invalidArgument("Create: the task id is empty");
-    if (this.containers.has(req.id)) throw alreadyExists(`task ${req.id} already exists`);
+    validateIdentifier(req.id, "Create: the task id");
+    if (this.containers.has(req.id) || this.#creating.has(req.id)) {
+      throw alreadyExists(`task ${req.id} already exists`);
+    }
     if (req.checkpoint)
       throw unimplemented("Create: restoring from a checkpoint is not supported by nodewasi");
     const options =
       req.options && anyIs(req.options, CreateOptionsSchema)
         ? anyUnpack(req.options, CreateOptionsSchema)
         : undefined;
-    const setup = options?.image
-      ? await setupFromImage(req, options, this.#o.images, this.#o.stateDir)
-      : await setupFromBundle(req, this.#o.stateDir, this.#o.images);
+    const { stateDir } = this.#o;
+    if (options?.image && !req.bundle && stateDir === undefined) {
+      throw invalidArgument(
+        `Create ${req.id}: no bundle; this shim serves containerd, which makes one for each task (\`nodewasi shim serve\` runs tasks from an image alone)`,
+      );
+    }
+    // A bundle made here is this task's alone (the id is reserved below, and no other daemon owns the root),
+    // so a Create that fails after making it removes it: an ENOSPC while copying the rootfs left it behind.
+    const ownBundle = options?.image && !req.bundle ? taskDir(stateDir!, req.id) : undefined;
+    this.#creating.add(req.id);
+    let setup: TaskSetup;
+    try {
+      setup = options?.image
+        ? await setupFromImage(req, options, this.#o.images, ownBundle ?? req.bundle)
+        : await setupFromBundle(req, this.#o.pauseDir ?? stateDir, this.#o.images);
+    } catch (err) {
+      if (ownBundle) await rm(ownBundle, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    } finally {
+      this.#creating.delete(req.id);
+    }
     Object.assign(setup.spec, this.#ids(req.id, ctx));
     const init = new TaskProcess({
       containerId: req.id,
@@ -182,7 +212,7 @@ export class TaskService implements Impl {
       execs: new Map(),
       createdAt: new Date(),
       image: options?.image ?? "",
-      ownBundle: !req.bundle,
+      ownBundle: ownBundle !== undefined,
     });
     this.#o.events.publish(
       Topic.create,
@@ -350,7 +380,7 @@ export class TaskService implements Impl {
 
   exec: Impl["exec"] = async (req: ExecProcessRequest, ctx) => {
     const c = this.container(req.id);
-    if (!req.execId) throw invalidArgument(`Exec in ${req.id}: the exec id is empty`);
+    validateIdentifier(req.execId, `Exec in ${req.id}: the exec id`);
     if (c.execs.has(req.execId)) throw alreadyExists(`exec ${req.execId} already exists in task ${req.id}`);
     if (c.init.state !== "running" && c.init.state !== "paused") {
       throw failedPrecondition(`Exec in ${req.id}: the task is ${c.init.state}, not running`);

@@ -57,12 +57,15 @@ export function isCriSandbox(runtime: RuntimeSpec): boolean {
   return runtime.annotations?.[CRI_CONTAINER_TYPE] === "sandbox";
 }
 
-/** A task from an image reference: resolve (pull) it, give the task its own copy of the image rootfs. */
+/**
+ * A task from an image reference: resolve (pull) it, give the task its own copy of the image rootfs in
+ * `bundle` (the request's, or the one the Task service made up: task-dirs.ts).
+ */
 export async function setupFromImage(
   req: CreateTaskRequest,
   opts: CreateOptions,
   resolver: ImageResolver,
-  stateDir: string,
+  bundle: string,
   signal?: AbortSignal,
 ): Promise<TaskSetup> {
   if (!opts.image) throw invalidArgument(`task ${req.id}: CreateOptions has no image reference`);
@@ -79,7 +82,6 @@ export async function setupFromImage(
     ...(opts.platform ? { platform: opts.platform } : {}),
     ...(signal ? { signal } : {}),
   });
-  const bundle = req.bundle || join(stateDir, "tasks", req.id);
   const rootfs = join(bundle, "rootfs");
   await mkdir(bundle, { recursive: true, mode: 0o711 });
   // The image rootfs in the store is shared, immutable image content (its module is hardlinked in the store):
