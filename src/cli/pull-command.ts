@@ -32,6 +32,8 @@ export function pullCommand(parent: Command, state: CliState): Command {
       `
 The platform preference is wasip1/wasm, wasi/wasm, wasi/wasm32, wasm32/wasi. Progress goes to stderr: bars on a
 terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored.
+Layers are refused when an image holds more than $NODEWASI_UNPACK_MAX_ENTRIES entries (default 100000), more
+than $NODEWASI_UNPACK_MAX_BYTES of files (2g) or inflates more than $NODEWASI_UNPACK_MAX_RATIO times (100).
 
 Examples:
   $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest

@@ -3,6 +3,7 @@
  * timeouts, state paths, containerd's identifier rule. Imports nothing from the rest of nodewasi.
  */
 export * from "./abort.js";
+export * from "./byte-size.js";
 export * from "./digest.js";
 export * from "./identifier.js";
 export * from "./log.js";
