@@ -9,9 +9,12 @@
  *
  * Under bwrap, a cold sandbox is built per spec: its mounts are exactly the spec's preopens, module and stdio
  * paths, which a pre-started runner cannot know. So warm sandboxed runners are started with a few fixed
- * directories instead (`poolBinds`: the shim's task rootfs copies and stdio dir read-write, its module store
+ * directories instead (`poolBinds`: the shim's task rootfs views and stdio dir read-write, its module store
  * read-only), bound at their own host paths, and take only a spec whose module, preopens and stdio all resolve
- * (realpath) to paths under them; the runner is given those real paths. Any other spec starts cold as before.
+ * (realpath) to paths under them; the runner is given those real paths. Any other spec starts cold as before,
+ * and so does one whose rootfs is a mount made below a pool directory after the warm sandboxes bound it (a
+ * task's overlay, src/shim/task-rootfs.ts), unless that directory propagates mounts into them (sandbox.ts
+ * `hiddenFromWarm`; the daemon makes `<root>/tasks` a shared mount point).
  *
  * The trade-off: a warm sandbox shows the whole pool directories, not just this task's part of them. The host
  * outside them (its /etc, home directories, ...) stays unreachable, which is what DESIGN decision 8 promises.
@@ -38,6 +41,7 @@ import {
   bwrapArgs,
   findBwrap,
   findBwrapAsync,
+  hiddenFromWarm,
   type PoolBinds,
   resolvePoolBinds,
 } from "./sandbox.js";
@@ -346,7 +350,7 @@ function warmSpec(child: ChildSpec, binds: PoolBinds): ChildSpec | undefined {
   const preopens: Record<string, string> = {};
   for (const [guest, host] of Object.entries(child.preopens)) {
     const r = real(host, true);
-    if (r === undefined) return undefined;
+    if (r === undefined || hiddenFromWarm(binds, r)) return undefined;
     preopens[guest] = r;
   }
   const stdio = (t: ChildStdio): ChildStdio | undefined => {
