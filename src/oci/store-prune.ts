@@ -5,9 +5,9 @@
  * yet tagged its image is not protected, except blobs still being downloaded (their ingest lock is live), so run
  * prune when no pull is in flight (the CLI's `nodewasi prune` is a deliberate user action).
  */
-import { lstat, readdir, rm } from "node:fs/promises";
+import { lstat, readdir, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, digestHex, isDigest } from "../internal/index.js";
+import { type Digest, digestHex, isDigest, overlayLowerDirs } from "../internal/index.js";
 import { isAlive, isStale, readHolder } from "./lock.js";
 import { MAX_MANIFEST_BYTES, parseManifest } from "./manifest.js";
 import { isIndexType, isManifestType } from "./media-types.js";
@@ -39,7 +39,12 @@ export async function pruneStore(store: ContentStore): Promise<PruneResult> {
   await sweep(join(root, "ingest"), (hex) => keep.liveIngests.has(hex));
   await sweep(join(root, "blobs", "sha256"), (hex) => keep.blobs.has(hex) || keep.liveIngests.has(hex));
   await sweep(join(root, "modules", "sha256"), (hex) => keep.modules.has(hex));
-  await sweep(join(root, "rootfs"), (hex) => keep.manifests.has(hex));
+  // A rootfs that a task's overlay has as its lower layer (src/shim/task-rootfs.ts) stays until that task goes:
+  // its guest reads the image's files from it.
+  const lowers = new Set<string>();
+  for (const d of overlayLowerDirs()) lowers.add(await realpath(d).catch(() => d));
+  const rootfs = await realpath(join(root, "rootfs")).catch(() => join(root, "rootfs"));
+  await sweep(join(root, "rootfs"), (hex) => keep.manifests.has(hex) || lowers.has(join(rootfs, hex)));
   await sweep(join(root, "extracted"), (file) => keep.manifests.has(file.replace(/\.json$/, "")));
   return result;
 }
