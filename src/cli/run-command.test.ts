@@ -104,6 +104,11 @@ describe("nodewasi run", () => {
       ["--memory", "lots"],
       ["-d", "-i"],
       ["--name", "bad/name"],
+      ["--log-opt", "max-size=1m"],
+      ["-d", "--log-opt", "max-size=lots"],
+      ["-d", "--log-opt", "max-file=0"],
+      ["-d", "--log-opt", "compress=true"],
+      ["-d", "--log-opt", "max-size"],
     ]) {
       const r = await cli(work, ["run", ...args, HELLO], { address: `${work.dir}/none/shim.sock` });
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -318,10 +318,18 @@ export class ChildRunner implements Runner {
   }
 }
 
-/** The host paths a sandboxed runner must see for `spec` (a `file://` target is created first, to bind it). */
+/**
+ * The host paths a sandboxed runner must see for `spec` (a `file://` target is created first, to bind it; a
+ * rotated one needs its folder, where its older files are renamed and its next one made).
+ */
 function sandboxPaths(spec: RunSpec, child: ChildSpec): { readOnly: string[]; readWrite: string[] } {
   const readWrite = Object.values(spec.preopens);
   for (const t of [child.stdin, child.stdout, child.stderr]) {
+    if (t.kind === "file" && t.rotate) {
+      // Not the file itself: a file bound on its own is a mount point, which cannot be renamed.
+      if (existsSync(dirname(t.path))) readWrite.push(dirname(t.path));
+      continue;
+    }
     if (t.kind === "file" && !existsSync(t.path))
       closeSync(openSync(t.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, 0o644));
     if ((t.kind === "file" || t.kind === "fifo") && existsSync(t.path)) readWrite.push(t.path);
@@ -364,7 +372,7 @@ function warmSpec(child: ChildSpec, binds: PoolBinds): ChildSpec | undefined {
       }
     }
     const r = real(t.path, true);
-    return r === undefined ? undefined : { kind: t.kind, path: r };
+    return r === undefined ? undefined : { ...t, path: r };
   };
   const stdin = stdio(child.stdin);
   const stdout = stdio(child.stdout);
