@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -16,9 +15,9 @@ import {
   cli,
   finished,
   makeWork,
+  removeWork,
   shimPid,
   spawnCli,
-  stopShim,
   until,
 } from "../src/cli/run-fixture.js";
 import { Task } from "../src/gen/index.js";
@@ -76,10 +75,7 @@ describe("log floods", () => {
   before(async () => {
     work = await makeWork(["write-bytes", "print-lines"], 300);
   });
-  after(async () => {
-    await stopShim(work.address);
-    await rm(work.dir, { recursive: true, force: true });
-  });
+  after(() => removeWork(work));
 
   it("a guest writing 64 MiB: its log keeps the newest output under the cap, also while the daemon is stopped", async (t) => {
     const size = 64 * MiB;

@@ -231,10 +231,17 @@ describe("a task id reused after its daemon was killed", () => {
     assert.equal(again.exitStatus, 1, again.stdout);
     assert.match(again.stdout, /^read \/left-behind.txt: No such file or directory\n/);
     assert.deepEqual(mountsBelow(second.tasksDir), []);
+    await second.stop();
+    assert.deepEqual(
+      mountsBelow(dir),
+      [],
+      "the daemon after it undid even the shared bind the killed one left",
+    );
     recordFigures(t, {
       "daemon killed with": "SIGKILL",
       "rootfs left mounted": ROOT ? ">= 1" : 0,
       "left mounted after the next daemon started": 0,
+      "left mounted after the next daemon stopped": 0,
       "the dead task's file seen by the new one": "no",
     });
     assert.ok(!ROOT || left >= 1, "as root the killed daemon's task had an overlay mounted");

@@ -4,9 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import { type CliWork, cli, finished, HELLO, makeWork, spawnCli, stopShim, until } from "./run-fixture.js";
+import { type CliWork, cli, finished, HELLO, makeWork, removeWork, spawnCli, until } from "./run-fixture.js";
 
 describe("nodewasi run", () => {
   let work: CliWork;
@@ -14,10 +13,7 @@ describe("nodewasi run", () => {
   before(async () => {
     work = await makeWork(["exit-code", "echo-args", "print-env", "cat-stdin", "busy-loop"]);
   });
-  after(async () => {
-    await stopShim(work.address);
-    await rm(work.dir, { recursive: true, force: true });
-  });
+  after(() => removeWork(work));
 
   it("runs the hello example: its output on stdout, progress on stderr, exit 0", async () => {
     const r = await cli(work, ["run", "--rm", HELLO]);

@@ -10,6 +10,8 @@ import { resolve } from "node:path";
 export interface MountEntry {
   /** Where it is mounted (unescaped). */
   mountPoint: string;
+  /** The folder of its filesystem that it shows (`/` for a whole filesystem; a bind shows a folder in one). */
+  root: string;
   fsType: string;
   /** `shared:N` among the optional fields: mounts made below it propagate to its peers and slaves. */
   shared: boolean;
@@ -32,6 +34,7 @@ export function readMountInfo(): MountEntry[] {
     if (dash < 6) continue;
     entries.push({
       mountPoint: unescapeMountPath(fields[4]!),
+      root: unescapeMountPath(fields[3]!),
       fsType: fields[dash + 1] ?? "",
       shared: fields.slice(6, dash).some((f) => f.startsWith("shared:")),
       superOptions: (fields[dash + 3] ?? "").split(","),

@@ -37,9 +37,10 @@ export interface TaskRootfs {
 let overlayUsable = process.getuid?.() === 0;
 
 /**
- * Gives a task `<bundle>/rootfs`, its own writable view of `image` (a store rootfs). Anything a killed daemon
- * left under that name (an overlay still mounted, an upper layer with an earlier task's writes) is removed
- * first, so a task never starts with another's files.
+ * Gives a task `<bundle>/rootfs`, its own writable view of `image` (a store rootfs). `bundle` exists and holds
+ * nothing of another task (a daemon removes what a dead one left before it creates any: releaseTaskMounts,
+ * then task-dirs.ts). Folders are made one at a time, so a full device says ENOSPC (ResourceExhausted), and
+ * something already at `rootfs` fails the Create instead of being written over.
  */
 export async function writableRootfs(
   image: string,
@@ -49,10 +50,8 @@ export async function writableRootfs(
   const rootfs = join(bundle, "rootfs");
   const upper = join(bundle, "upper");
   const work = join(bundle, "work");
-  if (isMountPoint(rootfs)) await unmountRootfs(rootfs);
-  await Promise.all([rootfs, upper, work].map((d) => rm(d, { recursive: true, force: true })));
   if (overlayUsable && ![image, upper, work].some((p) => /[,:\\\s]/.test(p))) {
-    await Promise.all([rootfs, upper, work].map((d) => mkdir(d, { recursive: true, mode: 0o755 })));
+    for (const d of [rootfs, upper, work]) await mkdir(d, { mode: 0o755 });
     try {
       await run("mount", [
         "-t",
@@ -76,7 +75,7 @@ export async function writableRootfs(
       await Promise.all([upper, work].map((d) => rm(d, { recursive: true, force: true })));
     }
   }
-  await cp(image, rootfs, { recursive: true, verbatimSymlinks: true, force: true });
+  await cp(image, rootfs, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
   return { rootfs, how: "copy" };
 }
 
@@ -119,7 +118,10 @@ export async function shareMountPoint(
   const holder = table
     .filter((e) => dir === e.mountPoint || dir.startsWith(e.mountPoint === "/" ? "/" : `${e.mountPoint}/`))
     .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
-  if (holder?.shared) return undefined;
+  // Shared already: by the host (systemd's default), or a bind of `dir` onto itself that a killed daemon left,
+  // which this one takes over and undoes when it stops.
+  if (holder?.shared)
+    return holder.mountPoint === dir && holder.root !== "/" ? () => unmountRootfs(dir) : undefined;
   const own = holder?.mountPoint !== dir;
   try {
     if (own) await run("mount", ["--bind", dir, dir]);
