@@ -21,6 +21,7 @@ import { DEFAULT_UNPACK_LIMITS, EntryBudget, InflationGuard, type UnpackLimits }
 import {
   ensureParents,
   escapingSymlink,
+  forgetDirs,
   lstatOrUndefined,
   parseEntryPath,
   refusal,
@@ -174,6 +175,8 @@ class LayerApplier {
   symlinks = 0;
   current: string | undefined;
   readonly #written = new Set<string>();
+  /** Directories this layer checked or made (ensureParents); whatever removes one takes it out. */
+  readonly #dirs = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -198,7 +201,7 @@ class LayerApplier {
     }
     const base = parts.at(-1)!;
     if (base.startsWith(WHITEOUT)) return this.#whiteout(parts, base, refuse);
-    const path = await ensureParents(this.root, parts, refuse);
+    const path = await ensureParents(this.root, parts, refuse, this.#dirs);
     const key = parts.join("/");
     this.#forget(key);
     switch (h.type) {
@@ -276,8 +279,11 @@ class LayerApplier {
     if ("error" in target)
       throw refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${target.error}`);
     if (target.parts.length === 0) throw refuse("the hardlink target is the rootfs itself");
-    const targetPath = await ensureParents(this.root, target.parts, (why) =>
-      refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${why}`),
+    const targetPath = await ensureParents(
+      this.root,
+      target.parts,
+      (why) => refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${why}`),
+      this.#dirs,
     );
     const st = await lstatOrUndefined(targetPath);
     if (st === undefined) throw refuse(`the hardlink target ${JSON.stringify(linkname)} does not exist`);
@@ -293,7 +299,9 @@ class LayerApplier {
     const st = await lstatOrUndefined(path);
     if (st === undefined) return;
     if (st.isDirectory()) {
-      if (!keepDir) await rm(path, { recursive: true, force: true });
+      if (keepDir) return;
+      forgetDirs(this.#dirs, path);
+      await rm(path, { recursive: true, force: true });
     } else {
       await unlink(path);
     }
@@ -301,13 +309,14 @@ class LayerApplier {
 
   async #whiteout(parts: string[], base: string, refuse: (why: string) => ShimError): Promise<void> {
     const dirParts = parts.slice(0, -1);
-    const dir = dirname(await ensureParents(this.root, parts, refuse));
+    const dir = dirname(await ensureParents(this.root, parts, refuse, this.#dirs));
     if (base === OPAQUE) {
       // Opaque: the directory hides everything from lower layers, but keeps what this layer put there.
       for (const name of await readdir(dir)) {
         const key = [...dirParts, name].join("/");
         if (!this.#written.has(key)) {
           this.#forget(key);
+          forgetDirs(this.#dirs, join(dir, name));
           await rm(join(dir, name), { recursive: true, force: true });
         }
       }
