@@ -77,7 +77,11 @@ export async function ensureParents(
   // path, from the deepest up to the first one known: path.join on every level was quadratic in the depth.
   const parent = [root, ...parts.slice(0, -1)].join("/");
   const ends: number[] = [];
-  for (let i = root.length, k = 0; k < parts.length - 1; k++) ends.push((i += 1 + parts[k]!.length));
+  let end = root.length;
+  for (const p of parts.slice(0, -1)) {
+    end += 1 + p.length;
+    ends.push(end);
+  }
   let first = ends.length;
   while (first > 0 && !known?.has(parent.slice(0, ends[first - 1]))) first--;
   for (const end of ends.slice(first)) {
