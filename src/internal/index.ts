@@ -6,6 +6,7 @@ export * from "./abort.js";
 export * from "./digest.js";
 export * from "./log.js";
 export * from "./paths.js";
+export * from "./process-identity.js";
 export * from "./shim-error.js";
 export * from "./socket-probe.js";
 export * from "./wasm-header.js";

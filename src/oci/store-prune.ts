@@ -7,8 +7,8 @@
  */
 import { lstat, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, digestHex, isDigest } from "../internal/index.js";
-import { isAlive, isStale, readHolder } from "./lock.js";
+import { type Digest, digestHex, isDigest, isProcessAlive } from "../internal/index.js";
+import { isStale, readHolder } from "./lock.js";
 import { MAX_MANIFEST_BYTES, parseManifest } from "./manifest.js";
 import { isIndexType, isManifestType } from "./media-types.js";
 import type { ContentStore } from "./store.js";
@@ -47,7 +47,7 @@ export async function pruneStore(store: ContentStore): Promise<PruneResult> {
 /** Temp files and folders (`NAME.tmp-<pid>-...`) of a process that is still running are in flight. */
 function inFlight(name: string): boolean {
   const m = /\.tmp-(\d+)-/.exec(name);
-  return m !== null && isAlive(Number(m[1]));
+  return m !== null && isProcessAlive(Number(m[1]));
 }
 
 interface Marked {
