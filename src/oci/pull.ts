@@ -53,6 +53,8 @@ export async function pullFrom(
   const { signal } = opts;
   const emit = opts.onEvent ?? ((_: PullEvent) => {});
   let bytesFetched = 0;
+  // A damaged index.json is said before anything is fetched, not after (the tag at the end would fail).
+  await store.index();
   // What killed pulls left (a temporary rootfs of 65 MB, a stale lock) goes first; a live pull's stays.
   for (const l of await removeLeftovers(store.root)) {
     emit({ type: "repaired", path: l.path, problem: l.why, action: "removed" });

@@ -81,7 +81,7 @@ export async function checkStore(store: ContentStore, opts: CheckOptions = {}): 
         path: join(store.root, "index.json"),
         problem: read.problem,
         fix: rebuilt
-          ? `rebuilt with ${rebuilt.index.manifests.length} names from ${from}`
+          ? `rebuilt with ${rebuilt.index.manifests.length} ${rebuilt.index.manifests.length === 1 ? "name" : "names"} from ${from}`
           : "rebuild it from index.json.bak and the pull records",
       },
       repair,

@@ -63,17 +63,15 @@ export async function readIndexFile(path: string): Promise<IndexRead> {
   }
 }
 
-/** The error store commands give when index.json cannot be used: what is wrong, and the command that repairs it. */
+/**
+ * The error store commands give when index.json cannot be used: what is wrong, and the command that repairs it
+ * (in the message itself: it also reaches the CLI from a shim, over gRPC, which carries no details).
+ */
 export function damagedIndexError(root: string, problem: string): ShimError {
   return new ShimError(
     Code.DataLoss,
-    `the store's list of images ${join(root, INDEX_FILE)} is damaged: ${problem}`,
-    {
-      details: {
-        path: join(root, INDEX_FILE),
-        hint: `run \`nodewasi --root ${root} check --repair\` to rebuild it from its backup and the pull records`,
-      },
-    },
+    `the store's list of images ${join(root, INDEX_FILE)} is damaged (${problem}); run \`nodewasi --root ${root} check --repair\` to rebuild it from its backup and the pull records`,
+    { details: { path: join(root, INDEX_FILE) } },
   );
 }
 
