@@ -16,7 +16,7 @@ import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from "./manifest.js
 import { openSource } from "./open-source.js";
 import { configPlatform, formatPlatform, platformMatches, selectManifest } from "./platform.js";
 import type { PullEvent, PullOptions, PullResult } from "./pull-types.js";
-import { ContentStore } from "./store.js";
+import { ContentStore, type Lease } from "./store.js";
 import { removeLeftovers } from "./store-leftovers.js";
 import { Tee } from "./tee.js";
 import { Annotation, type Descriptor, type ImageConfig, type Platform } from "./types.js";
@@ -43,23 +43,43 @@ export async function pull(input: string, opts: PullOptions = {}): Promise<PullR
   }
 }
 
-/** The pull steps over an already opened source; exported for the shim, which owns its store. */
+/**
+ * The pull steps over an already opened source; exported for the shim, which owns its store. The pull holds a
+ * lease (store-lease.ts) from its start until its name is tagged: what it stores or reuses is protected from a
+ * concurrent prune, each digest before its content is written or relied on.
+ */
 export async function pullFrom(
   store: ContentStore,
   source: ImageSource,
   name: string,
   opts: PullOptions = {},
 ): Promise<PullResult> {
+  // A damaged index.json is said before anything is fetched, not after (the tag at the end would fail).
+  await store.index();
+  const lease = await store.lease();
+  try {
+    return await pullLeased(store, source, name, opts, lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function pullLeased(
+  store: ContentStore,
+  source: ImageSource,
+  name: string,
+  opts: PullOptions,
+  lease: Lease,
+): Promise<PullResult> {
   const { signal } = opts;
   const emit = opts.onEvent ?? ((_: PullEvent) => {});
   let bytesFetched = 0;
-  // A damaged index.json is said before anything is fetched, not after (the tag at the end would fail).
-  await store.index();
   // What killed pulls left (a temporary rootfs of 65 MB, a stale lock) goes first; a live pull's stays.
   for (const l of await removeLeftovers(store.root)) {
     emit({ type: "repaired", path: l.path, problem: l.why, action: "removed" });
   }
   const keep = async (m: FetchedManifest) => {
+    await lease.protect([m.digest]);
     await store.writeBlob(m.bytes);
     return m;
   };
@@ -69,6 +89,7 @@ export async function pullFrom(
         `${name}: blob ${desc.digest} is ${desc.size} bytes; refusing more than ${cap}`,
       );
     }
+    await lease.protect([desc.digest]);
     await repairBlob(store, desc, emit);
     bytesFetched += await fetchBlob(store, source, desc, { ...(signal ? { signal } : {}) });
     return store.readBlob(desc);
@@ -126,8 +147,9 @@ export async function pullFrom(
 
   // A pull repairs what it finds damaged: stored layers are verified (a damaged one is fetched again), and so is
   // an extracted module (a damaged one is extracted again).
+  await lease.protect([manifestDesc.digest, ...layers.map((l) => l.digest)]);
   for (const layer of layers) await repairBlob(store, layer, emit);
-  const cached = await cachedExtraction(store, manifestDesc.digest, emit);
+  const cached = await cachedExtraction(store, manifestDesc.digest, emit, lease);
   let module: PullResult["module"];
   let rootfs: string | undefined;
   if (cached) {
@@ -170,7 +192,7 @@ export async function pullFrom(
       throw err;
     }
     rootfs = unpacked?.path;
-    const extracted = await extractModule(store, location, name, unpacked);
+    const extracted = await extractModule(store, location, name, unpacked, lease);
     module = {
       digest: extracted.digest,
       size: extracted.size,
@@ -230,9 +252,11 @@ async function cachedExtraction(
   store: ContentStore,
   manifest: Digest,
   emit: (e: PullEvent) => void,
+  lease: Lease,
 ): Promise<{ module: PullResult["module"]; rootfs?: string } | undefined> {
   const record = (await store.extraction(manifest)) as PullResult | undefined;
   if (!record?.module?.digest) return undefined;
+  await lease.protect([record.module.digest]);
   const verdict = await store.verifyModule(record.module.digest, record.module.size);
   if (!verdict.ok) {
     const path = store.modulePath(record.module.digest);

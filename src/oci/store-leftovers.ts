@@ -10,6 +10,7 @@ import { lstat, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { mayBeOwner } from "../internal/index.js";
 import { breakStaleLock, isStale, readHolder } from "./lock.js";
+import { LEASES_DIR } from "./store-lease.js";
 
 const OWNED_RE = /\.(?:tmp|stale)-(\d+)-/;
 
@@ -36,7 +37,10 @@ export async function inFlight(dir: string, name: string): Promise<boolean> {
   return st !== undefined && mayBeOwner(Number(m[1]), st.mtimeMs);
 }
 
-/** Every leftover of a dead process in the store at `root`: temporaries, lock asides and stale lock files. */
+/**
+ * Every leftover of a dead process in the store at `root`: temporaries, lock asides, stale lock files and the
+ * leases of pulls that are gone.
+ */
 export async function findLeftovers(root: string): Promise<Leftover[]> {
   const out: Leftover[] = [];
   for (const sub of TEMP_DIRS) {
@@ -53,11 +57,22 @@ export async function findLeftovers(root: string): Promise<Leftover[]> {
   for (const hex of await readdir(join(root, "ingest")).catch(() => [] as string[])) {
     locks.push(join(root, "ingest", hex, "lock"));
   }
+  const leases = join(root, LEASES_DIR);
+  const leaseFiles = await readdir(leases).catch(() => [] as string[]);
+  for (const name of leaseFiles) if (name.endsWith(".lock")) locks.push(join(leases, name));
   for (const path of locks) {
     const holder = await readHolder(path).catch(() => undefined);
     if (holder === undefined || !isStale(holder)) continue;
     const who = holder.pid ? `pid ${holder.pid}, which is gone` : "a process that died while taking it";
     out.push({ path, bytes: holder.content.length, why: `lock held by ${who}` });
+  }
+  // A lease's digests outlive its lock only when its holder died: they protect nothing any more.
+  for (const name of leaseFiles) {
+    if (!name.endsWith(".json")) continue;
+    const holder = await readHolder(join(leases, name.replace(/\.json$/, ".lock"))).catch(() => undefined);
+    if (holder !== undefined && !isStale(holder)) continue;
+    const path = join(leases, name);
+    out.push({ path, bytes: await diskBytes(path), why: "lease of a pull that is gone" });
   }
   return out;
 }

@@ -1,9 +1,9 @@
 /**
  * Garbage collection of the content store: mark from the names in index.json through indexes and manifests to
  * configs and layers, plus what the extraction records of reachable manifests name (their module and rootfs);
- * sweep the rest. Like containerd's GC it works from roots, but without leases: content of a pull that has not
- * yet tagged its image is not protected, except blobs still being downloaded (their ingest lock is live), so run
- * prune when no pull is in flight (the CLI's `nodewasi prune` is a deliberate user action).
+ * sweep the rest. Like containerd's GC it works from roots and leases: what a pull in flight protects with its
+ * lease (store-lease.ts) is kept, and so are blobs still being downloaded (their ingest lock is live) and
+ * temporaries of live processes (store-leftovers.ts).
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { type Digest, digestHex, isDigest } from "../internal/index.js";
 import { isStale, readHolder } from "./lock.js";
 import type { ContentStore } from "./store.js";
 import { imageGraph } from "./store-graph.js";
+import { leasedDigests } from "./store-lease.js";
 import { diskBytes, inFlight, removeLeftovers } from "./store-leftovers.js";
 
 /** What `prune` removed. */
@@ -62,6 +63,13 @@ async function mark(store: ContentStore): Promise<Marked> {
   for (const hex of await readdir(join(store.root, "ingest")).catch(() => [] as string[])) {
     const holder = await readHolder(join(store.root, "ingest", hex, "lock"));
     if (holder !== undefined && !isStale(holder)) keep.liveIngests.add(hex);
+  }
+  // What pulls in flight are storing or reusing (their names are not tagged yet).
+  for (const hex of await leasedDigests(store.root)) {
+    keep.blobs.add(hex);
+    keep.manifests.add(hex);
+    keep.modules.add(hex);
+    await markRecord(store, `sha256:${hex}`, keep);
   }
   const seen = new Set<string>();
   for (const entry of (await store.index()).manifests) {

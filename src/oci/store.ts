@@ -41,6 +41,7 @@ import {
   type IndexRead,
   readIndexFile,
 } from "./store-index.js";
+import { Lease } from "./store-lease.js";
 import { type PruneResult, pruneStore } from "./store-prune.js";
 import { type Verdict, verifyFile } from "./store-verify.js";
 import { Annotation, type Descriptor, type ImageIndex } from "./types.js";
@@ -48,6 +49,7 @@ import { Annotation, type Descriptor, type ImageIndex } from "./types.js";
 export type { Ingest } from "./ingest.js";
 export type { LockWait } from "./lock.js";
 export { entryName } from "./store-index.js";
+export type { Lease } from "./store-lease.js";
 export type { PruneResult } from "./store-prune.js";
 export type { Verdict } from "./store-verify.js";
 
@@ -232,10 +234,23 @@ export class ContentStore extends OciLayout {
    * Replaces index.json (under its lock) with `index`: the backup copy first, then index.json, each by atomic
    * rename. For `nodewasi check --repair`; everything else changes names with `tag` and `untag`.
    */
-  async writeIndex(index: ImageIndex): Promise<void> {
+  writeIndex(index: ImageIndex): Promise<void> {
+    return this.underIndexLock(() => this.#writeIndex(index));
+  }
+
+  /**
+   * Takes a lease (store-lease.ts): digests it protects are kept by prune until it is released. A pull holds
+   * one from its start until its name is tagged.
+   */
+  lease(): Promise<Lease> {
+    return Lease.take(this.dir, (fn) => this.underIndexLock(fn));
+  }
+
+  /** Runs `fn` under the index lock (what prune holds while it marks and sweeps). */
+  async underIndexLock<T>(fn: () => Promise<T>): Promise<T> {
     const lock = await acquireLock(join(this.dir, "index.json.lock"), this.#indexLock());
     try {
-      await this.#writeIndex(index);
+      return await fn();
     } finally {
       await lock?.release();
     }
@@ -258,11 +273,12 @@ export class ContentStore extends OciLayout {
    * bytes. Across file systems it is copied. The digest is computed by reading the file unless the caller
    * vouches for it with `verified` (it hashed these very bytes itself); a given digest that does not match is
    * refused (`DataLoss`). A module already stored under that digest is kept when it is this very file, and
-   * replaced otherwise (it may have been damaged since; the source is known good). Idempotent.
+   * replaced otherwise (it may have been damaged since; the source is known good). With `lease`, the module is
+   * protected from prune before it is stored. Idempotent.
    */
   async importModule(
     srcPath: string,
-    opts: { digest?: Digest; verified?: boolean } = {},
+    opts: { digest?: Digest; verified?: boolean; lease?: Lease } = {},
   ): Promise<{ digest: Digest; size: number; path: string }> {
     const dir = join(this.dir, "modules", "sha256");
     let digest = opts.digest;
@@ -276,6 +292,7 @@ export class ContentStore extends OciLayout {
       }
       digest = hasher.digest();
     }
+    await opts.lease?.protect([digest]);
     const path = this.modulePath(digest);
     const [src, known] = await Promise.all([stat(srcPath), lstat(path).catch(() => undefined)]);
     if (known?.isFile() && known.ino === src.ino && known.dev === src.dev) {
@@ -333,13 +350,8 @@ export class ContentStore extends OciLayout {
    * downloads and temporary files of processes that are gone (store-prune.ts). Runs under the index lock, so no
    * tag is added while it marks; refuses to run on a damaged index.json (it would delete what a lost name reached).
    */
-  async prune(): Promise<PruneResult> {
-    const lock = await acquireLock(join(this.dir, "index.json.lock"), this.#indexLock());
-    try {
-      return await pruneStore(this);
-    } finally {
-      await lock?.release();
-    }
+  prune(): Promise<PruneResult> {
+    return this.underIndexLock(() => pruneStore(this));
   }
 
   #indexLock(): LockOptions {
@@ -347,14 +359,11 @@ export class ContentStore extends OciLayout {
   }
 
   /** Read-modify-write of index.json under `index.json.lock`. */
-  async #updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
-    const lock = await acquireLock(join(this.dir, "index.json.lock"), this.#indexLock());
-    try {
+  #updateIndex(change: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
+    return this.underIndexLock(async () => {
       const index = await this.index();
       await this.#writeIndex({ ...index, manifests: change(index.manifests) });
-    } finally {
-      await lock?.release();
-    }
+    });
   }
 
   /** The backup first, then index.json: whichever a crash or a damaged disk spares, the names survive. */
