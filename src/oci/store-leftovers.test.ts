@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { acquireLock } from "./lock.js";
+import { ContentStore } from "./store.js";
+import { findLeftovers, removeLeftovers } from "./store-leftovers.js";
+
+let tmp: string;
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), "nodewasi-leftovers-"));
+});
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+  return Number(r.stdout.toString());
+}
+
+describe("leftovers of killed processes", () => {
+  it("a dead or reused pid's temporaries and stale locks are leftovers; a live writer's are not", async () => {
+    const store = await ContentStore.open(join(tmp, "store"));
+    const hex = "ab".repeat(32);
+    const dead = join(store.root, "rootfs", `${hex}.tmp-${deadPid()}-1700000000000`);
+    mkdirSync(join(dead, "bin"), { recursive: true });
+    writeFileSync(join(dead, "bin", "big"), Buffer.alloc(65_536));
+    const live = join(store.root, "rootfs", `${"cd".repeat(32)}.tmp-${process.pid}-1700000000000`);
+    mkdirSync(live);
+    // A pid that runs now but started after the temporary was last changed did not write it (reused pid).
+    const sleeper = spawn("sleep", ["600"], { stdio: "ignore" });
+    children.push(sleeper);
+    const reused = join(store.root, "blobs", "sha256", `${hex}.tmp-${sleeper.pid}-0a0b0c0d`);
+    writeFileSync(reused, "partial");
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(reused, twoDaysAgo, twoDaysAgo);
+    const staleLock = join(store.root, "ingest", hex, "lock");
+    mkdirSync(join(store.root, "ingest", hex));
+    writeFileSync(staleLock, `${deadPid()} 0123456789abcdef\n`);
+    const liveLock = await acquireLock(join(store.root, "index.json.lock"));
+
+    const found = await findLeftovers(store.root);
+    assert.deepEqual(found.map((l) => l.path).sort(), [reused, staleLock, dead].sort());
+    assert.ok(found.find((l) => l.path === dead)!.bytes >= 65_536);
+    assert.match(found.find((l) => l.path === dead)!.why, /^temporary file of pid \d+, which is gone$/);
+    assert.match(found.find((l) => l.path === staleLock)!.why, /^lock held by pid \d+, which is gone$/);
+
+    const removed = await removeLeftovers(store.root);
+    assert.equal(removed.length, 3);
+    for (const p of [dead, reused, staleLock]) assert.equal(existsSync(p), false, p);
+    assert.ok(existsSync(live), "a live writer's temporary stays");
+    assert.ok(existsSync(join(store.root, "index.json.lock")), "a live lock stays");
+    await liveLock!.release();
+  });
+
+  it("prune removes a killed pull's temporary rootfs", async () => {
+    const store = await ContentStore.open(join(tmp, "store-2"));
+    const dead = join(store.root, "rootfs", `${"ef".repeat(32)}.tmp-${deadPid()}-1700000000000`);
+    mkdirSync(dead);
+    assert.equal((await store.prune()).removed, 1);
+    assert.equal(existsSync(dead), false);
+  });
+});
