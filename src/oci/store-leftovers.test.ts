@@ -48,7 +48,7 @@ describe("leftovers of killed processes", () => {
     const found = await findLeftovers(store.root);
     assert.deepEqual(found.map((l) => l.path).sort(), [reused, staleLock, dead].sort());
     assert.ok(found.find((l) => l.path === dead)!.bytes >= 65_536);
-    assert.match(found.find((l) => l.path === dead)!.why, /^temporary file of pid \d+, which is gone$/);
+    assert.match(found.find((l) => l.path === dead)!.why, /^temporary folder of pid \d+, which is gone$/);
     assert.match(found.find((l) => l.path === staleLock)!.why, /^lock held by pid \d+, which is gone$/);
 
     const removed = await removeLeftovers(store.root);

@@ -49,7 +49,12 @@ export async function findLeftovers(root: string): Promise<Leftover[]> {
       const m = OWNED_RE.exec(name);
       if (m === null || (await inFlight(dir, name))) continue;
       const path = join(dir, name);
-      const kind = name.includes(".stale-") ? "lock file set aside" : "temporary file";
+      const folder = (await lstat(path).catch(() => undefined))?.isDirectory() === true;
+      const kind = name.includes(".stale-")
+        ? "lock file set aside"
+        : folder
+          ? "temporary folder"
+          : "temporary file";
       out.push({ path, bytes: await diskBytes(path), why: `${kind} of pid ${m[1]}, which is gone` });
     }
   }
