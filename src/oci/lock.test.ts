@@ -153,6 +153,10 @@ describe("lock files", () => {
         assert.match(e.rawMessage, new RegExp(`waiting for the test lock, locked by pid ${child.pid}`));
         return true;
       });
+      // timeoutMs 0: one look (a daemon that must be the only one on its root).
+      const started = Date.now();
+      await assert.rejects(acquireLock(path, { timeoutMs: 0 }), /locked by pid/);
+      assert.ok(Date.now() - started < 5000);
     } finally {
       child.stdin!.end();
     }

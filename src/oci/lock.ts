@@ -16,6 +16,11 @@
  *
  * File format: one line, `PID {"token":...,"start":...,"boot":...,"since":...}`, so a reader that parses only a
  * leading pid (nodewasi before this format) still finds it.
+ *
+ * Uses: short critical sections (index.json), a download's whole life (ingest), a pull's lease, and a lock held
+ * for a process's life ("one daemon per root"): `acquireLock(path, { timeoutMs: 0 })` fails at once with
+ * `DeadlineExceeded` when a live process holds it (`readHolder` and `describeHolder` say who, for the message),
+ * and takes over at once a lock whose holder is gone, also after a reboot or a pid reuse.
  */
 import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";

@@ -3,13 +3,17 @@
  * oci:$ROOT:NAME` and any layout reader can read it, plus nodewasi's own folders beside it:
  *
  *     oci-layout, index.json, blobs/sha256/<hex>   the layout (tags in index.json)
+ *     index.json.bak                               a second copy of index.json (store-index.ts)
  *     ingest/<hex>/{data,lock}                     partial downloads, resumable
+ *     leases/<id>.{lock,json}                      what pulls in flight protect from prune (store-lease.ts)
  *     modules/sha256/<hex>                         extracted wasm modules, by their own digest
  *     rootfs/<manifest-hex>/                       the unpacked rootfs of a manifest
  *     extracted/<manifest-hex>.json                what a pull extracted from a manifest
  *
  * Everything that enters it is verified first and arrives by atomic rename, so a crash or a concurrent pull
  * leaves either nothing or the right bytes. Several processes may use one store at once (locks in lock.ts).
+ * What is used is checked again (the runner hashes the module it compiles, a pull verifies what it reuses),
+ * because a disk or a person can change stored bytes; `checkStore` (store-check.ts) verifies all of it.
  */
 import { createReadStream } from "node:fs";
 import {
