@@ -323,7 +323,7 @@ describe("Issue 10: wedged locks and store corruption", { skip }, () => {
         damaged.push(path);
       }
     }
-    assert.equal(damaged.length, 3, "the layer, the manifest and the config (its rootfs.type is \"layers\")");
+    assert.equal(damaged.length, 3, 'the layer, the manifest and the config (its rootfs.type is "layers")');
     const check = await nodewasi(root, ["check"]);
     assert.equal(check.code, 6);
     const pull = await nodewasi(root, ["pull", image("hello")]);
