@@ -264,6 +264,10 @@ export const SECTIONS = [
           ),
           t(LOCK, "a lock naming a live pid with another start time, or from another boot, is stolen"),
           t(LOCK, "steals the lock of a holder killed with SIGKILL at once"),
+          t(
+            "src/internal/process-identity.test.ts",
+            "a process that started after something was made did not make it (a reused pid); a dead one made nothing",
+          ),
         ],
       },
       {
@@ -374,7 +378,7 @@ export const SECTIONS = [
           ),
           t(
             LEFTOVERS,
-            "a dead or reused pid's temporaries and stale locks are leftovers; a live writer's are not",
+            "a dead pid's temporaries and stale locks are leftovers; a live writer's are not, whatever their mtime",
           ),
           t(LEFTOVERS, "prune removes a killed pull's temporary rootfs"),
         ],

@@ -2,7 +2,8 @@
  * What processes killed mid-write leave in a store, and how it is told from a write in progress. Writers name
  * their temporary files and folders `NAME.tmp-<pid>-...` (atomic-write.ts, the rootfs unpack, module import)
  * and lock asides `NAME.stale-<pid>-...` (lock.ts). Such an entry is a leftover when its pid no longer runs, or
- * runs but started after the entry was last changed (the pid was reused: that process did not write it). A
+ * runs but started after the entry was last changed (its ctime: the pid was reused, that process did not
+ * write it). A
  * stale lock file is one too. Pull, prune and `nodewasi check` all sweep with this one rule, so a SIGKILLed
  * unpack's 65 MB temporary rootfs goes at the next pull, and a live pull's never does.
  */
@@ -34,7 +35,10 @@ export async function inFlight(dir: string, name: string): Promise<boolean> {
   const m = OWNED_RE.exec(name);
   if (m === null) return false;
   const st = await lstat(join(dir, name)).catch(() => undefined);
-  return st !== undefined && mayBeOwner(Number(m[1]), st.mtimeMs);
+  // ctime, not mtime: a writer cannot set it, and link, rename and write all move it. An mtime can lie in the
+  // past (a hard link of an unpacked file keeps the tar's mtime), and a live writer's temporary must not pass
+  // for one a reused pid could not have made.
+  return st !== undefined && mayBeOwner(Number(m[1]), st.ctimeMs);
 }
 
 /**
