@@ -22,7 +22,7 @@ export type Verdict =
 
 /**
  * Verifies the file at `path` against `digest` (and `size` when given). Reads it whole, 1 MiB at a time: about
- * 30 ms for 64 MiB on one core with SHA extensions (bench: `npm run bench -- run`).
+ * 45 ms of CPU for 64 MiB on one core with SHA extensions (bench: `npm run bench -- run`).
  */
 export async function verifyFile(path: string, digest: Digest, size?: number): Promise<Verdict> {
   const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
