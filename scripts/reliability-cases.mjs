@@ -19,6 +19,13 @@ const SERVICE = "src/shim/task-service.test.ts";
 const SHARED = "test/shared-root.test.ts";
 const CLAIM = "src/shim/root-claim.test.ts";
 const ERRORS = "test/task-errors.test.ts";
+const STORE = "test/reliability-store.test.ts";
+const LOCK = "src/oci/lock.test.ts";
+const DIGEST = "src/wasi/module-digest.test.ts";
+const REPAIR = "src/oci/pull-repair.test.ts";
+const CHECK = "src/oci/store-check.test.ts";
+const INDEX = "src/oci/store-index.test.ts";
+const LEFTOVERS = "src/oci/store-leftovers.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -468,6 +475,221 @@ export const SECTIONS = [
           t(SHARED, "four runs that each start a daemon at the same moment all run, served by one daemon"),
           t(SHARED, "a daemon started while the root's owner is still stopping waits for it, then serves"),
         ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: wedged locks and store corruption",
+    cases: [
+      {
+        id: "lock-reused-pid",
+        title: "A stale lock naming a reused pid",
+        asked: "a two-day-old lock whose pid is alive but unrelated: pull, rmi and prune must not hang",
+        tests: [
+          t(
+            STORE,
+            "a two-day-old lock naming a live, unrelated pid (pid reuse) wedges neither pull, rmi nor prune",
+          ),
+          t(
+            LOCK,
+            "a lock naming a live pid that started after the lock was written (pid reuse, old format) is stolen",
+          ),
+          t(LOCK, "a lock naming a live pid with another start time, or from another boot, is stolen"),
+          t(LOCK, "steals the lock of a holder killed with SIGKILL at once"),
+          t(
+            "src/internal/process-identity.test.ts",
+            "a process that started after something was made did not make it (a reused pid); a dead one made nothing",
+          ),
+        ],
+      },
+      {
+        id: "lock-wait",
+        title: "Waiting for a lock says who holds it, and is bounded",
+        asked: "waiting says who holds the lock (pid, since when) and ends with a clear error",
+        tests: [
+          t(STORE, "a command waiting for a live holder says who holds it and since when, then goes on"),
+          t(
+            STORE,
+            "a holder that stopped renewing fails the wait naming its pid; NODEWASI_LOCK_TIMEOUT bounds any wait",
+          ),
+          t(
+            STORE,
+            "a pull waiting for another process's download of a layer says so, also through a shim (run)",
+          ),
+          t(LOCK, "waits for a live holder, says who it is, and takes the lock once released"),
+          t(LOCK, "a live holder that stopped renewing fails the wait, naming it (not stolen)"),
+          t(LOCK, "timeoutMs bounds the wait for a live holder with DeadlineExceeded naming it"),
+          t(LOCK, "a holder renews its lock while it holds it"),
+        ],
+      },
+      {
+        id: "changed-module",
+        title: "A changed module never runs",
+        asked: "a flipped byte in modules/sha256/<digest>: run --pull never must not run it",
+        tests: [
+          t(
+            STORE,
+            "a flipped byte in the stored module: run --pull never refuses it, a pull repairs it, and it runs",
+          ),
+          t(DIGEST, "cold runner: the right digest runs; a changed byte is refused, naming both digests"),
+          t(DIGEST, "warm runner: the right digest runs; a changed byte is refused, naming both digests"),
+          t(
+            "src/shim/bundle-image.test.ts",
+            "the module from the shim's own pull goes to the runner with its digest, so a damaged store copy never runs",
+          ),
+        ],
+      },
+      {
+        id: "pull-repairs",
+        title: "A pull repairs what it finds damaged",
+        asked: "a flipped byte in a layer or manifest blob: a second pull must not exit 0 and leave it",
+        tests: [
+          t(
+            STORE,
+            "a flipped byte in a layer blob or the manifest blob: the second pull repairs it and check finds nothing",
+          ),
+          t(REPAIR, "a flipped byte in the extracted module: extracted again, with its rootfs"),
+          t(REPAIR, "a flipped byte in a layer blob: fetched again"),
+          t(REPAIR, "a flipped byte in the manifest or config blob: stored again"),
+          t(REPAIR, "a raw wasm layer (the module shares its inode with the blob): fetched and linked again"),
+        ],
+      },
+      {
+        id: "check",
+        title: "nodewasi check verifies the whole store and repairs it",
+        asked:
+          "a check command (--help, --json, exit codes, repair) over blobs, modules, records and index.json",
+        tests: [
+          t(
+            STORE,
+            "nodewasi check reports damage (exit 6, --json), and --repair repairs it without the source",
+          ),
+          t(CHECK, "a sound store: everything checked, no problem"),
+          t(
+            CHECK,
+            "a damaged module: reported, then repaired by extracting it again from the stored blobs, no network",
+          ),
+          t(
+            CHECK,
+            "a damaged raw layer (its module shares the inode): removed, and the image listed to be pulled again",
+          ),
+          t(CHECK, "a damaged index.json is rebuilt from its backup; leftovers and junk go"),
+        ],
+      },
+      {
+        id: "damaged-index",
+        title: "A truncated index.json",
+        asked:
+          "every store command must survive a torn index.json, say what is wrong, and check must repair it",
+        tests: [
+          t(
+            STORE,
+            "a truncated index.json: images, rmi, prune, pull and run say what is wrong (exit 6); check --repair restores it",
+          ),
+          t(INDEX, "is written with a backup copy, both by atomic rename"),
+          t(
+            INDEX,
+            "truncated, of the wrong shape, empty, or 200 MB: every reader says it is damaged and what repairs it",
+          ),
+          t(INDEX, "rebuilds from the backup, else from the pull records (the newest record of a name wins)"),
+        ],
+      },
+      {
+        id: "leftovers",
+        title: "Leftovers of killed processes",
+        asked:
+          "a pull SIGKILLed mid-unpack leaves rootfs/<d>.tmp-<pid>-*; a killed process leaves its ingest lock",
+        tests: [
+          t(
+            STORE,
+            "a pull killed with SIGKILL during its unpack leaves a temporary rootfs; the next pull removes it, never a live pull's",
+          ),
+          t(
+            STORE,
+            "a killed process's ingest lock and partial download: check reports them, check --repair removes them",
+          ),
+          t(
+            LEFTOVERS,
+            "a dead pid's temporaries and stale locks are leftovers; a live writer's are not, whatever their mtime",
+          ),
+          t(LEFTOVERS, "prune removes a killed pull's temporary rootfs"),
+        ],
+      },
+      {
+        id: "store-messages",
+        title: "Messages: refused layers, unpack limits, manifest size",
+        asked:
+          "no digest hint on a hostile-layer refusal; no setting that does not exist; a grammatical size message",
+        tests: [
+          t(
+            STORE,
+            "hostile-layer refusals say what was refused and why, with no digest hint and no advice to pull again",
+          ),
+          t(
+            "src/cli/report-error.test.ts",
+            "a refused hostile layer says what was refused and why, with no digest hint and no pull-again advice",
+          ),
+          t("src/cli/report-error.test.ts", "a digest mismatch in a transfer keeps its hint to pull again"),
+          t(
+            "src/oci/unpack-limits.test.ts",
+            "names the limit it enforces and no setting that does not exist",
+          ),
+          t(
+            "src/oci/registry/registry-client.test.ts",
+            "stops reading a manifest over 4 MiB, declared or streamed",
+          ),
+        ],
+      },
+      {
+        id: "prune-during-pull",
+        title: "Found: a prune during a pull deleted what the pull had stored",
+        asked: "two prunes and a pull at once",
+        tests: [
+          t(
+            "src/oci/store-prune.test.ts",
+            "a prune while a pull is in flight leaves the pull's content alone",
+          ),
+        ],
+      },
+      {
+        id: "index-deleted",
+        title:
+          "Found: a deleted index.json was silently replaced by an empty one, and prune then deleted everything",
+        asked: "an index.json lost while the store holds content",
+        tests: [
+          t(
+            STORE,
+            "index.json deleted: prune refuses and deletes nothing; check --repair rebuilds the names from the pull records",
+          ),
+          t(
+            INDEX,
+            "a store with content whose index.json is gone is damaged, not new: prune deletes nothing",
+          ),
+        ],
+      },
+      {
+        id: "index-size",
+        title: "Found: a store with about 10,000 names could no longer be read",
+        asked: "index.json held to a registry manifest's 4 MiB cap",
+        tests: [t(INDEX, "holds more names than a registry manifest's 4 MiB (12,000 names)")],
+      },
+      {
+        id: "blob-not-a-file",
+        title: "Found: a blob replaced by a directory or a symlink wedged every pull of its image",
+        asked: "a blob file replaced by a symlink or a directory",
+        tests: [
+          t(
+            REPAIR,
+            "a blob replaced by a directory or a symlink: removed and fetched again (it used to wedge the pull)",
+          ),
+          t(CHECK, "a damaged index.json is rebuilt from its backup; leftovers and junk go"),
+        ],
+      },
+      {
+        id: "prune-damaged-manifest",
+        title: "Found: prune deleted the layers, module and rootfs of an image whose manifest was damaged",
+        asked: "prune over a store with a damaged manifest",
+        tests: [t(REPAIR, "prune refuses to guess past a damaged manifest and deletes nothing")],
       },
     ],
   },

@@ -130,6 +130,20 @@ export function toPullEvent(msg: PullProgressMsg): PullEvent | undefined {
         size: Number(event.value.size),
         cached: event.value.cached,
       };
+    case "waiting":
+      return {
+        type: "waiting",
+        what: event.value.what,
+        holder: event.value.holder,
+        waitedMs: Number(event.value.waitedMs),
+      };
+    case "repaired":
+      return {
+        type: "repaired",
+        path: event.value.path,
+        problem: event.value.problem,
+        action: event.value.action,
+      };
     default:
       return undefined;
   }

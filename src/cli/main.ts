@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { defaultRoot } from "../internal/index.js";
 import { buildCommand } from "./build-command.js";
+import { checkCommand } from "./check-command.js";
 import type { CliState } from "./context.js";
 import { copyCommand } from "./copy-command.js";
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from "./exit-code.js";
@@ -68,6 +69,8 @@ export function createProgram(state: CliState): Command {
       "after",
       `
 The state root defaults to $NODEWASI_ROOT, else /var/lib/nodewasi as root, else ~/.local/share/nodewasi.
+A command that finds the store locked by another process says who holds it and waits while that process
+runs and renews its lock; $NODEWASI_LOCK_TIMEOUT (seconds) bounds the wait.
 The shim's socket defaults to $NODEWASI_ADDRESS, else /run/nodewasi/nodewasi.sock as root, else
 $XDG_RUNTIME_DIR/nodewasi/nodewasi.sock; \`nodewasi run\` starts a shim there when none listens.
 
@@ -81,6 +84,7 @@ Examples:
   $ nodewasi --root /tmp/nodewasi pull --plain-http 127.0.0.1:5000/hello:v1
   $ nodewasi build examples/hello/hello.wasm -t hello:v1 && nodewasi run --rm hello:v1
   $ nodewasi push 127.0.0.1:5000/hello:v1 && nodewasi copy 127.0.0.1:5000/hello:v1 oci:./hello:v1
+  $ nodewasi check --repair
 ${EXIT_CODES_HELP}
 `,
     );
@@ -94,6 +98,7 @@ ${EXIT_CODES_HELP}
   inspectCommand(program, state);
   rmiCommand(program, state);
   pruneCommand(program, state);
+  checkCommand(program, state);
   buildCommand(program, state);
   shimCommand(program, state, packageVersion());
   pushCommand(program, state);

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import type { PullResult } from "../oci/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { formatBytes } from "./format.js";
+import { lockTimeoutMs } from "./open-store.js";
 import { runTransfer } from "./transfer.js";
 
 interface PullFlags {
@@ -49,6 +50,8 @@ Examples:
       // an InvalidArgument after this point is about the image, not the command line (asContentError).
       oci.sourceName(ref);
       const platform = flags.platform === undefined ? undefined : oci.parsePlatform(flags.platform);
+      const timeout = lockTimeoutMs();
+      const lockTimeout = timeout === undefined ? {} : { lockTimeoutMs: timeout };
       const result = await runTransfer(
         ctx,
         { progress: !flags.quiet && !flags.json, what: `pull of ${ref}` },
@@ -56,6 +59,7 @@ Examples:
           oci.pull(ref, {
             root: ctx.root,
             logger: ctx.logger,
+            ...lockTimeout,
             signal: t.signal,
             ...(platform ? { platform } : {}),
             ...(flags.plainHttp ? { plainHttp: true } : {}),

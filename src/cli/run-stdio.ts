@@ -7,12 +7,11 @@
  */
 import { execFile } from "node:child_process";
 import { closeSync, constants, open, openSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Code, ShimError } from "../internal/index.js";
-import { isAlive } from "../oci/index.js";
+import { Code, mayBeOwner, ShimError } from "../internal/index.js";
 
 const openAsync = promisify(open);
 const execFileAsync = promisify(execFile);
@@ -29,12 +28,16 @@ const RUN_DIR = /^run-(\d+)-[A-Za-z0-9]{6}$/;
 
 /**
  * Removes the run folders in `ioDir` whose command is no longer alive (it was killed before it could remove
- * them). The daemon calls it when it starts. A pid reused since only keeps a folder longer.
+ * them). The daemon calls it when it starts. A pid reused by a process that started after the folder was made
+ * is not its command (mayBeOwner), so that folder goes too.
  */
 export async function removeDeadRunDirs(ioDir: string): Promise<void> {
   for (const name of await readdir(ioDir).catch(() => [] as string[])) {
     const pid = Number(RUN_DIR.exec(name)?.[1] ?? 0);
-    if (pid > 0 && !isAlive(pid)) await rm(join(ioDir, name), { recursive: true, force: true });
+    if (pid <= 0) continue;
+    const dir = join(ioDir, name);
+    const made = await stat(dir).catch(() => undefined);
+    if (made && !mayBeOwner(pid, made.ctimeMs)) await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -7,6 +7,7 @@ export * from "./digest.js";
 export * from "./identifier.js";
 export * from "./log.js";
 export * from "./paths.js";
+export * from "./process-identity.js";
 export * from "./root-owner.js";
 export * from "./shim-error.js";
 export * from "./socket-probe.js";

@@ -150,7 +150,7 @@ export function pushHint(status: number, codes: readonly string[], name: string)
     return "the registry refused the manifest: it may not accept this media type or artifact (check its documentation for OCI artifact support)";
   }
   if (has("DIGEST_INVALID") || has("BLOB_UPLOAD_INVALID") || has("BLOB_UPLOAD_UNKNOWN")) {
-    return "the bytes sent do not match their digest: the source's copy is corrupt (pull or build it again), a proxy changed them, or the upload session expired; push again";
+    return "the bytes sent do not match their digest: the source's copy is corrupt (`nodewasi check` finds damage in the store, and a pull replaces it), a proxy changed them, or the upload session expired; push again";
   }
   if (status === 429 || has("TOOMANYREQUESTS"))
     return "the registry is rate limiting pushes; wait and push again";

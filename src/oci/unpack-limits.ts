@@ -74,6 +74,7 @@ export class InflationGuard {
   }
 }
 
+/** These limits are fixed (not settable), so the refusal names the limit and why, and no setting to change. */
 function tooBig(msg: string): ShimError {
-  return invalidArgument(`${msg}; if the image is genuine, raise the unpack limits`);
+  return invalidArgument(`${msg}: refused by nodewasi's unpack limits, which stop decompression bombs`);
 }

@@ -91,6 +91,15 @@ export function progressMsg(e: PullEvent): MessageInitShape<typeof PullProgressS
       };
     case "extracted":
       return { event: { case: "extracted", value: { ...e, size: BigInt(e.size) } } };
+    case "waiting":
+      return {
+        event: {
+          case: "waiting",
+          value: { what: e.what, holder: e.holder, waitedMs: BigInt(Math.round(e.waitedMs)) },
+        },
+      };
+    case "repaired":
+      return { event: { case: "repaired", value: { path: e.path, problem: e.problem, action: e.action } } };
   }
 }
 

@@ -166,6 +166,7 @@ export class ChildRunner implements Runner {
       if (spec.stderr === spec.stdout) child.stderr = child.stdout;
       if (spec.memoryLimit !== undefined) child.maxPages = pagesFor(spec.memoryLimit);
       if (spec.entry !== undefined) child.entry = spec.entry;
+      if (spec.moduleDigest !== undefined) child.moduleDigest = spec.moduleDigest;
       const warm = extra.length === 0 ? this.takeWarm(child) : undefined;
       const runner = warm?.runner ?? this.spawnCold(spec, extra, child);
       const sent = warm?.spec ?? child;

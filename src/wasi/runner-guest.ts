@@ -8,7 +8,7 @@
 import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
-import { Code, ShimError } from "../internal/index.js";
+import { Code, ShimError, sha256 } from "../internal/index.js";
 import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
@@ -80,6 +80,15 @@ function prepare(spec: ChildSpec): Prepared {
       `${what}: cannot read it (${(cause as Error).message}); check the image's entrypoint`,
       { cause },
     );
+  }
+  if (spec.moduleDigest !== undefined) {
+    const actual = sha256(bytes);
+    if (actual !== spec.moduleDigest) {
+      throw new ShimError(
+        Code.DataLoss,
+        `${what}: its bytes hash to ${actual}, not ${spec.moduleDigest}: it was changed or damaged after it was stored; refusing to run it`,
+      );
+    }
   }
   if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
   let mod: WasmModule;

@@ -20,6 +20,12 @@ export type StdioTarget =
 export interface RunSpec {
   /** Path of the module file on the host. */
   module: string;
+  /**
+   * What the module's bytes must hash to (`sha256:<hex>`), when the caller knows (a module from the content
+   * store). The runner hashes the very bytes it compiles, so a module changed or damaged since it was stored
+   * never runs, at no extra read (about 45 ms of CPU per 64 MiB).
+   */
+  moduleDigest?: string;
   /** argv as the guest sees it; argv[0] is usually the module's path in the image. */
   args: string[];
   env: Record<string, string>;

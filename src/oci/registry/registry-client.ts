@@ -102,7 +102,7 @@ export class RegistryClient {
     const declared = Number(header(res.headers, "content-length"));
     if (declared > MAX_MANIFEST_BYTES) {
       discard(res.body);
-      throw tooBig(name, `declares ${declared} bytes`);
+      throw tooBig(name, `declares ${declared} bytes, more`);
     }
     const { bytes, truncated } = await readCapped(res.body, MAX_MANIFEST_BYTES);
     if (truncated) throw tooBig(name, "sent more");
