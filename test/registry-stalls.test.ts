@@ -256,6 +256,33 @@ describe("stalled registries", { skip: skip ?? false }, () => {
     }
   });
 
+  test("an HTML page where the manifest should be: Unavailable naming the host, not corrupt content", async (t) => {
+    const p = await pullWith([
+      {
+        method: "GET",
+        path: manifestPath,
+        fault: {
+          kind: "answer",
+          status: 200,
+          headers: { "content-type": "text/html" },
+          body: "<html><body>Log in to the hotel network</body></html>",
+        },
+      },
+    ]);
+    const err = await p.run.then(
+      () => assert.fail("the pull succeeded"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ShimError, String(err));
+    assert.equal(Code[err.code], Code[Code.Unavailable], err.message);
+    assert.match(
+      err.rawMessage,
+      /127\.0\.0\.1:\d+ answered GET \/v2\/stalls\/raw\/manifests\/v1 with an HTML page/,
+    );
+    assert.match(err.rawMessage, /check the registry address/);
+    recordFigures(t, { answer: "200 text/html for the manifest", error: "Unavailable (exit 5)" });
+  });
+
   describe("push", () => {
     let layout: string;
     let layer: string;

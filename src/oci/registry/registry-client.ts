@@ -112,6 +112,13 @@ export class RegistryClient {
       MAX_MANIFEST_BYTES,
       (said) => tooBig(name, said),
     );
+    if (isHtml(header(res.headers, "content-type"), bytes)) {
+      throw new ShimError(
+        Code.Unavailable,
+        `manifest ${name}: ${res.url.host} answered GET ${res.url.pathname} with an HTML page, not a manifest: a web server, proxy or login portal answers there instead of a registry; check the registry address and your network`,
+        { details: { url: `${res.url.origin}${res.url.pathname}` } },
+      );
+    }
     const digest = sha256(bytes);
     if (ref.digest && digest !== ref.digest) {
       throw dataLoss(`manifest ${name}: the registry sent bytes that hash to ${digest}; refusing them`, {
@@ -278,6 +285,17 @@ function tooBig(name: string, what: string): ShimError {
     `manifest ${name}: the registry ${what} than the ${MAX_MANIFEST_BYTES}-byte manifest limit; refusing to read it (is this reference an image?)`,
     { details: { limit: MAX_MANIFEST_BYTES } },
   );
+}
+
+/**
+ * Whether a 200 answer to a manifest request is a web page: served as HTML, or starting with `<` (no manifest
+ * format does). Captive portals, misrouted proxies and web servers answer so; reporting it as a malformed or
+ * corrupt manifest would send the user after the image instead of the network.
+ */
+function isHtml(contentType: string | undefined, bytes: Buffer): boolean {
+  const ct = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (ct === "text/html" || ct === "application/xhtml+xml") return true;
+  return /^\s*</.test(bytes.subarray(0, 64).toString("latin1"));
 }
 
 /**
