@@ -1,16 +1,17 @@
 /**
  * Stalled registries as users meet them (issue 10, items 2 and 10): the real bin/nodewasi against a real
  * registry behind the fault proxy. `--registry-timeout` and `$NODEWASI_REGISTRY_TIMEOUT` reach `pull` and,
- * through the shim daemon, `run`; a stall exits 5 naming the host and the phase; and a stalled pull in the
- * daemon does not hold up its other work.
+ * through the shim daemon, `run`; a stall exits 5 naming the host and the phase; a stalled pull in the daemon
+ * does not hold up its other work; and a daemon that dies mid-pull is reported as such, with its log.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
+  alive,
   BIN,
   type CliWork,
   cli,
@@ -179,5 +180,25 @@ describe("stalled registries, from the command line", { skip: skip ?? false }, (
       "stalled pulls": 1,
       "served meanwhile": "a pull and run from a registry, a run of a stored image, ps",
     });
+  });
+
+  test("a daemon that dies mid-pull: run says the shim daemon went away and where its log is", async (t) => {
+    await stopShim(work.address); // the daemon is started by the run below, so its log is shim.log
+    proxy.setRules([{ path: blobPath, occurrences: "all", fault: { kind: "stall", afterBytes: 4096 } }]);
+    const first = proxy.requests.length;
+    const child = spawnCli(work, ["run", "--rm", "--pull", "always", `${proxy.host}/stalls/raw:v1`]);
+    const ended = finished(child);
+    await until("the stalled blob request", () => stalledSince(first), 30_000);
+    const pid = await shimPid(work.address);
+    assert.ok(pid !== undefined, "a daemon serves the pull");
+    process.kill(pid, "SIGKILL");
+    await until("the daemon to die", () => !alive(pid), 10_000);
+    const r = await ended;
+    const log = join(dirname(work.address), "shim.log");
+    assert.match(r.stderr, /the shim daemon .* went away/, r.stderr);
+    assert.ok(r.stderr.includes(log), `names the log ${log}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /plain-http/);
+    assert.equal(r.code, 1, r.stderr);
+    recordFigures(t, { "daemon killed": "SIGKILL, mid-pull", "exit code": 1, "names its log": true });
   });
 });

@@ -110,8 +110,9 @@ Examples:
         ...(flags.plainHttp ? { plainHttp: true } : {}),
       });
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
-      const { connectShim } = await import("./shim-client.js");
+      const { connectShim, explainShimLoss } = await import("./shim-client.js");
       const shim = (await connectShim(ctx, address, { start: true }))!;
+      let doing = `the pull of ${ref}`;
       try {
         const pulling = new AbortController();
         const onPullSignal = () => pulling.abort(new ShimError(Code.Canceled, `pull of ${ref}`));
@@ -132,6 +133,7 @@ Examples:
         } finally {
           process.off("SIGINT", onPullSignal);
         }
+        doing = `task ${id}`;
         const { attachedRun, runTask } = await import("./run-task.js");
         if (flags.detach) {
           const log = logPathFor(ctx.root, id);
@@ -157,6 +159,8 @@ Examples:
           remove: flags.rm === true,
           ioDir: ioDirFor(address),
         });
+      } catch (err) {
+        throw await explainShimLoss(err, address, doing);
       } finally {
         shim.close();
       }
