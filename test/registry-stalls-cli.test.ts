@@ -54,6 +54,7 @@ describe("stalled registries, from the command line", { skip: skip ?? false }, (
   });
   after(async () => {
     await stopShim(work.address);
+    await stopShim(join(work.dir, "env-daemon", "shim.sock"));
     await proxy?.stop();
     await registry?.stop();
     await rm(work.dir, { recursive: true, force: true });
