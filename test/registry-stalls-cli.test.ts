@@ -125,22 +125,20 @@ describe("stalled registries, from the command line", { skip: skip ?? false }, (
   });
 
   test("a daemon started with NODEWASI_REGISTRY_TIMEOUT uses it for a run that sets none", async () => {
+    // A root of its own: a root has one daemon at a time, and work.root's is the auto-started one.
+    const root = join(work.dir, "env-daemon", "root");
     const address = join(work.dir, "env-daemon", "shim.sock");
-    const daemon = spawn(
-      process.execPath,
-      [BIN, "--root", work.root, "--address", address, "shim", "serve"],
-      {
-        env: { ...process.env, ...work.env, NODEWASI_REGISTRY_TIMEOUT: "1s" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const daemon = spawn(process.execPath, [BIN, "--root", root, "--address", address, "shim", "serve"], {
+      env: { ...process.env, ...work.env, NODEWASI_REGISTRY_TIMEOUT: "1s" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const stopped = finished(daemon);
     try {
-      await until("the daemon's socket", () => existsSync(address), 30_000);
+      await until("the daemon's socket", () => existsSync(address) || daemon.exitCode !== null, 30_000);
+      assert.equal(daemon.exitCode, null, "the daemon serves");
       proxy.setRules([{ path: manifestPath, occurrences: "all", fault: { kind: "silence" } }]);
-      const r = await cli(work, ["run", "--rm", "--pull", "always", `${proxy.host}/stalls/raw:v1`], {
-        address,
-      });
+      const ref = `${proxy.host}/stalls/raw:v1`;
+      const r = await cli(work, ["--root", root, "run", "--rm", "--pull", "always", ref], { address });
       assertStallExit(r, /no answer came within 1s \(2 tries\)/);
     } finally {
       daemon.kill("SIGTERM");
