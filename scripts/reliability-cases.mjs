@@ -26,6 +26,8 @@ const REPAIR = "src/oci/pull-repair.test.ts";
 const CHECK = "src/oci/store-check.test.ts";
 const INDEX = "src/oci/store-index.test.ts";
 const LEFTOVERS = "src/oci/store-leftovers.test.ts";
+const STALLS = "test/registry-stalls.test.ts";
+const STALLS_CLI = "test/registry-stalls-cli.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -690,6 +692,148 @@ export const SECTIONS = [
         title: "Found: prune deleted the layers, module and rootfs of an image whose manifest was damaged",
         asked: "prune over a store with a damaged manifest",
         tests: [t(REPAIR, "prune refuses to guess past a damaged manifest and deletes nothing")],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: stalled registries",
+    cases: [
+      {
+        id: "registry-stalls",
+        title: "A registry that stalls: given up within two timeouts, naming the host and the phase",
+        asked:
+          "a registry that accepts the connection but never answers, sends headers and then nothing, or sends 4 KiB of a blob and stalls; a host that never completes the connection (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a registry that takes the request and never answers: DeadlineExceeded after two tries"),
+          t(
+            STALLS,
+            "headers, then a body that never comes: DeadlineExceeded naming the host, no blob stored",
+          ),
+          t(STALLS, "4 KiB of a blob, then silence, every time: given up at the second stall"),
+          t(STALLS, "4 KiB of a blob, then silence, once: resumed with Range, the blob verifies"),
+          t(STALLS, "a host whose connections never complete: DeadlineExceeded naming the connect phase"),
+        ],
+      },
+      {
+        id: "registry-trickle",
+        title: "A slow transfer that keeps moving is not given up",
+        asked: "a stalled transfer is given up, a slow but moving one is not (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a trickle that keeps moving is never given up, though it lasts longer than the timeout"),
+        ],
+      },
+      {
+        id: "push-stalls",
+        title: "A registry that stalls during push",
+        asked: "a registry that stalls on a PUT or PATCH (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a registry that stops reading the blob upload: DeadlineExceeded after two sessions"),
+          t(STALLS, "a registry that never answers the manifest PUT: DeadlineExceeded after two tries"),
+        ],
+      },
+      {
+        id: "token-stalls",
+        title: "A token server that stalls",
+        asked: "the token server (bearer auth realm) stalls (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a token server that never answers: DeadlineExceeded naming the token server"),
+          t(
+            STALLS,
+            "a token server that answered once, stalling the next time, does not stop a pull that has its token",
+          ),
+        ],
+      },
+      {
+        id: "registry-timeout-setting",
+        title: "The timeout is set by flag or environment, for pull and for run through the daemon; exit 5",
+        asked: "settable by flag and environment variable; exit code 5; `nodewasi run`'s daemon honours it",
+        tests: [
+          t(
+            STALLS_CLI,
+            "pull --registry-timeout 1s against a registry that never answers exits 5 naming host and phase",
+          ),
+          t(STALLS_CLI, "NODEWASI_REGISTRY_TIMEOUT sets it too: a body that stalls exits 5"),
+          t(
+            STALLS_CLI,
+            "a timeout that is not a duration is a usage error (exit 2), from the flag or the environment",
+          ),
+          t(
+            STALLS_CLI,
+            "run --registry-timeout 1s: the daemon's pull honours it, and run exits 5 naming host and phase",
+          ),
+          t(STALLS_CLI, "a daemon started with NODEWASI_REGISTRY_TIMEOUT uses it for a run that sets none"),
+        ],
+      },
+      {
+        id: "daemon-stalled-pull",
+        title: "One stalled pull does not block the daemon",
+        asked: "one stalled pull never blocks the daemon's other work (issue 10, item 2)",
+        tests: [
+          t(
+            STALLS_CLI,
+            "one stalled pull in the daemon holds up neither another pull, a run of a stored image, nor ps",
+          ),
+        ],
+      },
+      {
+        id: "daemon-dies-mid-pull",
+        title: "A daemon that dies mid-pull is reported as such, with its log",
+        asked: "a daemon that dies mid-pull made the CLI suggest --plain-http (issue 10, item 10)",
+        tests: [
+          t(
+            STALLS_CLI,
+            "a daemon that dies mid-pull: run says the shim daemon went away and where its log is",
+          ),
+        ],
+      },
+      {
+        id: "manifest-trickle",
+        title: "A manifest streamed forever (found)",
+        asked:
+          "found: a manifest sent a few bytes at a time held a pull forever, the idle timeout never firing",
+        tests: [
+          t(STALLS, "a manifest streamed forever, a few bytes at a time, is given up within the timeout"),
+        ],
+      },
+      {
+        id: "manifest-body-break",
+        title: "A manifest body that breaks part way (found)",
+        asked:
+          "found: a manifest cut mid-body failed the pull at once (exit 1, undici's bare message) instead of being asked for again",
+        tests: [t(STALLS, "a manifest whose body breaks part way is asked for again, and the pull succeeds")],
+      },
+      {
+        id: "redirect-host",
+        title: "A blob redirected to a storage host that fails (found)",
+        asked:
+          "found: a failure at a blob's storage host was reported against the registry that redirected there",
+        tests: [
+          t(
+            STALLS,
+            "a blob redirected to a storage host that never connects: the error names the storage host",
+          ),
+        ],
+      },
+      {
+        id: "html-manifest",
+        title: "An HTML page where the manifest should be (found)",
+        asked:
+          "found: a login portal or web server answering 200 text/html was reported as corrupt content (exit 6, 'pull again')",
+        tests: [
+          t(
+            STALLS,
+            "an HTML page where the manifest should be: Unavailable naming the host, not corrupt content",
+          ),
+        ],
+      },
+      {
+        id: "huge-token",
+        title: "A token answer of more than 1 MiB (found)",
+        asked:
+          "found: an oversized token answer was silently cut at 1 MiB and reported as 'answered 200 without a token'",
+        tests: [
+          t(STALLS, "a token answer of more than 1 MiB is refused as such, not read as a missing token"),
+        ],
       },
     ],
   },

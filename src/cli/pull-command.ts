@@ -32,7 +32,9 @@ export function pullCommand(parent: Command, state: CliState): Command {
       "after",
       `
 The platform preference is wasip1/wasm, wasi/wasm, wasi/wasm32, wasm32/wasi. Progress goes to stderr: bars on a
-terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored.
+terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored, and resumes
+a download that broke or stalled. A registry silent for longer than the global --registry-timeout (default
+30s; $NODEWASI_REGISTRY_TIMEOUT) is tried once more, then the pull exits 5 naming the host and the phase.
 
 Examples:
   $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest
@@ -40,6 +42,7 @@ Examples:
   $ nodewasi pull oci:./examples/images/hello:latest
   $ nodewasi pull oci-archive:./hello.tar:v1
   $ nodewasi pull --plain-http registry.lan:5000/tools/hello:v1
+  $ nodewasi --registry-timeout 2m pull registry.far-away.example/tools/hello:v1
   $ nodewasi pull --json 127.0.0.1:5000/hello:latest | jq -r .module.path
   $ MODULE=$(nodewasi pull -q oci:./examples/images/hello:latest)`,
     )
@@ -63,6 +66,7 @@ Examples:
             signal: t.signal,
             ...(platform ? { platform } : {}),
             ...(flags.plainHttp ? { plainHttp: true } : {}),
+            ...(ctx.registryTimeoutMs !== undefined ? { registryTimeoutMs: ctx.registryTimeoutMs } : {}),
             ...(t.onEvent ? { onEvent: t.onEvent } : {}),
           }),
         (r) => ({

@@ -73,7 +73,8 @@ A shim daemon serves the task: the one listening on --address, else one started 
 beside its socket and exits after 30 s idle ($NODEWASI_IDLE_TIMEOUT seconds when set). The exit status is the
 guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C: 130). Failures before the guest
 runs exit with nodewasi's codes (nodewasi --help): 2 for a bad flag, 3 when the image is not found (or not
-stored with --pull never). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
+stored with --pull never), 5 when the registry cannot be reached or stalls (the daemon's pull honours the global
+--registry-timeout). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
 
 Examples:
   $ nodewasi run oci:examples/images/hello:latest
@@ -81,6 +82,7 @@ Examples:
   $ nodewasi run --rm -e GREETING=hi --mount ./data:/data REF /data/in.txt
   $ echo hello | nodewasi run --rm -i REF
   $ nodewasi run --memory 64m --pull never REF
+  $ nodewasi --registry-timeout 2m run --rm registry.far-away.example/tools/hello:v1
   $ ID=$(nodewasi run -d REF) && nodewasi logs -f "$ID" && nodewasi rm "$ID"`,
     )
     .action(async (ref: string, args: string[], flags: RunFlags, cmd: Command) => {
@@ -108,8 +110,9 @@ Examples:
         ...(flags.plainHttp ? { plainHttp: true } : {}),
       });
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
-      const { connectShim } = await import("./shim-client.js");
+      const { connectShim, explainShimLoss } = await import("./shim-client.js");
       const shim = (await connectShim(ctx, address, { start: true }))!;
+      let doing = `the pull of ${ref}`;
       try {
         const pulling = new AbortController();
         const onPullSignal = () => pulling.abort(new ShimError(Code.Canceled, `pull of ${ref}`));
@@ -121,6 +124,7 @@ Examples:
             policy: flags.pull,
             progress: true,
             signal: pulling.signal,
+            ...(ctx.registryTimeoutMs !== undefined ? { registryTimeoutMs: ctx.registryTimeoutMs } : {}),
             ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
             ...(flags.plainHttp ? { plainHttp: true } : {}),
           });
@@ -129,6 +133,7 @@ Examples:
         } finally {
           process.off("SIGINT", onPullSignal);
         }
+        doing = `task ${id}`;
         const { attachedRun, runTask } = await import("./run-task.js");
         if (flags.detach) {
           const log = logPathFor(ctx.root, id);
@@ -154,6 +159,8 @@ Examples:
           remove: flags.rm === true,
           ioDir: ioDirFor(address),
         });
+      } catch (err) {
+        throw await explainShimLoss(err, address, doing);
       } finally {
         shim.close();
       }

@@ -4,6 +4,7 @@
  */
 export * from "./abort.js";
 export * from "./digest.js";
+export * from "./duration.js";
 export * from "./identifier.js";
 export * from "./log.js";
 export * from "./paths.js";

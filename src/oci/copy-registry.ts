@@ -9,7 +9,7 @@
 import { Readable } from "node:stream";
 import { dataLoss, ShimError, sleep } from "../internal/index.js";
 import type { BlobOutcome, CopyOptions, ImageDestination, PutBlobOptions } from "./copy-types.js";
-import { isRetryable } from "./fetch-blob.js";
+import { isRetryable, isStall, STALL_ATTEMPTS } from "./fetch-blob.js";
 import type { ImageSource } from "./image-source.js";
 import { formatReference, type Reference } from "./reference.js";
 import type { RegistryClient } from "./registry/index.js";
@@ -40,6 +40,7 @@ export function registryDestination(
 
   const upload = async (desc: Descriptor, source: ImageSource, o: PutBlobOptions): Promise<void> => {
     const emit = o.onEvent;
+    let stalls = 0;
     for (let attempt = 1; ; attempt++) {
       emit({
         type: "blob-start",
@@ -56,7 +57,10 @@ export function registryDestination(
         });
         return;
       } catch (err) {
-        if (attempt >= attempts || !isRetryable(err) || o.signal?.aborted) throw ShimError.from(err);
+        if (isStall(err)) stalls++;
+        const wedged = stalls >= STALL_ATTEMPTS;
+        if (wedged || attempt >= attempts || !isRetryable(err) || o.signal?.aborted)
+          throw ShimError.from(err);
         const delayMs = Math.min(5000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
         const reason = err instanceof Error ? err.message : String(err);
         emit({ type: "blob-retry", digest: desc.digest, offset: 0, attempt, delayMs, reason });

@@ -13,6 +13,11 @@ export interface PullOptions {
   platform?: Platform;
   /** Allow plain HTTP to non-loopback registries. */
   plainHttp?: boolean;
+  /**
+   * The longest a registry may stay silent, in ms: connecting, before answering, between body bytes (0: no
+   * limit). Default `$NODEWASI_REGISTRY_TIMEOUT`, else 30 s (oci/registry/timeouts.ts).
+   */
+  registryTimeoutMs?: number;
   /** Parallel layer downloads (default 4). */
   concurrency?: number;
   /** The longest wait for a store lock another live process holds (default: while it renews it; lock.ts). */

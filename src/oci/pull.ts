@@ -24,6 +24,7 @@ import { Annotation, type Descriptor, type ImageConfig, type Platform } from "./
 export async function pull(input: string, opts: PullOptions = {}): Promise<PullResult> {
   const { source, name } = await openSource(input, {
     ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
+    ...(opts.registryTimeoutMs !== undefined ? { registryTimeoutMs: opts.registryTimeoutMs } : {}),
     logger: opts.logger ?? silentLogger,
   });
   try {

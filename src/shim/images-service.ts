@@ -122,6 +122,7 @@ export class ImagesService implements Impl {
         ...(req.platform ? { platform: oci.parsePlatform(req.platform) } : {}),
         plainHttp: req.plainHttp,
         ...(req.concurrency ? { concurrency: req.concurrency } : {}),
+        ...(req.registryTimeoutMs !== undefined ? { registryTimeoutMs: req.registryTimeoutMs } : {}),
         signal: ctx.signal,
         // Progress is sampled: a byte counter per chunk would flood the stream; start, done and every 1% pass.
         onEvent: (e) => {
