@@ -185,7 +185,7 @@ export class ChildRunner implements Runner {
         pid = await runner.ready;
         await runner.run(sent);
       } catch (err) {
-        runner.child.kill("SIGKILL");
+        runner.killGroup("SIGKILL");
         throw err;
       } finally {
         for (const l of loggers) l.release();
@@ -203,16 +203,13 @@ export class ChildRunner implements Runner {
     this.warm.length = 0;
     for (const r of all) {
       r.setRef(true); // an idle warm runner is unref'd; its end must keep the loop alive while we await it
-      r.child.kill("SIGKILL");
-      // Under bwrap the kill reaches bwrap; its sandboxed child dies through --die-with-parent, unless bwrap
-      // was killed before it armed that, leaving a runner that holds our IPC and stderr pipes open, so the
-      // child's "close" never came (a close() that hung, seen under load). Closing our ends makes such a
-      // runner see the disconnect and kill itself (runner-main.ts), and lets "close" fire.
-      if (r.child.connected) r.child.disconnect();
-      r.child.stderr?.destroy();
+      // The whole group: under bwrap, a child that has not armed --die-with-parent yet too (sandbox.ts). Our
+      // ends of its pipes stay open: Node emits "close" only once it reads EOF on the IPC channel, never after
+      // a disconnect() of our own, so closing them made every close() wait out the bound below.
+      r.killGroup("SIGKILL");
     }
-    // Bounded: a close that never returns (a runner stuck in bwrap's setup, seen rarely under load) would
-    // hang the shim's shutdown; what has not ended by then is killed again by pid and reported.
+    // Bounded all the same, so that nothing unforeseen can hang the shim's shutdown; what has not ended by
+    // then is killed again by pid and reported.
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS);
@@ -277,7 +274,7 @@ export class ChildRunner implements Runner {
     this.binds = now;
     for (const w of this.warm.splice(0)) {
       this.log.debug("runner: pool directories changed, replacing a warm runner", { pid: w.runner.pid });
-      w.runner.child.kill("SIGKILL");
+      w.runner.killGroup("SIGKILL");
     }
     this.fill();
   }

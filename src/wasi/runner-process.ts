@@ -66,14 +66,19 @@ export class RunnerProcess {
       ? [opts.sandbox.bwrap, [...opts.sandbox.args, "--", ...node]]
       : [node[0]!, node.slice(1)];
     // The runner's env is empty: the guest's env comes from the spec only, and nothing of the shim's leaks.
-    // Its own session (bwrap: --new-session), so a terminal's ^C reaches the CLI, which forwards it as a Kill,
-    // and not every runner at once.
+    // Its own session and process group (bwrap and the runner under it share it, see sandbox.ts), so a
+    // terminal's ^C reaches the CLI, which forwards it as a Kill, and not every runner at once; and killGroup
+    // ends bwrap and its child in one call.
     this.child = spawn(file, args, {
       stdio: ["ignore", "ignore", "pipe", "ipc", ...(opts.extraStdio ?? [])],
       env: {},
       detached: true,
     });
     this.pid = opts.sandbox ? undefined : this.child.pid;
+    // bwrap that died of something else early (killed from outside) leaves its child in the group, waiting
+    // for a setup that never ends: sweep the group as soon as bwrap is reaped (its id cannot have been reused
+    // while that child holds it, and in the same tick nobody else can have taken it).
+    if (opts.sandbox) this.child.once("exit", () => signalGroup(this.child.pid, "SIGKILL"));
     this.child.stderr?.on("data", (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
     });
@@ -118,6 +123,16 @@ export class RunnerProcess {
     });
   }
 
+  /**
+   * Sends `signal` to the runner's whole process group: bwrap and the runner under it (or the runner alone),
+   * at any stage of their start. Only while our child has not been reaped: until then its pid, which is the
+   * group's id, cannot name anyone else's group.
+   */
+  killGroup(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    signalGroup(this.child.pid, signal);
+  }
+
   /** Keeps an idle warm runner from holding the parent's event loop open (and lets a busy one hold it). */
   setRef(ref: boolean): void {
     const handles = [this.child, this.child.channel, this.child.stderr] as ({
@@ -158,5 +173,14 @@ export class RunnerProcess {
       if (name) return { code, at, signal: name as NodeJS.Signals };
     }
     return { code: code ?? 255, at };
+  }
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
   }
 }
