@@ -13,6 +13,7 @@ import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
+import { exportStartFunction, withStartFunction } from "./start-section.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
 
 const port = parentPort;
@@ -31,14 +32,16 @@ function run(spec: ChildSpec): FromRunner {
     const e = ShimError.from(err, Code.FailedPrecondition);
     return { type: "failed", code: e.code, message: e.rawMessage };
   }
-  const { wasi, instance, fds, errFd, entry } = prepared;
+  const { wasi, instance, fds, errFd, entry, startExport } = prepared;
   post({ type: "started" });
+  // The module's start function, if it had one, runs here as guest code: first thing in _start/_initialize.
+  const guest = startExport === undefined ? instance : withStartFunction(instance, startExport);
   let status: FromRunner;
   try {
     if (entry === undefined) {
-      status = { type: "exit", code: wasi.start(instance) & 0xff };
+      status = { type: "exit", code: wasi.start(guest) & 0xff };
     } else {
-      wasi.initialize(instance);
+      wasi.initialize(guest);
       (instance.exports[entry] as () => unknown)();
       status = { type: "exit", code: 0 };
     }
@@ -67,6 +70,8 @@ interface Prepared {
   fds: number[];
   errFd: number;
   entry: string | undefined;
+  /** The export the module's start function was moved to (start-section.ts), when it had one. */
+  startExport: string | undefined;
 }
 
 function prepare(spec: ChildSpec): Prepared {
@@ -82,6 +87,8 @@ function prepare(spec: ChildSpec): Prepared {
     );
   }
   if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
+  const moved = exportStartFunction(bytes);
+  if (moved) bytes = moved.bytes;
   let mod: WasmModule;
   try {
     mod = compileWatched(bytes, spec.maxPages !== undefined);
@@ -162,7 +169,7 @@ function prepare(spec: ChildSpec): Prepared {
     );
     const imports = watched ? reportingOom(wasiImports, () => instance) : wasiImports;
     instance = new wasm.Instance(mod, imports);
-    return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
+    return { wasi, instance, fds, errFd: stderr, entry: spec.entry, startExport: moved?.name };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
     if (err instanceof ShimError) throw err;
