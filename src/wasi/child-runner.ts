@@ -41,6 +41,7 @@ import {
   type PoolBinds,
   resolvePoolBinds,
 } from "./sandbox.js";
+import { signalNumber, standsIn } from "./signals.js";
 
 /** How a ChildRunner starts runners; every field has a default that suits a shim. */
 export interface ChildRunnerOptions {
@@ -125,8 +126,9 @@ export class ChildRunner implements Runner {
     return findBwrapAsync().then(() => {});
   }
 
-  async start(spec: RunSpec): Promise<RunningProcess> {
+  async start(spec: RunSpec, kill?: AbortSignal): Promise<RunningProcess> {
     if (this.closed) throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
+    kill?.throwIfAborted();
     const loggers: BinaryLogger[] = [];
     const extra: (number | Stream)[] = [];
     /** A stdio fd for the child: the next fd after IPC (3). */
@@ -166,13 +168,14 @@ export class ChildRunner implements Runner {
       if (spec.stderr === spec.stdout) child.stderr = child.stdout;
       if (spec.memoryLimit !== undefined) child.maxPages = pagesFor(spec.memoryLimit);
       if (spec.entry !== undefined) child.entry = spec.entry;
+      kill?.throwIfAborted(); // while a logging binary started
       const warm = extra.length === 0 ? this.takeWarm(child) : undefined;
       const runner = warm?.runner ?? this.spawnCold(spec, extra, child);
       const sent = warm?.spec ?? child;
       this.live.add(runner);
       runner.ended.then((end) => {
         this.live.delete(runner);
-        if (!end.reported && end.status.signal === undefined) {
+        if (!end.reported && end.status.code <= 128) {
           this.log.warn("runner: the runner process ended without reporting a status", {
             module: spec.module,
             code: end.status.code,
@@ -180,14 +183,24 @@ export class ChildRunner implements Runner {
           });
         }
       });
+      // A Kill before the guest started: SIGKILL, whatever the signal (none of the guest's code has run), and
+      // the rejection only once the runner (and under bwrap, bwrap) has ended.
+      const onKill = () => runner.killGroup("SIGKILL");
+      kill?.addEventListener("abort", onKill, { once: true });
       let pid: number;
       try {
         pid = await runner.ready;
         await runner.run(sent);
+        kill?.throwIfAborted(); // aborted just as the guest was about to run
       } catch (err) {
         runner.killGroup("SIGKILL");
+        if (kill?.aborted) {
+          await runner.ended;
+          throw kill.reason;
+        }
         throw err;
       } finally {
+        kill?.removeEventListener("abort", onKill);
         for (const l of loggers) l.release();
       }
       return new RunnerHandle(pid, runner, loggers);
@@ -387,7 +400,7 @@ class RunnerHandle implements RunningProcess {
 
   constructor(
     readonly pid: number,
-    runner: RunnerProcess,
+    private readonly runner: RunnerProcess,
     loggers: BinaryLogger[],
   ) {
     runner.child.once("exit", () => {
@@ -403,10 +416,16 @@ class RunnerHandle implements RunningProcess {
   }
 
   /**
-   * Sends `signal` to the runner. A stopped process keeps every signal but SIGKILL pending, so a paused guest
-   * is also continued: a Kill ends a paused task, as containerd expects of runc.
+   * Sends `signal` to the runner (or SIGKILL for one it cannot take, signals.ts). A stopped process keeps every
+   * signal but SIGKILL pending, so a paused guest is also continued: a Kill ends a paused task, as containerd
+   * expects of runc.
    */
   kill(signal: NodeJS.Signals | number): void {
+    const signo = signalNumber(signal);
+    if (standsIn(signo)) {
+      if (!this.gone) this.runner.killAs(signo);
+      return;
+    }
     this.signal(signal);
     const stop = signal === "SIGSTOP" || signal === constants.signals.SIGSTOP;
     const kill = signal === "SIGKILL" || signal === constants.signals.SIGKILL;

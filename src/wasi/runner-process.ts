@@ -4,12 +4,12 @@
  * ChildRunner for warm and cold runners alike.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { constants } from "node:os";
 import type { Stream } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Code, ShimError } from "../internal/index.js";
 import type { ExitStatus } from "./runner.js";
 import type { ChildSpec, FromRunner, ToRunner } from "./runner-protocol.js";
+import { killedBy, signalNumber } from "./signals.js";
 
 const RUNNER_MAIN = fileURLToPath(new URL("./runner-main.js", import.meta.url));
 const STDERR_KEEP = 4096;
@@ -54,6 +54,8 @@ export class RunnerProcess {
   private startWaiter: { resolve: () => void; reject: (e: ShimError) => void } | undefined;
   private stderrTail = "";
   private gone = false;
+  /** The signal a SIGKILL was sent for (killAs): how the runner is reported to have ended, if it was. */
+  private killedAs: number | undefined;
 
   constructor(opts: SpawnOptions = {}) {
     const node = [
@@ -133,6 +135,15 @@ export class RunnerProcess {
     signalGroup(this.child.pid, signal);
   }
 
+  /**
+   * Ends the runner with SIGKILL on behalf of signal `signo`, which it cannot take itself (signals.ts
+   * `standsIn`); an end by that SIGKILL is reported as an end by `signo`.
+   */
+  killAs(signo: number): void {
+    this.killedAs ??= signo;
+    this.killGroup("SIGKILL");
+  }
+
   /** Keeps an idle warm runner from holding the parent's event loop open (and lets a busy one hold it). */
   setRef(ref: boolean): void {
     const handles = [this.child, this.child.channel, this.child.stderr] as ({
@@ -154,9 +165,10 @@ export class RunnerProcess {
   }
 
   /**
-   * Decision 6: the status the runner reported wins (proc_exit, return, trap); else a signal gives 128+signo.
-   * bwrap turns its child's death by signal into its own exit status 128+signo (it does not die of it), so
-   * under bwrap a status above 128 with no report means a signal too.
+   * Decision 6: the status the runner reported wins (proc_exit, return, trap); else a signal gives 128+signo
+   * (the one a SIGKILL stood in for, if it did). bwrap turns its child's death by signal into its own exit
+   * status 128+signo (it does not die of it), so under bwrap a status above 128 with no report means a signal
+   * too.
    */
   private statusOf(code: number | null, signal: NodeJS.Signals | null, sandboxed: boolean): ExitStatus {
     const at = new Date();
@@ -167,11 +179,10 @@ export class RunnerProcess {
       if (r.oom) s.oom = true;
       return s;
     }
-    if (signal) return { code: 128 + (constants.signals[signal] ?? 0), at, signal };
-    if (sandboxed && code !== null && code > 128) {
-      const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
-      if (name) return { code, at, signal: name as NodeJS.Signals };
-    }
+    let signo = signal ? signalNumber(signal) : undefined;
+    if (signo === undefined && sandboxed && code !== null && code > 128) signo = code - 128;
+    if (signo === 9 && this.killedAs !== undefined) signo = this.killedAs;
+    if (signo !== undefined) return killedBy(signo, at);
     return { code: code ?? 255, at };
   }
 }
