@@ -97,6 +97,14 @@ describe("nodewasi run", () => {
     assert.equal(r.stdout, "");
   });
 
+  it("a --mount of a missing host directory says so (exit 3), whatever the sandbox", async () => {
+    const missing = `${work.dir}/no-such-dir`;
+    const r = await cli(work, ["run", "--rm", "--mount", `${missing}:/data`, work.image("exit-code")]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, new RegExp(`the host directory ${missing} for the guest's /data does not exist`));
+    assert.doesNotMatch(r.stderr, /bwrap/);
+  });
+
   it("refuses bad flags before contacting the shim (exit 2)", async () => {
     for (const args of [
       ["--mount", "/tmp:/data:ro"],

@@ -29,6 +29,7 @@ import type { Stream } from "node:stream";
 import { Code, type Logger, notFound, ShimError, silentLogger } from "../internal/index.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
 import { pagesFor } from "./memory-cap.js";
+import { checkPreopens } from "./preopen-check.js";
 import { procStats } from "./proc-stats.js";
 import type { ExitStatus, ProcessStats, Runner, RunningProcess, RunSpec, StdioTarget } from "./runner.js";
 import { RunnerProcess, type SpawnOptions } from "./runner-process.js";
@@ -129,6 +130,7 @@ export class ChildRunner implements Runner {
   async start(spec: RunSpec, kill?: AbortSignal): Promise<RunningProcess> {
     if (this.closed) throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
     kill?.throwIfAborted();
+    checkPreopens(spec.preopens);
     const loggers: BinaryLogger[] = [];
     const extra: (number | Stream)[] = [];
     /** A stdio fd for the child: the next fd after IPC (3). */

@@ -4,17 +4,21 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ChildRunner } from "./child-runner.js";
 import { uleb } from "./leb128.js";
-import { mkfifo, readFifo, readFifoChunks, specFor, tempDir, testModule } from "./runner-testing.js";
+import {
+  mkfifo,
+  readFifo,
+  readFifoChunks,
+  specFor,
+  tempDir,
+  testModule,
+  wasmModule,
+  wasmName,
+} from "./runner-testing.js";
 import { exportStartFunction, START_EXPORT, withStartFunction } from "./start-section.js";
 import { wasm } from "./wasm-api.js";
 
-/** A module from sections given as [id, ...body]. */
-function module(...sections: number[][]): Uint8Array {
-  const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
-  for (const [id, ...body] of sections) out.push(id!, ...uleb(body.length), ...body);
-  return Uint8Array.from(out);
-}
-const name = (s: string) => [...uleb(s.length), ...Buffer.from(s)];
+const module = wasmModule;
+const name = wasmName;
 /** Type 0: [] -> []. */
 const TYPES = [1, 1, 0x60, 0, 0];
 /** Imports "t"."hit" as function 0, of type 0. */
