@@ -3,7 +3,9 @@
  * of the example modules. Output, exit statuses, args, env, stdin and signals are the guest's.
  */
 import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type CliWork, cli, finished, HELLO, makeWork, spawnCli, stopShim, until } from "./run-fixture.js";
 
@@ -11,7 +13,7 @@ describe("nodewasi run", () => {
   let work: CliWork;
 
   before(async () => {
-    work = await makeWork(["exit-code", "echo-args", "print-env", "cat-stdin", "busy-loop"]);
+    work = await makeWork(["exit-code", "echo-args", "print-env", "cat-stdin", "busy-loop", "write-bytes"]);
   });
   after(async () => {
     await stopShim(work.address);
@@ -87,6 +89,28 @@ describe("nodewasi run", () => {
     const r = await done;
     assert.equal(r.code, 130, r.stderr);
     assert.ok(Date.now() - sent < 3000, "the guest ended promptly");
+  });
+
+  it("run --rm REF | head -c 100: the guest meets EPIPE, and run still exits with its status and removes it", async () => {
+    // write-bytes exits 3 when a write fails; the pipe's reader (this test, as head would) leaves after 100 bytes.
+    const child = spawnCli(work, ["run", "--rm", "--name", "piped", work.image("write-bytes"), "100000000"]);
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    let read = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout!.on("data", (d: Buffer) => {
+        read += d.length;
+        if (read >= 100) {
+          child.stdout!.destroy(); // our end of the pipe closes, as when head exits
+          resolve();
+        }
+      });
+    });
+    assert.equal(await exited, 3, stderr);
+    assert.equal((await cli(work, ["ps", "-aq"])).stdout, "", "--rm removed the task");
+    const io = join(work.dir, "run", "io");
+    assert.deepEqual(existsSync(io) ? readdirSync(io) : [], [], "no run-* FIFO folder is left");
   });
 
   it("--pull never on an image not in the store exits 3 and says what to do", async () => {
