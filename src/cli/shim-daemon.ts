@@ -113,6 +113,7 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
     await runner.close();
     throw err;
   }
+  watch.start();
   o.logger.debug(`serving on ${o.address}`, { root: o.root, pid: process.pid });
 
   async function stop(reason: string): Promise<void> {
