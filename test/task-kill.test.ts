@@ -195,12 +195,9 @@ describe("Kill while Start is in flight, against a shim process", () => {
     const before = new Set(shim.children());
     const starting = task.start({ id: "blocked" });
     starting.catch(() => {});
-    let runner: number[] = [];
-    await until(
-      () => (runner = shim.children().filter((p) => !before.has(p))).length > 0,
-      10_000,
-      "the runner to be spawned",
-    );
+    const spawned = () => shim.children().filter((p) => !before.has(p));
+    await until(() => spawned().length > 0, 60_000, "the runner to be spawned");
+    const runner = spawned();
     await new Promise((r) => setTimeout(r, 300)); // let it reach the FIFO
     assert.equal(Status[(await task.state({ id: "blocked" })).status], "CREATED", "Start has not returned");
     await task.kill({ id: "blocked", signal: 15 });

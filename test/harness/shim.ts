@@ -61,6 +61,9 @@ export interface ShimEvent {
   exitStatus?: number;
 }
 
+/** How long a shim may take to serve (see startShim). */
+const START_MS = 60_000;
+
 const EVENT_LINE = /debug: event (\/tasks\/[a-z-]+) (\{.*\})$/;
 
 export interface ShimHandle {
@@ -94,7 +97,8 @@ export interface ShimHandle {
 
 /**
  * Starts a shim process and resolves once it answers `Connect`. Rejects with the shim's stderr when it exits
- * or does not answer within 15 s.
+ * or does not answer within 60 s (a bound for a machine busy with other test runs, where a shim's boot took
+ * more than 15 s; an idle one takes well under a second).
  */
 export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   const dir = await mkdtemp(join(tmpdir(), "nodewasi-shim-"));
@@ -176,7 +180,7 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-  const probe = createClient(Task, address, { timeoutMs: 15_000 });
+  const probe = createClient(Task, address, { timeoutMs: START_MS });
   const died = exited.then((code) => {
     throw new Error(`the shim exited (${code}) before serving: ${err}`);
   });
@@ -184,7 +188,7 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   try {
     // Call only once the socket is there: grpc-js retries a refused connection after a backoff of 1 s, then
     // 1.6 s..., and on a busy machine a shim with a 1 s idle timeout had gone idle by then.
-    await Promise.race([socketAppears(address, 15_000), died]);
+    await Promise.race([socketAppears(address, START_MS), died]);
     await Promise.race([probe.connect({ id: "" }, { waitForReady: true }), died]);
   } catch (e) {
     await handle.stop();
