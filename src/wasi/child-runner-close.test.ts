@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recordFigures } from "../../test/harness/reliability.js";
 import { createLogger, type Logger } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
 import { childPids, tempDir } from "./runner-testing.js";
@@ -66,10 +67,11 @@ function poolBinds(name: string): { rw: string[]; ro: string[] } {
 }
 
 describe("closing runners that are still starting (bwrap)", { skip }, () => {
-  it("close() while warm sandboxed runners boot ends bwrap and its child at every stage, without waiting out its bound", async () => {
+  it("close() while warm sandboxed runners boot ends bwrap and its child at every stage, without waiting out its bound", async (t) => {
     const binds = poolBinds("close");
     // From "bwrap just spawned" to "Node booting inside": each stage has left a runner behind before.
-    for (const delay of [0, 2, 5, 10, 15, 30, 60, 100, 200, 400]) {
+    const delays = [0, 2, 5, 10, 15, 30, 60, 100, 200, 400];
+    for (const delay of delays) {
       const { logger, seen } = warnings();
       const before = new Set(childPids());
       const runner = new ChildRunner({ isolation: "bwrap", pool: 2, poolBinds: binds, logger });
@@ -82,12 +84,19 @@ describe("closing runners that are still starting (bwrap)", { skip }, () => {
       // Nothing of them lives on: no sandboxed child blocked in bwrap's setup, no orphan runner.
       assert.deepEqual(await survivors(all, 2000), [], `left behind ${delay} ms after the spawn`);
     }
+    recordFigures(t, {
+      "closes while booting": delays.length,
+      "runners closed": 2 * delays.length,
+      "left behind": 0,
+      "close() bound waited out": 0,
+    });
   });
 
-  it("a bwrap killed from outside while it sets up leaves no child of its own behind", async () => {
+  it("a bwrap killed from outside while it sets up leaves no child of its own behind", async (t) => {
     const binds = poolBinds("outside");
     const left: number[] = [];
-    for (const delay of [0, 1, 2, 3, 4, 6, 8, 10, 12, 15, 20, 30]) {
+    const delays = [0, 1, 2, 3, 4, 6, 8, 10, 12, 15, 20, 30];
+    for (const delay of delays) {
       const before = new Set(childPids());
       const runner = new ChildRunner({ isolation: "bwrap", pool: 2, poolBinds: binds });
       const spawned = childPids().filter((p) => !before.has(p));
@@ -101,5 +110,9 @@ describe("closing runners that are still starting (bwrap)", { skip }, () => {
       for (const pid of alive.filter(live)) process.kill(pid, "SIGKILL");
     }
     assert.deepEqual(left, []);
+    recordFigures(t, {
+      "bwrap processes killed while starting": 2 * delays.length,
+      "children left behind": 0,
+    });
   });
 });

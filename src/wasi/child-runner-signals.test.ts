@@ -4,6 +4,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recordFigures } from "../../test/harness/reliability.js";
 import { Code, ShimError } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
 import type { ExitStatus, RunningProcess } from "./runner.js";
@@ -159,7 +160,7 @@ describe("ChildRunner kill with every signal (a guest handles none: each signal'
     return state === "T" ? "stopped" : "running";
   }
 
-  it("1-31 and the real-time 32-64: ended with 128 + signo, stopped, or left running, as a native process", async () => {
+  it("1-31 and the real-time 32-64: ended with 128 + signo, stopped, or left running, as a native process", async (t) => {
     const want = (signo: number) =>
       ignored.includes(signo)
         ? "running"
@@ -175,6 +176,13 @@ describe("ChildRunner kill with every signal (a guest handles none: each signal'
       });
     }
     assert.deepEqual(got, Object.fromEntries(all.map((signo) => [signo, want(signo)])));
+    const outcomes = Object.values(got);
+    recordFigures(t, {
+      "signals sent": all.length,
+      "ended the guest (128 + signo)": outcomes.filter((o) => /^\d/.test(o)).length,
+      "stopped it": outcomes.filter((o) => o === "stopped").length,
+      "left it running (default: ignore)": outcomes.filter((o) => o === "running").length,
+    });
   });
 
   it("SIGUSR1 ends the guest (138) and a warm runner: Node's inspector never starts", async () => {
