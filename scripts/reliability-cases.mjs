@@ -28,6 +28,12 @@ const INDEX = "src/oci/store-index.test.ts";
 const LEFTOVERS = "src/oci/store-leftovers.test.ts";
 const STALLS = "test/registry-stalls.test.ts";
 const STALLS_CLI = "test/registry-stalls-cli.test.ts";
+const START = "src/wasi/start-section.test.ts";
+const SIGNALS = "src/wasi/child-runner-signals.test.ts";
+const CLOSE = "src/wasi/child-runner-close.test.ts";
+const KILL = "test/task-kill.test.ts";
+const KILL_GUEST = "src/cli/kill-guest.test.ts";
+const RUN = "src/cli/run-command.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -833,6 +839,123 @@ export const SECTIONS = [
           "found: an oversized token answer was silently cut at 1 MiB and reported as 'answered 200 without a token'",
         tests: [
           t(STALLS, "a token answer of more than 1 MiB is refused as such, not read as a missing token"),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: unkillable guests and lost statuses",
+    cases: [
+      {
+        id: "start-function-loops",
+        title: "A guest whose start function never returns is running, and killable",
+        asked:
+          "a module whose start section loops: Start returns with the task RUNNING, kill and rm -f end its runner, the daemon then exits idle (issue 10 item 1)",
+        tests: [
+          t(
+            START,
+            "a start function that never returns: start() resolves, and SIGTERM ends it there with 143",
+          ),
+          t(START, "runs before _start, with WASI usable (the order instantiation keeps); status 0"),
+          t(START, "a trap in the start function is the guest's trap: 134 and the message on its stderr"),
+          t(
+            KILL,
+            "a start function that never returns: Start returns with the task RUNNING, and SIGKILL ends it within 1 s",
+          ),
+          t(
+            KILL_GUEST,
+            "run -d returns; kill KILL ends its runner, and ps says stopped 137 only once it is gone",
+          ),
+          t(KILL_GUEST, "rm -f ends it too, and the daemon then exits once idle"),
+        ],
+      },
+      {
+        id: "kill-while-starting",
+        title: "A Kill while Start is in flight ends the runner; the task stops only once it is gone",
+        asked:
+          "Kill during a Start that has not returned (compiling, opening a FIFO); Delete or a second Start meanwhile (issue 10 item 1)",
+        tests: [
+          t(
+            "src/shim/task-service.test.ts",
+            "a Kill while Start is in flight ends what the runner started; the task stops only once that has ended",
+          ),
+          t(
+            KILL,
+            "a Start blocked opening a stdout FIFO nobody reads: Kill ends its runner, then Start fails and Wait gives 143",
+          ),
+          t(SIGNALS, "a warm runner: start() rejects with the reason, and only once the runner is gone"),
+          t(SIGNALS, "under bwrap (cold): bwrap and the runner inside are both gone when start() rejects"),
+        ],
+      },
+      {
+        id: "every-signal",
+        title: "Every signal meets its default action; SIGUSR1 opens no inspector",
+        asked:
+          "every signal 1-31 (and real-time ones) against a looping guest; SIGUSR1 and SIGPIPE, which Node handles itself (issue 10 item 1)",
+        tests: [
+          t(
+            SIGNALS,
+            "1-31 and the real-time 32-64: ended with 128 + signo, stopped, or left running, as a native process",
+          ),
+          t(SIGNALS, "SIGUSR1 ends the guest (138) and a warm runner: Node's inspector never starts"),
+          t(SIGNALS, "SIGPIPE ends a paused guest with 141 (sent as SIGKILL: Node ignores SIGPIPE)"),
+        ],
+      },
+      {
+        id: "runners-outlive-sigkill",
+        title: "No runner outlives its SIGKILL, at any stage of its start",
+        asked:
+          '"runner(s) did not end within 2000 ms of SIGKILL"; bwrap killed before its child armed --die-with-parent (issue 10 item 14)',
+        tests: [
+          t(
+            CLOSE,
+            "close() while warm sandboxed runners boot ends bwrap and its child at every stage, without waiting out its bound",
+          ),
+          t(CLOSE, "a bwrap killed from outside while it sets up leaves no child of its own behind"),
+        ],
+      },
+      {
+        id: "idle-under-load",
+        title: "A short-idle daemon on a busy machine",
+        asked:
+          "task-idle.test cancelled under load: the 1 s shim exited before the harness saw it serve (issue 10 item 14)",
+        tests: [
+          t(
+            "src/cli/idle-watch.test.ts",
+            "counts from start(), not from its construction: a shim slow to bind its socket is not idle yet",
+          ),
+          t(
+            "test/task-idle.test.ts",
+            "a guest running 2.5 s with no call in flight keeps a 1 s idle daemon up; then it exits",
+          ),
+        ],
+      },
+      {
+        id: "closed-stdout",
+        title: "A closed stdout keeps the guest's status and --rm",
+        asked: "`nodewasi run --rm REF | head -c 100` (issue 10 item 9)",
+        tests: [
+          t(
+            RUN,
+            "run --rm REF | head -c 100: the guest meets EPIPE, and run still exits with its status and removes it",
+          ),
+        ],
+      },
+      {
+        id: "messages-imports-mounts",
+        title: "Messages that name the cause: a non-WASI import, a missing mount",
+        asked:
+          '"module is not an object or function"; a missing --mount blamed on bwrap and node (issue 10 item 10)',
+        tests: [
+          t(
+            "src/wasi/child-runner.test.ts",
+            "a module importing what WASI does not offer: the imports are named, with what to do",
+          ),
+          t(
+            "src/wasi/sandbox.test.ts",
+            "a mount whose host directory is missing is named as such, not blamed on bwrap",
+          ),
+          t(RUN, "a --mount of a missing host directory says so (exit 3), whatever the sandbox"),
         ],
       },
     ],

@@ -74,7 +74,9 @@ beside its socket and exits after 30 s idle ($NODEWASI_IDLE_TIMEOUT seconds when
 guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C: 130). Failures before the guest
 runs exit with nodewasi's codes (nodewasi --help): 2 for a bad flag, 3 when the image is not found (or not
 stored with --pull never), 5 when the registry cannot be reached or stalls (the daemon's pull honours the global
---registry-timeout). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
+--registry-timeout). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them. When what
+reads the output goes away (| head), the guest's next write fails with EPIPE, and run still exits with the
+guest's status (--rm removes the task).
 
 Examples:
   $ nodewasi run oci:examples/images/hello:latest

@@ -144,6 +144,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     await runner.close();
     throw err;
   }
+  watch.start();
   o.logger.debug(`serving on ${o.address}`, { root: o.root, pid: process.pid });
 
   async function stop(reason: string): Promise<void> {

@@ -5,4 +5,5 @@ export * from "./inspect.js";
 export * from "./memory-cap.js";
 export * from "./proc-stats.js";
 export type * from "./runner.js";
+export * from "./signals.js";
 export * from "./stdio.js";

@@ -5,14 +5,16 @@
  * closes it; a `FileHandle.fd` is closed on GC), a stdin FIFO is opened blocking (§1.7.3: O_NONBLOCK reaches
  * the guest as EAGAIN; blocking only this thread is fine), and preopen fds are closed after the run (§1.11).
  */
-import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, writeSync } from "node:fs";
 import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
 import { Code, ShimError, sha256 } from "../internal/index.js";
 import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
+import { checkPreopens } from "./preopen-check.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
+import { exportStartFunction, withStartFunction } from "./start-section.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
 
 const port = parentPort;
@@ -31,14 +33,16 @@ function run(spec: ChildSpec): FromRunner {
     const e = ShimError.from(err, Code.FailedPrecondition);
     return { type: "failed", code: e.code, message: e.rawMessage };
   }
-  const { wasi, instance, fds, errFd, entry } = prepared;
+  const { wasi, instance, fds, errFd, entry, startExport } = prepared;
   post({ type: "started" });
+  // The module's start function, if it had one, runs here as guest code: first thing in _start/_initialize.
+  const guest = startExport === undefined ? instance : withStartFunction(instance, startExport);
   let status: FromRunner;
   try {
     if (entry === undefined) {
-      status = { type: "exit", code: wasi.start(instance) & 0xff };
+      status = { type: "exit", code: wasi.start(guest) & 0xff };
     } else {
-      wasi.initialize(instance);
+      wasi.initialize(guest);
       (instance.exports[entry] as () => unknown)();
       status = { type: "exit", code: 0 };
     }
@@ -67,6 +71,8 @@ interface Prepared {
   fds: number[];
   errFd: number;
   entry: string | undefined;
+  /** The export the module's start function was moved to (start-section.ts), when it had one. */
+  startExport: string | undefined;
 }
 
 function prepare(spec: ChildSpec): Prepared {
@@ -91,6 +97,8 @@ function prepare(spec: ChildSpec): Prepared {
     }
   }
   if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
+  const moved = exportStartFunction(bytes);
+  if (moved) bytes = moved.bytes;
   let mod: WasmModule;
   try {
     mod = compileWatched(bytes, spec.maxPages !== undefined);
@@ -123,17 +131,7 @@ function prepare(spec: ChildSpec): Prepared {
         : `${what}: exports no function ${JSON.stringify(spec.entry)}`,
     );
   }
-  for (const [guest, host] of Object.entries(spec.preopens)) {
-    let dir = false;
-    try {
-      dir = statSync(host).isDirectory();
-    } catch {}
-    if (!dir)
-      throw new ShimError(
-        Code.NotFound,
-        `preopen ${guest}: host directory ${host} does not exist or is not a directory`,
-      );
-  }
+  checkPreopens(spec.preopens);
   const version = wasm.Module.imports(mod).some((i) => i.module === "wasi_unstable")
     ? "unstable"
     : "preview1";
@@ -170,8 +168,9 @@ function prepare(spec: ChildSpec): Prepared {
       spec.preopens,
     );
     const imports = watched ? reportingOom(wasiImports, () => instance) : wasiImports;
+    checkImports(mod, imports, what);
     instance = new wasm.Instance(mod, imports);
-    return { wasi, instance, fds, errFd: stderr, entry: spec.entry };
+    return { wasi, instance, fds, errFd: stderr, entry: spec.entry, startExport: moved?.name };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
     if (err instanceof ShimError) throw err;
@@ -179,6 +178,26 @@ function prepare(spec: ChildSpec): Prepared {
     const code = e instanceof RangeError ? Code.ResourceExhausted : Code.FailedPrecondition;
     throw new ShimError(code, `${what}: cannot instantiate: ${e.message}`, { cause: err });
   }
+}
+
+/**
+ * Refuses a module that imports what the runner does not give it (anything but WASI preview 1), naming the
+ * imports: V8 says only `Import #0 module="env" error: module is not an object or function`.
+ */
+function checkImports(mod: WasmModule, imports: object, what: string): void {
+  const given = imports as Record<string, Record<string, unknown> | undefined>;
+  const missing = wasm.Module.imports(mod).filter((i) => {
+    const ns = given[i.module];
+    return typeof ns !== "object" || ns === null || !Object.hasOwn(ns, i.name);
+  });
+  if (missing.length === 0) return;
+  const named = missing.slice(0, 3).map((i) => `${i.module}.${i.name} (${i.kind})`);
+  if (missing.length > 3) named.push(`${missing.length - 3} more`);
+  throw new ShimError(
+    Code.InvalidArgument,
+    `${what}: imports ${named.join(", ")}, which nodewasi cannot provide: a guest is given WASI preview 1 only (wasi_snapshot_preview1 or wasi_unstable); build it for wasm32-wasip1 without other imports (an "env" import is usually a symbol the linker left undefined, or a runtime function of Emscripten or wasm-bindgen, which need their own JavaScript)`,
+    { details: { imports: missing.map((i) => `${i.module}.${i.name}`) } },
+  );
 }
 
 /**
