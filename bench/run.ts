@@ -9,6 +9,8 @@
  *
  * Cold: wall time of `nodewasi run --rm` (a fresh CLI process each time, the daemon already running)
  * against `node -e 0`, medians and ratio.
+ *
+ * Verification: what checking the module against its digest costs, for this module and a 64 MiB one (verify.ts).
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +19,7 @@ import type { Client } from "../src/rpc/index.js";
 import { REPO_ROOT, type ShimHandle, startShim } from "../test/harness/shim.js";
 import { imageOptions } from "../test/harness/task-kit.js";
 import { compare, percentile, timeCommand } from "./measure.js";
+import { benchVerify } from "./verify.js";
 
 const BIN = join(REPO_ROOT, "bin", "nodewasi");
 const IMAGE = `oci:${join(REPO_ROOT, "examples", "images", "hello")}:latest`;
@@ -182,6 +185,7 @@ export async function benchRun(runs: number): Promise<void> {
       },
       { name: "node -e 0", run: () => timeCommand(process.execPath, ["-e", "0"]) },
     );
+    await benchVerify(MODULE, runs);
   } finally {
     base.close?.();
     for (const s of shims) await s.stop();

@@ -19,6 +19,21 @@ const SERVICE = "src/shim/task-service.test.ts";
 const SHARED = "test/shared-root.test.ts";
 const CLAIM = "src/shim/root-claim.test.ts";
 const ERRORS = "test/task-errors.test.ts";
+const STORE = "test/reliability-store.test.ts";
+const LOCK = "src/oci/lock.test.ts";
+const DIGEST = "src/wasi/module-digest.test.ts";
+const REPAIR = "src/oci/pull-repair.test.ts";
+const CHECK = "src/oci/store-check.test.ts";
+const INDEX = "src/oci/store-index.test.ts";
+const LEFTOVERS = "src/oci/store-leftovers.test.ts";
+const STALLS = "test/registry-stalls.test.ts";
+const STALLS_CLI = "test/registry-stalls-cli.test.ts";
+const START = "src/wasi/start-section.test.ts";
+const SIGNALS = "src/wasi/child-runner-signals.test.ts";
+const CLOSE = "src/wasi/child-runner-close.test.ts";
+const KILL = "test/task-kill.test.ts";
+const KILL_GUEST = "src/cli/kill-guest.test.ts";
+const RUN = "src/cli/run-command.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -467,6 +482,480 @@ export const SECTIONS = [
         tests: [
           t(SHARED, "four runs that each start a daemon at the same moment all run, served by one daemon"),
           t(SHARED, "a daemon started while the root's owner is still stopping waits for it, then serves"),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: wedged locks and store corruption",
+    cases: [
+      {
+        id: "lock-reused-pid",
+        title: "A stale lock naming a reused pid",
+        asked: "a two-day-old lock whose pid is alive but unrelated: pull, rmi and prune must not hang",
+        tests: [
+          t(
+            STORE,
+            "a two-day-old lock naming a live, unrelated pid (pid reuse) wedges neither pull, rmi nor prune",
+          ),
+          t(
+            LOCK,
+            "a lock naming a live pid that started after the lock was written (pid reuse, old format) is stolen",
+          ),
+          t(LOCK, "a lock naming a live pid with another start time, or from another boot, is stolen"),
+          t(LOCK, "steals the lock of a holder killed with SIGKILL at once"),
+          t(
+            "src/internal/process-identity.test.ts",
+            "a process that started after something was made did not make it (a reused pid); a dead one made nothing",
+          ),
+        ],
+      },
+      {
+        id: "lock-wait",
+        title: "Waiting for a lock says who holds it, and is bounded",
+        asked: "waiting says who holds the lock (pid, since when) and ends with a clear error",
+        tests: [
+          t(STORE, "a command waiting for a live holder says who holds it and since when, then goes on"),
+          t(
+            STORE,
+            "a holder that stopped renewing fails the wait naming its pid; NODEWASI_LOCK_TIMEOUT bounds any wait",
+          ),
+          t(
+            STORE,
+            "a pull waiting for another process's download of a layer says so, also through a shim (run)",
+          ),
+          t(LOCK, "waits for a live holder, says who it is, and takes the lock once released"),
+          t(LOCK, "a live holder that stopped renewing fails the wait, naming it (not stolen)"),
+          t(LOCK, "timeoutMs bounds the wait for a live holder with DeadlineExceeded naming it"),
+          t(LOCK, "a holder renews its lock while it holds it"),
+        ],
+      },
+      {
+        id: "changed-module",
+        title: "A changed module never runs",
+        asked: "a flipped byte in modules/sha256/<digest>: run --pull never must not run it",
+        tests: [
+          t(
+            STORE,
+            "a flipped byte in the stored module: run --pull never refuses it, a pull repairs it, and it runs",
+          ),
+          t(DIGEST, "cold runner: the right digest runs; a changed byte is refused, naming both digests"),
+          t(DIGEST, "warm runner: the right digest runs; a changed byte is refused, naming both digests"),
+          t(
+            "src/shim/bundle-image.test.ts",
+            "the module from the shim's own pull goes to the runner with its digest, so a damaged store copy never runs",
+          ),
+        ],
+      },
+      {
+        id: "pull-repairs",
+        title: "A pull repairs what it finds damaged",
+        asked: "a flipped byte in a layer or manifest blob: a second pull must not exit 0 and leave it",
+        tests: [
+          t(
+            STORE,
+            "a flipped byte in a layer blob or the manifest blob: the second pull repairs it and check finds nothing",
+          ),
+          t(REPAIR, "a flipped byte in the extracted module: extracted again, with its rootfs"),
+          t(REPAIR, "a flipped byte in a layer blob: fetched again"),
+          t(REPAIR, "a flipped byte in the manifest or config blob: stored again"),
+          t(REPAIR, "a raw wasm layer (the module shares its inode with the blob): fetched and linked again"),
+        ],
+      },
+      {
+        id: "check",
+        title: "nodewasi check verifies the whole store and repairs it",
+        asked:
+          "a check command (--help, --json, exit codes, repair) over blobs, modules, records and index.json",
+        tests: [
+          t(
+            STORE,
+            "nodewasi check reports damage (exit 6, --json), and --repair repairs it without the source",
+          ),
+          t(CHECK, "a sound store: everything checked, no problem"),
+          t(
+            CHECK,
+            "a damaged module: reported, then repaired by extracting it again from the stored blobs, no network",
+          ),
+          t(
+            CHECK,
+            "a damaged raw layer (its module shares the inode): removed, and the image listed to be pulled again",
+          ),
+          t(CHECK, "a damaged index.json is rebuilt from its backup; leftovers and junk go"),
+        ],
+      },
+      {
+        id: "damaged-index",
+        title: "A truncated index.json",
+        asked:
+          "every store command must survive a torn index.json, say what is wrong, and check must repair it",
+        tests: [
+          t(
+            STORE,
+            "a truncated index.json: images, rmi, prune, pull and run say what is wrong (exit 6); check --repair restores it",
+          ),
+          t(INDEX, "is written with a backup copy, both by atomic rename"),
+          t(
+            INDEX,
+            "truncated, of the wrong shape, empty, or 200 MB: every reader says it is damaged and what repairs it",
+          ),
+          t(INDEX, "rebuilds from the backup, else from the pull records (the newest record of a name wins)"),
+        ],
+      },
+      {
+        id: "leftovers",
+        title: "Leftovers of killed processes",
+        asked:
+          "a pull SIGKILLed mid-unpack leaves rootfs/<d>.tmp-<pid>-*; a killed process leaves its ingest lock",
+        tests: [
+          t(
+            STORE,
+            "a pull killed with SIGKILL during its unpack leaves a temporary rootfs; the next pull removes it, never a live pull's",
+          ),
+          t(
+            STORE,
+            "a killed process's ingest lock and partial download: check reports them, check --repair removes them",
+          ),
+          t(
+            LEFTOVERS,
+            "a dead pid's temporaries and stale locks are leftovers; a live writer's are not, whatever their mtime",
+          ),
+          t(LEFTOVERS, "prune removes a killed pull's temporary rootfs"),
+        ],
+      },
+      {
+        id: "store-messages",
+        title: "Messages: refused layers, unpack limits, manifest size",
+        asked:
+          "no digest hint on a hostile-layer refusal; no setting that does not exist; a grammatical size message",
+        tests: [
+          t(
+            STORE,
+            "hostile-layer refusals say what was refused and why, with no digest hint and no advice to pull again",
+          ),
+          t(
+            "src/cli/report-error.test.ts",
+            "a refused hostile layer says what was refused and why, with no digest hint and no pull-again advice",
+          ),
+          t("src/cli/report-error.test.ts", "a digest mismatch in a transfer keeps its hint to pull again"),
+          t(
+            "src/oci/unpack-limits.test.ts",
+            "names the limit it enforces and no setting that does not exist",
+          ),
+          t(
+            "src/oci/registry/registry-client.test.ts",
+            "stops reading a manifest over 4 MiB, declared or streamed",
+          ),
+        ],
+      },
+      {
+        id: "prune-during-pull",
+        title: "Found: a prune during a pull deleted what the pull had stored",
+        asked: "two prunes and a pull at once",
+        tests: [
+          t(
+            "src/oci/store-prune.test.ts",
+            "a prune while a pull is in flight leaves the pull's content alone",
+          ),
+        ],
+      },
+      {
+        id: "index-deleted",
+        title:
+          "Found: a deleted index.json was silently replaced by an empty one, and prune then deleted everything",
+        asked: "an index.json lost while the store holds content",
+        tests: [
+          t(
+            STORE,
+            "index.json deleted: prune refuses and deletes nothing; check --repair rebuilds the names from the pull records",
+          ),
+          t(
+            INDEX,
+            "a store with content whose index.json is gone is damaged, not new: prune deletes nothing",
+          ),
+        ],
+      },
+      {
+        id: "index-size",
+        title: "Found: a store with about 10,000 names could no longer be read",
+        asked: "index.json held to a registry manifest's 4 MiB cap",
+        tests: [t(INDEX, "holds more names than a registry manifest's 4 MiB (12,000 names)")],
+      },
+      {
+        id: "blob-not-a-file",
+        title: "Found: a blob replaced by a directory or a symlink wedged every pull of its image",
+        asked: "a blob file replaced by a symlink or a directory",
+        tests: [
+          t(
+            REPAIR,
+            "a blob replaced by a directory or a symlink: removed and fetched again (it used to wedge the pull)",
+          ),
+          t(CHECK, "a damaged index.json is rebuilt from its backup; leftovers and junk go"),
+        ],
+      },
+      {
+        id: "prune-damaged-manifest",
+        title: "Found: prune deleted the layers, module and rootfs of an image whose manifest was damaged",
+        asked: "prune over a store with a damaged manifest",
+        tests: [t(REPAIR, "prune refuses to guess past a damaged manifest and deletes nothing")],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: stalled registries",
+    cases: [
+      {
+        id: "registry-stalls",
+        title: "A registry that stalls: given up within two timeouts, naming the host and the phase",
+        asked:
+          "a registry that accepts the connection but never answers, sends headers and then nothing, or sends 4 KiB of a blob and stalls; a host that never completes the connection (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a registry that takes the request and never answers: DeadlineExceeded after two tries"),
+          t(
+            STALLS,
+            "headers, then a body that never comes: DeadlineExceeded naming the host, no blob stored",
+          ),
+          t(STALLS, "4 KiB of a blob, then silence, every time: given up at the second stall"),
+          t(STALLS, "4 KiB of a blob, then silence, once: resumed with Range, the blob verifies"),
+          t(STALLS, "a host whose connections never complete: DeadlineExceeded naming the connect phase"),
+        ],
+      },
+      {
+        id: "registry-trickle",
+        title: "A slow transfer that keeps moving is not given up",
+        asked: "a stalled transfer is given up, a slow but moving one is not (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a trickle that keeps moving is never given up, though it lasts longer than the timeout"),
+        ],
+      },
+      {
+        id: "push-stalls",
+        title: "A registry that stalls during push",
+        asked: "a registry that stalls on a PUT or PATCH (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a registry that stops reading the blob upload: DeadlineExceeded after two sessions"),
+          t(STALLS, "a registry that never answers the manifest PUT: DeadlineExceeded after two tries"),
+        ],
+      },
+      {
+        id: "token-stalls",
+        title: "A token server that stalls",
+        asked: "the token server (bearer auth realm) stalls (issue 10, item 2)",
+        tests: [
+          t(STALLS, "a token server that never answers: DeadlineExceeded naming the token server"),
+          t(
+            STALLS,
+            "a token server that answered once, stalling the next time, does not stop a pull that has its token",
+          ),
+        ],
+      },
+      {
+        id: "registry-timeout-setting",
+        title: "The timeout is set by flag or environment, for pull and for run through the daemon; exit 5",
+        asked: "settable by flag and environment variable; exit code 5; `nodewasi run`'s daemon honours it",
+        tests: [
+          t(
+            STALLS_CLI,
+            "pull --registry-timeout 1s against a registry that never answers exits 5 naming host and phase",
+          ),
+          t(STALLS_CLI, "NODEWASI_REGISTRY_TIMEOUT sets it too: a body that stalls exits 5"),
+          t(
+            STALLS_CLI,
+            "a timeout that is not a duration is a usage error (exit 2), from the flag or the environment",
+          ),
+          t(
+            STALLS_CLI,
+            "run --registry-timeout 1s: the daemon's pull honours it, and run exits 5 naming host and phase",
+          ),
+          t(STALLS_CLI, "a daemon started with NODEWASI_REGISTRY_TIMEOUT uses it for a run that sets none"),
+        ],
+      },
+      {
+        id: "daemon-stalled-pull",
+        title: "One stalled pull does not block the daemon",
+        asked: "one stalled pull never blocks the daemon's other work (issue 10, item 2)",
+        tests: [
+          t(
+            STALLS_CLI,
+            "one stalled pull in the daemon holds up neither another pull, a run of a stored image, nor ps",
+          ),
+        ],
+      },
+      {
+        id: "daemon-dies-mid-pull",
+        title: "A daemon that dies mid-pull is reported as such, with its log",
+        asked: "a daemon that dies mid-pull made the CLI suggest --plain-http (issue 10, item 10)",
+        tests: [
+          t(
+            STALLS_CLI,
+            "a daemon that dies mid-pull: run says the shim daemon went away and where its log is",
+          ),
+        ],
+      },
+      {
+        id: "manifest-trickle",
+        title: "A manifest streamed forever (found)",
+        asked:
+          "found: a manifest sent a few bytes at a time held a pull forever, the idle timeout never firing",
+        tests: [
+          t(STALLS, "a manifest streamed forever, a few bytes at a time, is given up within the timeout"),
+        ],
+      },
+      {
+        id: "manifest-body-break",
+        title: "A manifest body that breaks part way (found)",
+        asked:
+          "found: a manifest cut mid-body failed the pull at once (exit 1, undici's bare message) instead of being asked for again",
+        tests: [t(STALLS, "a manifest whose body breaks part way is asked for again, and the pull succeeds")],
+      },
+      {
+        id: "redirect-host",
+        title: "A blob redirected to a storage host that fails (found)",
+        asked:
+          "found: a failure at a blob's storage host was reported against the registry that redirected there",
+        tests: [
+          t(
+            STALLS,
+            "a blob redirected to a storage host that never connects: the error names the storage host",
+          ),
+        ],
+      },
+      {
+        id: "html-manifest",
+        title: "An HTML page where the manifest should be (found)",
+        asked:
+          "found: a login portal or web server answering 200 text/html was reported as corrupt content (exit 6, 'pull again')",
+        tests: [
+          t(
+            STALLS,
+            "an HTML page where the manifest should be: Unavailable naming the host, not corrupt content",
+          ),
+        ],
+      },
+      {
+        id: "huge-token",
+        title: "A token answer of more than 1 MiB (found)",
+        asked:
+          "found: an oversized token answer was silently cut at 1 MiB and reported as 'answered 200 without a token'",
+        tests: [
+          t(STALLS, "a token answer of more than 1 MiB is refused as such, not read as a missing token"),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: unkillable guests and lost statuses",
+    cases: [
+      {
+        id: "start-function-loops",
+        title: "A guest whose start function never returns is running, and killable",
+        asked:
+          "a module whose start section loops: Start returns with the task RUNNING, kill and rm -f end its runner, the daemon then exits idle (issue 10 item 1)",
+        tests: [
+          t(
+            START,
+            "a start function that never returns: start() resolves, and SIGTERM ends it there with 143",
+          ),
+          t(START, "runs before _start, with WASI usable (the order instantiation keeps); status 0"),
+          t(START, "a trap in the start function is the guest's trap: 134 and the message on its stderr"),
+          t(
+            KILL,
+            "a start function that never returns: Start returns with the task RUNNING, and SIGKILL ends it within 1 s",
+          ),
+          t(
+            KILL_GUEST,
+            "run -d returns; kill KILL ends its runner, and ps says stopped 137 only once it is gone",
+          ),
+          t(KILL_GUEST, "rm -f ends it too, and the daemon then exits once idle"),
+        ],
+      },
+      {
+        id: "kill-while-starting",
+        title: "A Kill while Start is in flight ends the runner; the task stops only once it is gone",
+        asked:
+          "Kill during a Start that has not returned (compiling, opening a FIFO); Delete or a second Start meanwhile (issue 10 item 1)",
+        tests: [
+          t(
+            "src/shim/task-service.test.ts",
+            "a Kill while Start is in flight ends what the runner started; the task stops only once that has ended",
+          ),
+          t(
+            KILL,
+            "a Start blocked opening a stdout FIFO nobody reads: Kill ends its runner, then Start fails and Wait gives 143",
+          ),
+          t(SIGNALS, "a warm runner: start() rejects with the reason, and only once the runner is gone"),
+          t(SIGNALS, "under bwrap (cold): bwrap and the runner inside are both gone when start() rejects"),
+        ],
+      },
+      {
+        id: "every-signal",
+        title: "Every signal meets its default action; SIGUSR1 opens no inspector",
+        asked:
+          "every signal 1-31 (and real-time ones) against a looping guest; SIGUSR1 and SIGPIPE, which Node handles itself (issue 10 item 1)",
+        tests: [
+          t(
+            SIGNALS,
+            "1-31 and the real-time 32-64: ended with 128 + signo, stopped, or left running, as a native process",
+          ),
+          t(SIGNALS, "SIGUSR1 ends the guest (138) and a warm runner: Node's inspector never starts"),
+          t(SIGNALS, "SIGPIPE ends a paused guest with 141 (sent as SIGKILL: Node ignores SIGPIPE)"),
+        ],
+      },
+      {
+        id: "runners-outlive-sigkill",
+        title: "No runner outlives its SIGKILL, at any stage of its start",
+        asked:
+          '"runner(s) did not end within 2000 ms of SIGKILL"; bwrap killed before its child armed --die-with-parent (issue 10 item 14)',
+        tests: [
+          t(
+            CLOSE,
+            "close() while warm sandboxed runners boot ends bwrap and its child at every stage, without waiting out its bound",
+          ),
+          t(CLOSE, "a bwrap killed from outside while it sets up leaves no child of its own behind"),
+        ],
+      },
+      {
+        id: "idle-under-load",
+        title: "A short-idle daemon on a busy machine",
+        asked:
+          "task-idle.test cancelled under load: the 1 s shim exited before the harness saw it serve (issue 10 item 14)",
+        tests: [
+          t(
+            "src/cli/idle-watch.test.ts",
+            "counts from start(), not from its construction: a shim slow to bind its socket is not idle yet",
+          ),
+          t(
+            "test/task-idle.test.ts",
+            "a guest running 2.5 s with no call in flight keeps a 1 s idle daemon up; then it exits",
+          ),
+        ],
+      },
+      {
+        id: "closed-stdout",
+        title: "A closed stdout keeps the guest's status and --rm",
+        asked: "`nodewasi run --rm REF | head -c 100` (issue 10 item 9)",
+        tests: [
+          t(
+            RUN,
+            "run --rm REF | head -c 100: the guest meets EPIPE, and run still exits with its status and removes it",
+          ),
+        ],
+      },
+      {
+        id: "messages-imports-mounts",
+        title: "Messages that name the cause: a non-WASI import, a missing mount",
+        asked:
+          '"module is not an object or function"; a missing --mount blamed on bwrap and node (issue 10 item 10)',
+        tests: [
+          t(
+            "src/wasi/child-runner.test.ts",
+            "a module importing what WASI does not offer: the imports are named, with what to do",
+          ),
+          t(
+            "src/wasi/sandbox.test.ts",
+            "a mount whose host directory is missing is named as such, not blamed on bwrap",
+          ),
+          t(RUN, "a --mount of a missing host directory says so (exit 3), whatever the sandbox"),
         ],
       },
     ],

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { createServer, get, type Server } from "node:http";
+import { createServer, get, request, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { type FaultProxy, startFaultProxy } from "./harness/fault-proxy.js";
 import { close, listen } from "./harness/net.js";
@@ -108,6 +108,96 @@ describe("fault proxy", () => {
     const res = await fetchRaw(`http://${proxy.host}/blob`);
     assert.ok(res.body.equals(BODY));
     assert.ok(Date.now() - t0 >= 150);
+  });
+
+  /** What a GET saw within `ms`: the status (0: no headers), body bytes, and whether the response ended. */
+  const watch = (path: string, ms: number) =>
+    new Promise<{ status: number; bytes: number; ended: boolean }>((resolve) => {
+      const seen = { status: 0, bytes: 0, ended: false };
+      const req = get(`http://${proxy.host}${path}`, { agent: false }, (res) => {
+        seen.status = res.statusCode ?? 0;
+        res.on("data", (c: Buffer) => (seen.bytes += c.length));
+        res.on("end", () => (seen.ended = true));
+        res.on("error", () => (seen.ended = true));
+      });
+      req.on("error", () => (seen.ended = true));
+      setTimeout(() => {
+        req.destroy();
+        resolve(seen);
+      }, ms);
+    });
+
+  test("silence takes the request and never answers, holding the connection", async () => {
+    proxy.setRules([{ path: /blob/, fault: { kind: "silence" } }]);
+    assert.deepEqual(await watch("/blob", 1000), { status: 0, bytes: 0, ended: false });
+    assert.equal(proxy.total(), 1);
+  });
+
+  test("stall sends the headers and N body bytes, then nothing, holding the connection", async () => {
+    for (const afterBytes of [0, 4096]) {
+      proxy.setRules([{ path: /blob/, fault: { kind: "stall", afterBytes } }]);
+      assert.deepEqual(await watch("/blob", 1000), { status: 200, bytes: afterBytes, ended: false });
+    }
+  });
+
+  test("answer gives exactly the answer asked for, without asking the target", async () => {
+    proxy.setRules([
+      {
+        path: /blob/,
+        fault: { kind: "answer", status: 307, headers: { location: "http://elsewhere/x" }, body: "go" },
+      },
+    ]);
+    const res = await fetchRaw(`http://${proxy.host}/blob`);
+    assert.equal(res.status, 307);
+    assert.equal(res.headers.location, "http://elsewhere/x");
+    assert.equal(res.body.toString(), "go");
+  });
+
+  test("endless answers 200 and keeps sending, never ending the body", async () => {
+    proxy.setRules([{ path: /blob/, fault: { kind: "endless", chunk: "abcd", delayMs: 50 } }]);
+    const seen = await watch("/blob", 1000);
+    assert.equal(seen.status, 200);
+    assert.equal(seen.ended, false);
+    assert.ok(seen.bytes >= 4 * 5, `kept sending (${seen.bytes} bytes)`);
+  });
+
+  test("stall-request stops reading an upload part way and never answers", async () => {
+    proxy.setRules([{ method: "PUT", path: /blob/, fault: { kind: "stall-request", afterBytes: 10_000 } }]);
+    const total = 64 * 1024 * 1024;
+    const seen = await new Promise<{ answered: boolean; written: number; drained: boolean }>((resolve) => {
+      const state = { answered: false, written: 0, drained: true };
+      const req = request(`http://${proxy.host}/blob`, {
+        method: "PUT",
+        agent: false,
+        headers: { "content-length": String(total) },
+      });
+      req.on("response", () => (state.answered = true));
+      req.on("error", () => {});
+      const piece = Buffer.alloc(1024 * 1024);
+      const pump = () => {
+        while (state.written < total) {
+          state.written += piece.length;
+          if (!req.write(piece)) {
+            state.drained = false;
+            req.once("drain", () => {
+              state.drained = true;
+              pump();
+            });
+            return;
+          }
+        }
+      };
+      pump();
+      setTimeout(() => {
+        req.destroy();
+        resolve(state);
+      }, 1500);
+    });
+    assert.equal(seen.answered, false, "no answer came");
+    assert.ok(
+      !seen.drained && seen.written < total,
+      `the upload backed up (${seen.written} of ${total} written)`,
+    );
   });
 
   test("Location headers pointing at the target are rewritten to the proxy", async () => {

@@ -1,7 +1,8 @@
 /**
  * Kill over gRPC against a shim process: SIGTERM, SIGKILL and SIGINT end a task with 128 + signo, and Kill
  * ends it within 1 s whatever the guest is doing: spinning, blocked reading an empty stdin FIFO, sleeping in
- * poll_oneoff, or paused. The guest is known to be in that state by what it wrote to a stdout FIFO first.
+ * poll_oneoff, paused, or looping in its module's start function. The guest is known to be in that state by
+ * what it wrote to a stdout FIFO first. A Kill while Start is still in flight ends the runner too.
  */
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
@@ -18,6 +19,7 @@ import {
   startShimSuite,
   stopShimSuite,
   type TestModule,
+  until,
 } from "./harness/task-kit.js";
 
 /** Resolves with everything read from `socket` once it contains `text`. */
@@ -44,7 +46,7 @@ describe("Kill, against a shim process", () => {
   let n = 0;
 
   before(async () => {
-    ({ shim, task, dir, ref } = await startShimSuite(["busy-loop", "sleep-ms", "cat-stdin"]));
+    ({ shim, task, dir, ref } = await startShimSuite(["busy-loop", "sleep-ms", "cat-stdin", "start-loop"]));
   });
   after(() => stopShimSuite({ shim, dir }));
 
@@ -131,6 +133,16 @@ describe("Kill, against a shim process", () => {
     reader.destroy();
   });
 
+  it("a start function that never returns: Start returns with the task RUNNING, and SIGKILL ends it within 1 s", async () => {
+    const { id, waiting, reader } = await started("start-loop", [], "in start");
+    assert.equal(Status[(await task.state({ id })).status], "RUNNING");
+    const { exitStatus, ms } = await killAndTime(id, waiting, 9);
+    assert.equal(exitStatus, 137);
+    assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+    await task.delete({ id });
+    reader.destroy();
+  });
+
   it("Kill of a created task stops it; of a stopped one answers NotFound; signal 0 is refused", async () => {
     await task.create({ id: "unstarted", options: imageOptions(ref("busy-loop")) });
     const waiting = task.wait({ id: "unstarted" });
@@ -163,5 +175,45 @@ describe("Kill, against a shim process", () => {
     await task.delete({ id, execId: "e" });
     await task.delete({ id });
     reader.destroy();
+  });
+});
+
+describe("Kill while Start is in flight, against a shim process", () => {
+  let suite: ShimSuite;
+  // No warm pool: the runner a Start spawns is the shim's only new child.
+  before(async () => {
+    suite = await startShimSuite(["exit-code"], { pool: 0 });
+  });
+  after(() => stopShimSuite(suite));
+
+  it("a Start blocked opening a stdout FIFO nobody reads: Kill ends its runner, then Start fails and Wait gives 143", async () => {
+    const { shim, task, dir, ref } = suite;
+    const fifo = join(dir, "unread.out");
+    mkfifo(fifo);
+    await task.create({ id: "blocked", stdout: fifo, options: imageOptions(ref("exit-code")) });
+    const waiting = task.wait({ id: "blocked" });
+    const before = new Set(shim.children());
+    const starting = task.start({ id: "blocked" });
+    starting.catch(() => {});
+    const spawned = () => shim.children().filter((p) => !before.has(p));
+    await until(() => spawned().length > 0, 60_000, "the runner to be spawned");
+    const runner = spawned();
+    await new Promise((r) => setTimeout(r, 300)); // let it reach the FIFO
+    assert.equal(Status[(await task.state({ id: "blocked" })).status], "CREATED", "Start has not returned");
+    await task.kill({ id: "blocked", signal: 15 });
+    await assert.rejects(
+      starting,
+      (e: ShimError) => e.code === Code.Aborted && /before its guest started/.test(e.message),
+    );
+    assert.equal((await waiting).exitStatus, 143);
+    assert.deepEqual(
+      shim.children().filter((p) => runner.includes(p)),
+      [],
+      "the runner is gone",
+    );
+    const state = await task.state({ id: "blocked" });
+    assert.equal(Status[state.status], "STOPPED");
+    assert.equal(state.exitStatus, 143);
+    await task.delete({ id: "blocked" });
   });
 });

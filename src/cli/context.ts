@@ -13,6 +13,11 @@ export interface CliContext {
   /** The state root, absolute (it is handed to a shim daemon): `--root`, else `$NODEWASI_ROOT`, else `defaultRoot()`. */
   readonly root: string;
   readonly debug: boolean;
+  /**
+   * `--registry-timeout` (or `$NODEWASI_REGISTRY_TIMEOUT`) in ms; undefined leaves the default to whoever
+   * pulls (oci/registry/timeouts.ts), which for a shim daemon is its own environment's.
+   */
+  readonly registryTimeoutMs: number | undefined;
   readonly logger: Logger;
   /** Writes command output (what a script reads) to stdout. */
   out(text: string): void;
@@ -31,12 +36,13 @@ export interface CliState {
 
 /** Builds the context for an action from its command's options merged with the global ones. */
 export function contextFor(cmd: Command, state: CliState): CliContext {
-  const globals = cmd.optsWithGlobals<{ root?: string; debug?: boolean }>();
+  const globals = cmd.optsWithGlobals<{ root?: string; debug?: boolean; registryTimeout?: number }>();
   const debug = globals.debug === true;
   const root = resolve(globals.root || defaultRoot());
   return {
     root,
     debug,
+    registryTimeoutMs: globals.registryTimeout,
     logger: createLogger({ level: debug ? "debug" : "warn", name: "nodewasi" }),
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),

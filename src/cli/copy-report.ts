@@ -76,6 +76,7 @@ export async function copyWithProgress(
         logger: ctx.logger,
         signal: t.signal,
         ...(flags.plainHttp ? { plainHttp: true } : {}),
+        ...(ctx.registryTimeoutMs !== undefined ? { registryTimeoutMs: ctx.registryTimeoutMs } : {}),
         ...(chunk !== undefined ? { chunkThreshold: 0, chunkSize: chunk } : {}),
         ...(t.onEvent ? { onEvent: t.onEvent } : {}),
       }),

@@ -18,6 +18,8 @@ export interface EnsureImageOptions {
   policy: PullPolicyName;
   platform?: string;
   plainHttp?: boolean;
+  /** The registry timeout for the daemon's pull, in ms; unset leaves the daemon's default. */
+  registryTimeoutMs?: number;
   /** Print progress on stderr (not with `-d`'s quiet output, for instance). */
   progress: boolean;
   signal?: AbortSignal;
@@ -47,7 +49,12 @@ export async function ensureImage(ctx: CliContext, images: Client<typeof Images>
     : undefined;
   try {
     const stream = images.pull(
-      { reference: o.image, platform: o.platform ?? "", plainHttp: o.plainHttp ?? false },
+      {
+        reference: o.image,
+        platform: o.platform ?? "",
+        plainHttp: o.plainHttp ?? false,
+        ...(o.registryTimeoutMs !== undefined ? { registryTimeoutMs: o.registryTimeoutMs } : {}),
+      },
       o.signal ? { signal: o.signal } : {},
     );
     for await (const msg of stream) {
@@ -129,6 +136,20 @@ export function toPullEvent(msg: PullProgressMsg): PullEvent | undefined {
         module: event.value.module as Digest,
         size: Number(event.value.size),
         cached: event.value.cached,
+      };
+    case "waiting":
+      return {
+        type: "waiting",
+        what: event.value.what,
+        holder: event.value.holder,
+        waitedMs: Number(event.value.waitedMs),
+      };
+    case "repaired":
+      return {
+        type: "repaired",
+        path: event.value.path,
+        problem: event.value.problem,
+        action: event.value.action,
       };
     default:
       return undefined;

@@ -17,7 +17,9 @@ export interface IdleWatchOptions {
   pollMs?: number;
 }
 
-/** Counts calls in flight and fires `onIdle` after `timeoutMs` of nothing. `stop()` ends it. */
+/**
+ * Counts calls in flight and, once started, fires `onIdle` after `timeoutMs` of nothing. `stop()` ends it.
+ */
 export class IdleWatch {
   #inFlight = 0;
   #idleSince = Date.now();
@@ -26,13 +28,23 @@ export class IdleWatch {
 
   constructor(options: IdleWatchOptions) {
     this.#o = options;
-    if (options.timeoutMs <= 0) return;
-    const poll = options.pollMs ?? Math.min(options.timeoutMs, 1000);
+  }
+
+  /**
+   * Starts counting, from now: call it once the shim serves. A shim is not idle while it starts (counting from
+   * construction, a 1 s daemon slowed down by a busy machine went idle while it was still binding its socket,
+   * and failed with "bindAsync called after shutdown").
+   */
+  start(): void {
+    if (this.#o.timeoutMs <= 0 || this.#timer) return;
+    this.#idleSince = Date.now();
+    const poll = this.#o.pollMs ?? Math.min(this.#o.timeoutMs, 1000);
     this.#timer = setInterval(() => this.#check(), poll);
     this.#timer.unref();
   }
 
   #check(): void {
+    if (!this.#timer) return; // stopped (a tick already queued must not fire it again)
     if (this.#inFlight > 0 || this.#o.busy()) {
       this.#idleSince = Date.now();
       return;

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { type CliState, contextFor } from "./context.js";
 import { formatBytes, formatTable, shortDigest } from "./format.js";
+import { openStore } from "./open-store.js";
 
 interface ImagesFlags {
   json?: boolean;
@@ -36,7 +37,7 @@ Examples:
       const ctx = contextFor(cmd, state);
       const oci = await import("../oci/index.js");
       const { listImages } = await import("./image-record.js");
-      const store = await oci.ContentStore.open(ctx.root);
+      const store = await openStore(ctx);
       const images = await listImages(store);
       if (flags.json) {
         const rows = images.map((i) => ({

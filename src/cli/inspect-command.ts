@@ -10,6 +10,7 @@ import type { PullResult } from "../oci/index.js";
 import type { WasmInfo } from "../wasi/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { formatBytes } from "./format.js";
+import { openStore } from "./open-store.js";
 
 /** One WebAssembly page: 64 KiB. */
 const PAGE = 65536;
@@ -36,7 +37,7 @@ Examples:
       const oci = await import("../oci/index.js");
       const { inspectWasm } = await import("../wasi/index.js");
       const { findImage } = await import("./image-record.js");
-      const store = await oci.ContentStore.open(ctx.root);
+      const store = await openStore(ctx);
       const image = await findImage(store, ref);
       const pulled = image.pulled;
       if (!pulled) {

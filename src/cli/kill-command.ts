@@ -18,7 +18,10 @@ export function killCommand(parent: Command, state: CliState): Command {
     .addHelpText(
       "after",
       `
-Any signal ends a wasm guest (a guest cannot catch one); its exit status is then 128 + the signal's number.
+A wasm guest handles no signal, so each has its default action, wherever the guest is (its start function, a
+host call, paused): TERM, INT, HUP, KILL, USR1, PIPE and the others that end a process end it, with exit status
+128 + the signal's number; STOP stops it (use pause and resume instead); CHLD, CONT, URG, WINCH and the
+job-control TSTP, TTIN and TTOU leave it running.
 
 Examples:
   $ nodewasi kill 3f2a9c0b1d4e

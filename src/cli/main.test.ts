@@ -70,14 +70,14 @@ describe("nodewasi help and usage", () => {
   it("lists every command, the exit codes and examples at the top level", async () => {
     const r = await nodewasi(["--help"]);
     assert.equal(r.code, 0);
-    for (const cmd of ["pull", "images", "inspect", "rmi", "prune"])
+    for (const cmd of ["pull", "images", "inspect", "rmi", "prune", "check"])
       assert.match(r.stdout, new RegExp(`^  ${cmd}\\b`, "m"));
     assert.match(r.stdout, /^Exit codes:$/m);
     assert.match(r.stdout, /^ {2}130 +interrupted/m);
     assert.match(r.stdout, /^Examples:$/m);
   });
 
-  for (const cmd of ["pull", "images", "inspect", "rmi", "prune"]) {
+  for (const cmd of ["pull", "images", "inspect", "rmi", "prune", "check"]) {
     it(`${cmd} --help has examples`, async () => {
       const r = await nodewasi([cmd, "--help"]);
       assert.equal(r.code, 0);

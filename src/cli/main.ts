@@ -8,9 +8,10 @@
  * import chain pulls grpc-js, protobuf or undici into `--help` or an image command.
  */
 import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
-import { defaultRoot } from "../internal/index.js";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { defaultRoot, parseDuration } from "../internal/index.js";
 import { buildCommand } from "./build-command.js";
+import { checkCommand } from "./check-command.js";
 import type { CliState } from "./context.js";
 import { copyCommand } from "./copy-command.js";
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from "./exit-code.js";
@@ -54,6 +55,14 @@ export function createProgram(state: CliState): Command {
       "--address <path>",
       "unix socket of the shim daemon (default: $NODEWASI_ADDRESS, else nodewasi.sock in the runtime dir)",
     )
+    .addOption(
+      new Option(
+        "--registry-timeout <duration>",
+        "longest a registry may stay silent (connecting, before answering, mid-transfer) before a try is given up: 30s, 2m, 0 for never (default 30s)",
+      )
+        .env("NODEWASI_REGISTRY_TIMEOUT")
+        .argParser(registryTimeout),
+    )
     .option("--debug", "log what happens, and print causes and stacks of errors")
     .helpOption("-h, --help", "show help")
     .helpCommand("help [command]", "show help for a command")
@@ -68,6 +77,11 @@ export function createProgram(state: CliState): Command {
       "after",
       `
 The state root defaults to $NODEWASI_ROOT, else /var/lib/nodewasi as root, else ~/.local/share/nodewasi.
+A command that finds the store locked by another process says who holds it and waits while that process
+runs and renews its lock; $NODEWASI_LOCK_TIMEOUT (seconds) bounds the wait.
+--registry-timeout bounds each silence of a registry, its token server or a blob's storage host, not a whole
+transfer: a slow download that keeps moving is never given up. A stalled request is tried twice, so a hung
+registry fails within about two timeouts (exit 5, naming the host and what it stalled on).
 The shim's socket defaults to $NODEWASI_ADDRESS, else /run/nodewasi/nodewasi.sock as root, else
 $XDG_RUNTIME_DIR/nodewasi/nodewasi.sock; \`nodewasi run\` starts a shim there when none listens.
 
@@ -81,6 +95,8 @@ Examples:
   $ nodewasi --root /tmp/nodewasi pull --plain-http 127.0.0.1:5000/hello:v1
   $ nodewasi build examples/hello/hello.wasm -t hello:v1 && nodewasi run --rm hello:v1
   $ nodewasi push 127.0.0.1:5000/hello:v1 && nodewasi copy 127.0.0.1:5000/hello:v1 oci:./hello:v1
+  $ nodewasi --registry-timeout 2m pull registry.far-away.example/tools/hello:v1
+  $ nodewasi check --repair
 ${EXIT_CODES_HELP}
 `,
     );
@@ -94,12 +110,22 @@ ${EXIT_CODES_HELP}
   inspectCommand(program, state);
   rmiCommand(program, state);
   pruneCommand(program, state);
+  checkCommand(program, state);
   buildCommand(program, state);
   shimCommand(program, state, packageVersion());
   pushCommand(program, state);
   tagCommand(program, state);
   copyCommand(program, state);
   return program;
+}
+
+/** Parses `--registry-timeout` (and `$NODEWASI_REGISTRY_TIMEOUT`) into milliseconds, for commander. */
+function registryTimeout(value: string): number {
+  try {
+    return parseDuration(value, "--registry-timeout");
+  } catch {
+    throw new InvalidArgumentError("give a duration such as 30s, 2m or 500ms (0 for no limit), at most 24h");
+  }
 }
 
 /** Runs the command line `argv` (as `process.argv`) and returns the exit status. Never throws. */

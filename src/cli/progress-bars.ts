@@ -13,6 +13,7 @@ import {
   type PullProgress,
   skippedWord,
 } from "./progress-lines.js";
+import { repairedLine, waitingLine } from "./store-notices.js";
 
 interface BarState {
   bar: SingleBar;
@@ -107,6 +108,12 @@ export function createBarProgress(
           after.push(
             `${e.cached ? "module already extracted" : "extracted module"} ${shortDigest(e.module, { algorithm: true })} ${formatBytes(e.size)}`,
           );
+          break;
+        case "waiting":
+          log(waitingLine(e));
+          break;
+        case "repaired":
+          log(repairedLine(e));
           break;
       }
     },

@@ -5,6 +5,7 @@
  */
 import { type CopyEvent, formatPlatform, type PullEvent } from "../oci/index.js";
 import { formatBytes, formatDuration, formatRate, shortDigest } from "./format.js";
+import { repairedLine, waitingLine } from "./store-notices.js";
 
 /** Something that renders pull's or push's events as they come and is stopped before the summary is printed. */
 export interface PullProgress {
@@ -85,6 +86,10 @@ function describe(
       return e.cached
         ? `module ${short(e.module)} ${formatBytes(e.size)} already extracted`
         : `extracted module ${short(e.module)} ${formatBytes(e.size)}`;
+    case "waiting":
+      return waitingLine(e);
+    case "repaired":
+      return repairedLine(e);
     default:
       return undefined;
   }

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { type CliState, contextFor } from "./context.js";
 import { formatBytes, plural } from "./format.js";
+import { openStore } from "./open-store.js";
 
 /** Registers `prune` on `parent`. */
 export function pruneCommand(parent: Command, state: CliState): Command {
@@ -23,8 +24,7 @@ Examples:
     )
     .action(async (flags: { json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, state);
-      const oci = await import("../oci/index.js");
-      const store = await oci.ContentStore.open(ctx.root);
+      const store = await openStore(ctx);
       const result = await store.prune();
       // `removed` counts blobs, modules, rootfs folders, records and partial downloads alike.
       if (flags.json) ctx.out(`${JSON.stringify({ removed: result.removed, bytes: result.bytes })}\n`);

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import type { PullResult } from "../oci/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { formatBytes } from "./format.js";
+import { lockTimeoutMs } from "./open-store.js";
 import { runTransfer } from "./transfer.js";
 
 interface PullFlags {
@@ -31,7 +32,9 @@ export function pullCommand(parent: Command, state: CliState): Command {
       "after",
       `
 The platform preference is wasip1/wasm, wasi/wasm, wasi/wasm32, wasm32/wasi. Progress goes to stderr: bars on a
-terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored.
+terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored, and resumes
+a download that broke or stalled. A registry silent for longer than the global --registry-timeout (default
+30s; $NODEWASI_REGISTRY_TIMEOUT) is tried once more, then the pull exits 5 naming the host and the phase.
 Layers are refused when an image holds more than $NODEWASI_UNPACK_MAX_ENTRIES entries (default 100000), more
 than $NODEWASI_UNPACK_MAX_BYTES of files (2g) or inflates more than $NODEWASI_UNPACK_MAX_RATIO times (100).
 
@@ -41,6 +44,7 @@ Examples:
   $ nodewasi pull oci:./examples/images/hello:latest
   $ nodewasi pull oci-archive:./hello.tar:v1
   $ nodewasi pull --plain-http registry.lan:5000/tools/hello:v1
+  $ nodewasi --registry-timeout 2m pull registry.far-away.example/tools/hello:v1
   $ nodewasi pull --json 127.0.0.1:5000/hello:latest | jq -r .module.path
   $ MODULE=$(nodewasi pull -q oci:./examples/images/hello:latest)`,
     )
@@ -51,6 +55,8 @@ Examples:
       // an InvalidArgument after this point is about the image, not the command line (asContentError).
       oci.sourceName(ref);
       const platform = flags.platform === undefined ? undefined : oci.parsePlatform(flags.platform);
+      const timeout = lockTimeoutMs();
+      const lockTimeout = timeout === undefined ? {} : { lockTimeoutMs: timeout };
       const result = await runTransfer(
         ctx,
         { progress: !flags.quiet && !flags.json, what: `pull of ${ref}` },
@@ -58,9 +64,11 @@ Examples:
           oci.pull(ref, {
             root: ctx.root,
             logger: ctx.logger,
+            ...lockTimeout,
             signal: t.signal,
             ...(platform ? { platform } : {}),
             ...(flags.plainHttp ? { plainHttp: true } : {}),
+            ...(ctx.registryTimeoutMs !== undefined ? { registryTimeoutMs: ctx.registryTimeoutMs } : {}),
             ...(t.onEvent ? { onEvent: t.onEvent } : {}),
           }),
         (r) => ({

@@ -27,7 +27,9 @@ export function pushCommand(parent: Command, state: CliState): Command {
       "after",
       `
 Credentials come from ~/.docker/config.json (docker login), as for pull. Blobs above 96 MiB go in 32 MiB
-PATCH chunks; --chunk-size sends every blob in chunks of that size.
+PATCH chunks; --chunk-size sends every blob in chunks of that size. A registry that stops taking an upload
+or answering for longer than the global --registry-timeout (default 30s) gets one more upload session, then
+the push exits 5 naming the host.
 ${COPY_OUTPUT_HELP}
 
 Examples:
@@ -35,6 +37,7 @@ Examples:
   $ nodewasi push 127.0.0.1:5000/hello:v1 registry.lan:5000/tools/hello:v1 --plain-http
   $ nodewasi push oci:./examples/images/hello:latest ghcr.io/me/hello:v1
   $ nodewasi push --json ghcr.io/me/hello:v1 | jq -r .digest
+  $ nodewasi --registry-timeout 2m push ghcr.io/me/hello:v1
   $ DIGEST=$(nodewasi push -q ghcr.io/me/hello:v1)`,
     )
     .action(async (src: string, dst: string | undefined, flags: CopyFlags, cmd: Command) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Code, ShimError } from "../internal/index.js";
+import { Code, invalidArgument, ShimError } from "../internal/index.js";
+import { asContentError } from "./exit-code.js";
 import { reportError } from "./report-error.js";
 
 const capture = (err: unknown, debug = false) => {
@@ -30,6 +31,32 @@ describe("reportError", () => {
   it("prefers the thrower's hint", () => {
     const out = capture(new ShimError(Code.Unavailable, "down", { details: { hint: "start the registry" } }));
     assert.equal(out, "nodewasi: down\nhint: start the registry\n");
+  });
+
+  it("a refused hostile layer says what was refused and why, with no digest hint and no pull-again advice", () => {
+    // As `nodewasi pull` reports an unpack refusal: the InvalidArgument of the unpacker, made a content error.
+    const refusalOf = (entry: string, why: string) =>
+      invalidArgument(
+        `layer sha256:ab of x: refusing entry "${entry}": ${why}; the image is malformed or hostile, rebuild it or ask its publisher`,
+      );
+    for (const refusal of [
+      refusalOf("../../etc/passwd", "`..` components are not allowed"),
+      refusalOf("dev/sda", "block entries are not allowed in a wasm image layer"),
+      invalidArgument(
+        "layer sha256:bomb of x: more than 2147483648 bytes after decompression: refused by nodewasi's unpack limits, which stop decompression bombs",
+      ),
+    ]) {
+      const out = capture(asContentError(refusal));
+      assert.equal(out, `nodewasi: ${refusal.rawMessage}\n`);
+      assert.doesNotMatch(out, /did not match its digest|pull again/);
+    }
+  });
+
+  it("a digest mismatch in a transfer keeps its hint to pull again", () => {
+    const out = capture(
+      new ShimError(Code.DataLoss, "content sha256:ab: bytes hash to sha256:cd", { temporary: true }),
+    );
+    assert.match(out, /^hint: content did not match its digest; pull again/m);
   });
 
   it("says interrupted for a cancellation", () => {

@@ -34,7 +34,11 @@ export function hintFor(err: ShimError): string | undefined {
     case Code.DeadlineExceeded:
       return "the operation timed out; check your network and try again";
     case Code.DataLoss:
-      return "content did not match its digest; pull again, and if it persists the source serves corrupt content";
+      // Only a transfer's mismatch is helped by pulling again. A refused layer (an escaping path, a device
+      // node, a limit) or malformed content says in its message what was wrong; pulling it again gives the same.
+      return err.temporary
+        ? "content did not match its digest; pull again, and if it persists the source serves corrupt content"
+        : undefined;
     default:
       return err.temporary ? "this may be temporary; try again" : undefined;
   }

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { type CliState, contextFor } from "./context.js";
+import { openStore } from "./open-store.js";
 
 /** Registers `rmi` on `parent`. */
 export function rmiCommand(parent: Command, state: CliState): Command {
@@ -27,9 +28,8 @@ Examples:
       )
       .action(async (refs: string[], _flags: unknown, cmd: Command) => {
         const ctx = contextFor(cmd, state);
-        const oci = await import("../oci/index.js");
         const { findImage } = await import("./image-record.js");
-        const store = await oci.ContentStore.open(ctx.root);
+        const store = await openStore(ctx);
         for (const ref of refs) {
           try {
             const image = await findImage(store, ref);

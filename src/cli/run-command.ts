@@ -87,7 +87,10 @@ a new ID.log starts, keeping max-file files: the newest output, at most max-size
 reads them all, in order). The exit status is the
 guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C: 130). Failures before the guest
 runs exit with nodewasi's codes (nodewasi --help): 2 for a bad flag, 3 when the image is not found (or not
-stored with --pull never). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them.
+stored with --pull never), 5 when the registry cannot be reached or stalls (the daemon's pull honours the global
+--registry-timeout). Read-only mounts (HOST:GUEST:ro) are refused: node:wasi cannot enforce them. When what
+reads the output goes away (| head), the guest's next write fails with EPIPE, and run still exits with the
+guest's status (--rm removes the task).
 
 Examples:
   $ nodewasi run oci:examples/images/hello:latest
@@ -95,6 +98,7 @@ Examples:
   $ nodewasi run --rm -e GREETING=hi --mount ./data:/data REF /data/in.txt
   $ echo hello | nodewasi run --rm -i REF
   $ nodewasi run --memory 64m --pull never REF
+  $ nodewasi --registry-timeout 2m run --rm registry.far-away.example/tools/hello:v1
   $ ID=$(nodewasi run -d REF) && nodewasi logs -f "$ID" && nodewasi rm "$ID"
   $ nodewasi run -d --name job1 --log-opt max-size=10m --log-opt max-file=3 REF`,
     )
@@ -136,8 +140,9 @@ Examples:
         ...(flags.plainHttp ? { plainHttp: true } : {}),
       });
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
-      const { connectShim } = await import("./shim-client.js");
+      const { connectShim, explainShimLoss } = await import("./shim-client.js");
       const shim = (await connectShim(ctx, address, { start: true }))!;
+      let doing = `the pull of ${ref}`;
       try {
         const pulling = new AbortController();
         const onPullSignal = () => pulling.abort(new ShimError(Code.Canceled, `pull of ${ref}`));
@@ -149,6 +154,7 @@ Examples:
             policy: flags.pull,
             progress: true,
             signal: pulling.signal,
+            ...(ctx.registryTimeoutMs !== undefined ? { registryTimeoutMs: ctx.registryTimeoutMs } : {}),
             ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
             ...(flags.plainHttp ? { plainHttp: true } : {}),
           });
@@ -157,6 +163,7 @@ Examples:
         } finally {
           process.off("SIGINT", onPullSignal);
         }
+        doing = `task ${id}`;
         const { attachedRun, runTask } = await import("./run-task.js");
         if (flags.detach) {
           const log = logPathFor(ctx.root, id);
@@ -183,6 +190,8 @@ Examples:
           remove: flags.rm === true,
           ioDir: ioDirFor(address),
         });
+      } catch (err) {
+        throw await explainShimLoss(err, address, doing);
       } finally {
         shim.close();
       }

@@ -34,8 +34,13 @@ export interface CliWork {
   env: Record<string, string>;
 }
 
-/** A temp folder with a layout of examples/modules/<name>.wasm as images tagged <name>. */
-export async function makeWork(modules: string[], idleTimeout = 5): Promise<CliWork> {
+/**
+ * A temp folder with a layout of examples/modules/<name>.wasm as images tagged <name>. A daemon that a `run`
+ * starts exits after `idleTimeout` seconds without a call or a live task: long by default, since a test's
+ * commands are separate processes, each of which took seconds to boot on a busy machine (a 5 s daemon went
+ * idle between two `ps`); tests of the idle exit give a short one.
+ */
+export async function makeWork(modules: string[], idleTimeout = 120): Promise<CliWork> {
   const dir = await mkdtemp(join(tmpdir(), "nodewasi-cli-"));
   const layout = join(dir, "layout");
   const images = [];
@@ -82,11 +87,14 @@ export function finished(child: ChildProcess, input?: string): Promise<CliRun> {
   return new Promise((done) => child.once("close", (code, signal) => done({ code, signal, stdout, stderr })));
 }
 
-/** Polls `check` every 50 ms until it holds; throws naming `what` after `ms`. */
+/**
+ * Polls `check` every 50 ms until it holds; throws naming `what` after `ms`: a bound for a broken case, generous
+ * because each `cli()` a check makes boots Node, which a busy machine slows down tenfold.
+ */
 export async function until(
   what: string,
   check: () => boolean | Promise<boolean>,
-  ms = 10_000,
+  ms = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {

@@ -7,12 +7,11 @@
  */
 import { execFile } from "node:child_process";
 import { closeSync, constants, open, openSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Code, ShimError } from "../internal/index.js";
-import { isAlive } from "../oci/index.js";
+import { Code, mayBeOwner, ShimError } from "../internal/index.js";
 
 const openAsync = promisify(open);
 const execFileAsync = promisify(execFile);
@@ -29,12 +28,16 @@ const RUN_DIR = /^run-(\d+)-[A-Za-z0-9]{6}$/;
 
 /**
  * Removes the run folders in `ioDir` whose command is no longer alive (it was killed before it could remove
- * them). The daemon calls it when it starts. A pid reused since only keeps a folder longer.
+ * them). The daemon calls it when it starts. A pid reused by a process that started after the folder was made
+ * is not its command (mayBeOwner), so that folder goes too.
  */
 export async function removeDeadRunDirs(ioDir: string): Promise<void> {
   for (const name of await readdir(ioDir).catch(() => [] as string[])) {
     const pid = Number(RUN_DIR.exec(name)?.[1] ?? 0);
-    if (pid > 0 && !isAlive(pid)) await rm(join(ioDir, name), { recursive: true, force: true });
+    if (pid <= 0) continue;
+    const dir = join(ioDir, name);
+    const made = await stat(dir).catch(() => undefined);
+    if (made && !mayBeOwner(pid, made.ctimeMs)) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -45,6 +48,8 @@ export class RunStdio {
   #opening: Promise<number>[] = [];
   #sockets: Socket[] = [];
   #outputsDone: Promise<void> = Promise.resolve();
+  /** Undoes what attach() added to this process's streams. */
+  #detach: (() => void)[] = [];
 
   private constructor(dir: string, paths: RunStdioPaths) {
     this.#dir = dir;
@@ -81,9 +86,24 @@ export class RunStdio {
   /**
    * Starts opening our ends (call before Start: the shim's runner opens the other ends then) and copying:
    * stdout and stderr FIFOs to this process's, and this process's stdin to the stdin FIFO until EOF.
+   *
+   * When what reads our stdout or stderr goes away (`run REF | head -c 100`: EPIPE), that copy stops and our
+   * end of the FIFO is closed, so the guest's next write to it fails with EPIPE, as a writer in a shell
+   * pipeline meets it (WASI has no SIGPIPE: the guest decides what to do), while the run goes on to the
+   * guest's exit, its status and --rm. Draining the FIFO to nowhere instead would let a guest that writes
+   * forever run forever.
    */
   attach(out: NodeJS.WritableStream, err: NodeJS.WritableStream, input?: NodeJS.ReadableStream): void {
     const reader = (path: string, to: NodeJS.WritableStream) => {
+      let gone: (() => void) | undefined;
+      let broken = false;
+      const onError = () => {
+        broken = true;
+        gone?.();
+      };
+      // Listening before anything is written tells bin/nodewasi that this EPIPE is handled here.
+      to.on("error", onError);
+      this.#detach.push(() => to.off("error", onError));
       const opening = openAsync(path, constants.O_RDONLY);
       this.#opening.push(opening);
       return opening.then(
@@ -91,6 +111,11 @@ export class RunStdio {
           new Promise<void>((resolve) => {
             const socket = new Socket({ fd, readable: true, writable: false });
             this.#sockets.push(socket);
+            gone = () => {
+              socket.destroy();
+              resolve();
+            };
+            if (broken) gone();
             socket.on("data", (chunk: Buffer) => {
               if (!to.write(chunk)) {
                 socket.pause();
@@ -139,6 +164,7 @@ export class RunStdio {
     }
     await Promise.allSettled(this.#opening);
     for (const s of this.#sockets) s.destroy();
+    for (const undo of this.#detach.splice(0)) undo();
     await rm(this.#dir, { recursive: true, force: true });
   }
 }

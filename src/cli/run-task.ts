@@ -32,8 +32,19 @@ export async function runTask(task: TaskClient, r: RunTaskRequest): Promise<numb
     return (await task.start({ id: r.id })).pid;
   } catch (err) {
     await task.delete({ id: r.id }).catch(() => {});
-    throw err;
+    throw startFailure(err, r.options.image);
   }
+}
+
+/**
+ * A failed Start as the user should read it: the runner refuses a module whose bytes no longer match its digest
+ * (DataLoss), and a pull replaces the store's damaged copy (it verifies what it finds: src/oci/pull.ts).
+ */
+export function startFailure(err: unknown, image: string): unknown {
+  const e = ShimError.from(err);
+  if (e.code !== Code.DataLoss) return err;
+  const hint = `the store's copy of ${image} is damaged: \`nodewasi pull ${image}\` replaces it, and \`nodewasi check --repair\` checks the whole store`;
+  return new ShimError(e.code, e.rawMessage, { cause: err, details: { ...e.details, hint } });
 }
 
 export interface AttachedRunOptions {
@@ -88,7 +99,7 @@ export async function attachedRun(task: TaskClient, o: AttachedRunOptions): Prom
       await task.start({ id: o.id });
     } catch (err) {
       await task.delete({ id: o.id }).catch(() => {});
-      throw err;
+      throw startFailure(err, o.options.image);
     }
     started = true;
     if (pending !== undefined) forward(pending);

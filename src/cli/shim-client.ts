@@ -5,7 +5,7 @@
  * `shim.log` beside the socket, so it outlives the command and exits by itself once idle.
  */
 import { spawn } from "node:child_process";
-import { mkdir, open, stat } from "node:fs/promises";
+import { access, mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Images, Task, Tasks } from "../gen/index.js";
@@ -165,6 +165,46 @@ async function sameSocket(a: string, b: string): Promise<boolean> {
   if (a === b) return true;
   const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
   return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+/** The codes grpc-js gives a call whose connection broke ("Connection dropped", "No connection established"). */
+const LOSS_CODES = new Set([Code.Unavailable, Code.Internal, Code.Unknown]);
+
+/**
+ * Whether nothing listens on `address` within `ms`. A daemon killed mid-call drops its connections before the
+ * kernel has closed its listening socket, and on a loaded machine the caller can look in between.
+ */
+async function stopsListening(address: string, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; ; ) {
+    if (!(await isListening(address))) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The error to report for a call to the daemon at `address` that failed while `doing` something (`the pull
+ * of REF`): when nothing listens there any more, the daemon itself went away (it crashed or was killed) and
+ * the call's own error (grpc-js says "Connection dropped", an Unavailable like a registry that cannot be
+ * reached) would send the user after the registry. The daemon's log is named when it is where `nodewasi run`
+ * starts daemons. Any other error is returned unchanged.
+ */
+export async function explainShimLoss(err: unknown, address: string, doing: string): Promise<unknown> {
+  const e = ShimError.from(err);
+  if (!LOSS_CODES.has(e.code) || !(await stopsListening(address, 1000))) return err;
+  const log = join(dirname(address), "shim.log");
+  const logged = await access(log).then(
+    () => true,
+    () => false,
+  );
+  const where = logged
+    ? `; see its log, ${log}, for why`
+    : "; see the output of the `nodewasi shim serve` that served it for why";
+  return new ShimError(
+    Code.Internal,
+    `the shim daemon on ${address} went away during ${doing} (${e.rawMessage})${where}, then try again: a new daemon starts by itself`,
+    { cause: err },
+  );
 }
 
 /**

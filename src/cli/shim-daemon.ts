@@ -152,6 +152,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     await unshare?.();
     throw err;
   }
+  watch.start();
   o.logger.debug(`serving on ${o.address}`, { root: o.root, pid: process.pid });
 
   async function stop(reason: string): Promise<void> {

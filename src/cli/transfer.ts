@@ -9,6 +9,7 @@ import type { CliContext } from "./context.js";
 import { asContentError } from "./exit-code.js";
 import { formatDuration } from "./format.js";
 import type { ProgressWords } from "./progress-lines.js";
+import { noticeLine } from "./store-notices.js";
 
 export interface TransferOptions {
   /** Whether to show progress (not with `-q` or `--json`). */
@@ -20,8 +21,8 @@ export interface TransferOptions {
 
 export interface Transfer {
   signal: AbortSignal;
-  /** Set when progress is shown. */
-  onEvent?: (e: PullEvent | CopyEvent) => void;
+  /** Progress when it is shown; otherwise the store's notices alone (store-notices.ts). */
+  onEvent: (e: PullEvent | CopyEvent) => void;
 }
 
 /** Runs `work`; `done(result)` names what was transferred and how much, for the closing line. */
@@ -47,7 +48,12 @@ export async function runTransfer<T>(
   try {
     result = await work({
       signal: controller.signal,
-      ...(progress ? { onEvent: (e: PullEvent | CopyEvent) => progress.onEvent(e) } : {}),
+      onEvent: progress
+        ? (e: PullEvent | CopyEvent) => progress.onEvent(e)
+        : (e: PullEvent | CopyEvent) => {
+            const line = noticeLine(e);
+            if (line) ctx.err(line);
+          },
     });
     progress?.stop(true);
   } catch (err) {

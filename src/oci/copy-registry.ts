@@ -9,7 +9,7 @@
 import { Readable } from "node:stream";
 import { dataLoss, ShimError, sleep } from "../internal/index.js";
 import type { BlobOutcome, CopyOptions, ImageDestination, PutBlobOptions } from "./copy-types.js";
-import { isRetryable } from "./fetch-blob.js";
+import { isRetryable, isStall, STALL_ATTEMPTS } from "./fetch-blob.js";
 import type { ImageSource } from "./image-source.js";
 import { formatReference, type Reference } from "./reference.js";
 import type { RegistryClient } from "./registry/index.js";
@@ -40,6 +40,7 @@ export function registryDestination(
 
   const upload = async (desc: Descriptor, source: ImageSource, o: PutBlobOptions): Promise<void> => {
     const emit = o.onEvent;
+    let stalls = 0;
     for (let attempt = 1; ; attempt++) {
       emit({
         type: "blob-start",
@@ -56,7 +57,10 @@ export function registryDestination(
         });
         return;
       } catch (err) {
-        if (attempt >= attempts || !isRetryable(err) || o.signal?.aborted) throw ShimError.from(err);
+        if (isStall(err)) stalls++;
+        const wedged = stalls >= STALL_ATTEMPTS;
+        if (wedged || attempt >= attempts || !isRetryable(err) || o.signal?.aborted)
+          throw ShimError.from(err);
         const delayMs = Math.min(5000, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
         const reason = err instanceof Error ? err.message : String(err);
         emit({ type: "blob-retry", digest: desc.digest, offset: 0, attempt, delayMs, reason });
@@ -150,7 +154,7 @@ export function pushHint(status: number, codes: readonly string[], name: string)
     return "the registry refused the manifest: it may not accept this media type or artifact (check its documentation for OCI artifact support)";
   }
   if (has("DIGEST_INVALID") || has("BLOB_UPLOAD_INVALID") || has("BLOB_UPLOAD_UNKNOWN")) {
-    return "the bytes sent do not match their digest: the source's copy is corrupt (pull or build it again), a proxy changed them, or the upload session expired; push again";
+    return "the bytes sent do not match their digest: the source's copy is corrupt (`nodewasi check` finds damage in the store, and a pull replaces it), a proxy changed them, or the upload session expired; push again";
   }
   if (status === 429 || has("TOOMANYREQUESTS"))
     return "the registry is rate limiting pushes; wait and push again";

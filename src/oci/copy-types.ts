@@ -26,6 +26,8 @@ export type CopyEvent =
 export interface CopyOptions {
   /** Allow plain HTTP to non-loopback registries. */
   plainHttp?: boolean;
+  /** The registry timeout in ms, as `PullOptions.registryTimeoutMs` (pull-types.ts). */
+  registryTimeoutMs?: number;
   /** Parallel blob uploads (default 4, as pull downloads). */
   concurrency?: number;
   /**

@@ -17,7 +17,7 @@ import {
 } from "../internal/index.js";
 import type { ModuleLocation } from "./format.js";
 import { tarLayerCompression } from "./media-types.js";
-import type { ContentStore } from "./store.js";
+import type { ContentStore, Lease } from "./store.js";
 import { type FileDigest, UNKNOWN, unpackLayer } from "./unpack.js";
 import { type UnpackLimits, unpackLimitsFrom } from "./unpack-limits.js";
 
@@ -169,19 +169,27 @@ export async function extractModule(
   loc: ModuleLocation,
   name: string,
   rootfs: UnpackedRootfs | undefined,
+  lease?: Lease,
 ): Promise<ExtractedModule> {
   if (loc.module.kind === "layer") {
     const layer = loc.module.layer;
     const file = store.blobPath(layer.digest);
     const kind = await moduleKind(file, `layer ${layer.digest} of ${name}`);
-    const stored = await store.importModule(file, { digest: layer.digest, verified: true });
+    const stored = await store.importModule(file, {
+      digest: layer.digest,
+      verified: true,
+      ...(lease ? { lease } : {}),
+    });
     return { ...stored, kind, source: layer.digest };
   }
   if (!rootfs) throw invalidArgument(`${name}: the module is in tar layers but none were unpacked`);
   const file = await moduleFile(rootfs.path, loc.module.path, name);
   const kind = await moduleKind(file.real, `${loc.module.path} in ${name}`);
   const known = file.direct ? rootfs.module : undefined;
-  const stored = await store.importModule(file.real, known ? { digest: known.digest, verified: true } : {});
+  const stored = await store.importModule(file.real, {
+    ...(known ? { digest: known.digest, verified: true } : {}),
+    ...(lease ? { lease } : {}),
+  });
   return { ...stored, kind, source: loc.module.path };
 }
 

@@ -35,6 +35,19 @@ const BROKEN = new Set([
   "Z_BUF_ERROR",
 ]);
 
+/**
+ * Stalls a download survives: one resume gets past a connection that a NAT or load balancer dropped
+ * silently; a second stall means a wedged peer, and more tries would keep the user waiting a timeout each
+ * (the registry client gives a stalled request two tries too: registry/retry.ts `stallAttempts`). The bytes
+ * received stay in the ingest, so pulling again resumes where the download stopped.
+ */
+export const STALL_ATTEMPTS = 2;
+
+/** Whether `err` says a peer went silent past the registry timeout (the registry client's DeadlineExceeded). */
+export function isStall(err: unknown): boolean {
+  return err instanceof ShimError && err.code === Code.DeadlineExceeded;
+}
+
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ShimError) {
     if (err.code === Code.Canceled) return false;
@@ -59,6 +72,7 @@ export async function fetchBlob(
   const digest: Digest = desc.digest;
   let fetched = 0;
   let tee = opts.tee;
+  let stalls = 0;
   try {
     for (let attempt = 1; ; attempt++) {
       const result = await fetchAttempt(attempt);
@@ -127,7 +141,9 @@ export async function fetchBlob(
       emit({ type: "blob-done", digest, size: desc.size, cached: false });
       return fetched;
     } catch (err) {
-      if (opening || attempt >= attempts || !isRetryable(err) || opts.signal?.aborted) {
+      if (isStall(err)) stalls++;
+      const wedged = stalls >= STALL_ATTEMPTS;
+      if (opening || wedged || attempt >= attempts || !isRetryable(err) || opts.signal?.aborted) {
         throw ShimError.from(err, Code.Unavailable);
       }
       const delayMs =

@@ -29,4 +29,5 @@ export * from "./push.js";
 export * from "./reference.js";
 export * from "./registry/index.js";
 export * from "./store.js";
+export * from "./store-check.js";
 export * from "./types.js";

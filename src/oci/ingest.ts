@@ -10,8 +10,9 @@ import { mkdir, open, rename, rm, rmdir, stat, truncate } from "node:fs/promises
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { Code, type Digest, dataLoss, invalidArgument, ShimError, verifyContent } from "../internal/index.js";
+import { syncDir } from "./atomic-write.js";
 import { BatchWriter } from "./batch-writer.js";
-import { acquireLock, type HeldLock } from "./lock.js";
+import { acquireLock, type HeldLock, type LockOptions } from "./lock.js";
 import type { Descriptor } from "./types.js";
 
 /** Where an ingest writes, and how the store answers "is the blob there". */
@@ -21,6 +22,8 @@ export interface IngestTarget {
   /** Final place, `blobs/sha256/<hex>`. */
   blobPath: string;
   has(desc: Descriptor): Promise<boolean>;
+  /** How to wait for another process's download of the same blob (what it is, who to tell). */
+  lock?: LockOptions;
 }
 
 /**
@@ -56,6 +59,7 @@ export class Ingest {
     if (await target.has(desc)) return done();
     await mkdir(target.dir, { recursive: true, mode: 0o700 });
     const lock = await acquireLock(join(target.dir, "lock"), {
+      ...target.lock,
       until: () => target.has(desc),
       ...(signal ? { signal } : {}),
     });
@@ -206,17 +210,4 @@ async function readPartial(data: string): Promise<{ offset: number; hash: Hash }
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
   return { offset, hash };
-}
-
-/** Makes a rename durable (POSIX: the directory entry is only on disk after the directory is synced). */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r").catch(() => undefined);
-  if (fh === undefined) return;
-  try {
-    await fh.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic.
-  } finally {
-    await fh.close();
-  }
 }

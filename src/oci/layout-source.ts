@@ -24,6 +24,14 @@ export async function layoutSource(path: string, tag?: string): Promise<ImageSou
 }
 
 /**
+ * An ImageSource over a layout already open, such as the content store itself: `nodewasi check --repair`
+ * extracts an image again from the blobs the store still holds, without the network.
+ */
+export function openedLayoutSource(layout: OciLayout, tag: string): ImageSource {
+  return new LayoutSource(layout, `oci:${layout.dir}`, tag, async () => {});
+}
+
+/**
  * An ImageSource over the OCI layout archived in `file` (plain or gzip-compressed tar, as `skopeo copy ...
  * oci-archive:FILE` and runwasi's oci-tar-builder write). The archive is unpacked once, up front, read as one
  * stream from start to end, so a pipe serves as well as a file (`oci-archive:/dev/stdin`, `<(curl ...)`).

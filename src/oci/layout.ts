@@ -120,7 +120,9 @@ export class OciLayout {
       throw err.code === "ENOENT" ? missing(this.dir, desc, err) : err;
     });
     if (st.size !== desc.size) {
-      throw dataLoss(`blob ${path} is ${st.size} bytes, its descriptor says ${desc.size}`);
+      throw dataLoss(
+        `blob ${path} is ${st.size} bytes, its descriptor says ${desc.size}; pull or copy the image again to replace it`,
+      );
     }
     if (offset >= desc.size) return Readable.from([]);
     // 1 MiB reads, not the default 64 KiB: a 64 MiB layer pushed to a registry takes about a third less time

@@ -27,18 +27,20 @@ type Json = Record<string, unknown>;
 
 /**
  * Parses a manifest or index. `where` names it in messages (`manifest sha256:... of ghcr.io/x:1`).
- * Throws `ResourceExhausted` over `MAX_MANIFEST_BYTES`, `FailedPrecondition` for schema 1 and unknown types,
- * and `InvalidArgument` for anything malformed.
+ * Throws `ResourceExhausted` over `maxBytes` (default `MAX_MANIFEST_BYTES`; the store's own index.json, which
+ * grows with every name, has a larger one), `FailedPrecondition` for schema 1 and unknown types, and
+ * `InvalidArgument` for anything malformed.
  */
 export function parseManifest(
   bytes: Uint8Array,
   contentType: string | undefined,
   where: string,
+  maxBytes = MAX_MANIFEST_BYTES,
 ): ParsedManifest {
-  if (bytes.length > MAX_MANIFEST_BYTES) {
+  if (bytes.length > maxBytes) {
     throw new ShimError(
       Code.ResourceExhausted,
-      `${where} is ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit; refusing it`,
+      `${where} is ${bytes.length} bytes, over the ${maxBytes}-byte manifest limit; refusing it`,
     );
   }
   const ct = (contentType ?? "").split(";")[0]!.trim().toLowerCase();

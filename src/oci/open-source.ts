@@ -11,6 +11,8 @@ import { DockerCredentials, RegistryClient, registrySource } from "./registry/in
 
 export interface OpenSourceOptions {
   plainHttp?: boolean;
+  /** The registry timeout in ms (`RegistryClientOptions.timeoutMs`); default from the environment, else 30 s. */
+  registryTimeoutMs?: number;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
 }
@@ -38,6 +40,8 @@ export async function openSource(input: string, opts: OpenSourceOptions = {}): P
     case "registry": {
       const client = new RegistryClient({
         plainHttp: opts.plainHttp ?? false,
+        ...(opts.registryTimeoutMs !== undefined ? { timeoutMs: opts.registryTimeoutMs } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
         credentials: new DockerCredentials({
           ...(opts.env ? { env: opts.env } : {}),
           ...(opts.logger ? { logger: opts.logger } : {}),

@@ -13,8 +13,15 @@ export interface PullOptions {
   platform?: Platform;
   /** Allow plain HTTP to non-loopback registries. */
   plainHttp?: boolean;
+  /**
+   * The longest a registry may stay silent, in ms: connecting, before answering, between body bytes (0: no
+   * limit). Default `$NODEWASI_REGISTRY_TIMEOUT`, else 30 s (oci/registry/timeouts.ts).
+   */
+  registryTimeoutMs?: number;
   /** Parallel layer downloads (default 4). */
   concurrency?: number;
+  /** The longest wait for a store lock another live process holds (default: while it renews it; lock.ts). */
+  lockTimeoutMs?: number;
   onEvent?: (event: PullEvent) => void;
   logger?: Logger;
   signal?: AbortSignal;
@@ -32,7 +39,14 @@ export type PullEvent =
   /** A download failed and will be retried from `offset` after `delayMs`. */
   | { type: "blob-retry"; digest: Digest; offset: number; attempt: number; delayMs: number; reason: string }
   /** The module was extracted (or found already extracted). */
-  | { type: "extracted"; module: Digest; size: number; cached: boolean };
+  | { type: "extracted"; module: Digest; size: number; cached: boolean }
+  /** The pull waits for a store lock another process holds: `holder` says who and since when (lock.ts). */
+  | { type: "waiting"; what: string; holder: string; waitedMs: number }
+  /**
+   * The pull found something wrong in the store and dealt with it: stored content that no longer matches its
+   * digest (removed, then fetched or extracted again), or what a killed process left (removed).
+   */
+  | { type: "repaired"; path: string; problem: string; action: string };
 
 export interface PullResult {
   /** Canonical name the image is stored under (`127.0.0.1:5000/hello:latest`, `oci:/path:tag`). */

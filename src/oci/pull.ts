@@ -11,38 +11,76 @@ import { extractModule, type UnpackedRootfs, unpackRootfs } from "./extract.js";
 import { fetchBlob } from "./fetch-blob.js";
 import { classifyImage, configIsJson } from "./format.js";
 import type { FetchedManifest, ImageSource } from "./image-source.js";
+import { describeHolder } from "./lock.js";
 import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from "./manifest.js";
 import { openSource } from "./open-source.js";
 import { configPlatform, formatPlatform, platformMatches, selectManifest } from "./platform.js";
 import type { PullEvent, PullOptions, PullResult } from "./pull-types.js";
-import { ContentStore } from "./store.js";
+import { ContentStore, type Lease } from "./store.js";
+import { removeLeftovers } from "./store-leftovers.js";
 import { Tee } from "./tee.js";
 import { Annotation, type Descriptor, type ImageConfig, type Platform } from "./types.js";
 
 export async function pull(input: string, opts: PullOptions = {}): Promise<PullResult> {
   const { source, name } = await openSource(input, {
     ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
+    ...(opts.registryTimeoutMs !== undefined ? { registryTimeoutMs: opts.registryTimeoutMs } : {}),
     logger: opts.logger ?? silentLogger,
   });
   try {
-    const store = await ContentStore.open(opts.root ?? defaultRoot());
+    const emit = opts.onEvent;
+    const store = await ContentStore.open(opts.root ?? defaultRoot(), {
+      ...(emit
+        ? {
+            onLockWait: (w) =>
+              emit({ type: "waiting", what: w.what, holder: describeHolder(w.holder), waitedMs: w.waitedMs }),
+          }
+        : {}),
+      ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+    });
     return await pullFrom(store, source, name, opts);
   } finally {
     await source.close();
   }
 }
 
-/** The pull steps over an already opened source; exported for the shim, which owns its store. */
+/**
+ * The pull steps over an already opened source; exported for the shim, which owns its store. The pull holds a
+ * lease (store-lease.ts) from its start until its name is tagged: what it stores or reuses is protected from a
+ * concurrent prune, each digest before its content is written or relied on.
+ */
 export async function pullFrom(
   store: ContentStore,
   source: ImageSource,
   name: string,
   opts: PullOptions = {},
 ): Promise<PullResult> {
+  // A damaged index.json is said before anything is fetched, not after (the tag at the end would fail).
+  await store.index();
+  const lease = await store.lease();
+  try {
+    return await pullLeased(store, source, name, opts, lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function pullLeased(
+  store: ContentStore,
+  source: ImageSource,
+  name: string,
+  opts: PullOptions,
+  lease: Lease,
+): Promise<PullResult> {
   const { signal } = opts;
   const emit = opts.onEvent ?? ((_: PullEvent) => {});
   let bytesFetched = 0;
+  // What killed pulls left (a temporary rootfs of 65 MB, a stale lock) goes first; a live pull's stays.
+  for (const l of await removeLeftovers(store.root)) {
+    emit({ type: "repaired", path: l.path, problem: l.why, action: "removed" });
+  }
   const keep = async (m: FetchedManifest) => {
+    await lease.protect([m.digest]);
     await store.writeBlob(m.bytes);
     return m;
   };
@@ -52,6 +90,8 @@ export async function pullFrom(
         `${name}: blob ${desc.digest} is ${desc.size} bytes; refusing more than ${cap}`,
       );
     }
+    await lease.protect([desc.digest]);
+    await repairBlob(store, desc, emit);
     bytesFetched += await fetchBlob(store, source, desc, { ...(signal ? { signal } : {}) });
     return store.readBlob(desc);
   };
@@ -106,12 +146,20 @@ export async function pullFrom(
   const layers = location.module.kind === "layer" ? [location.module.layer] : location.tarLayers;
   emit({ type: "selected", platform, format: location.format, manifest: manifestDesc, layers });
 
-  const cached = await cachedExtraction(store, manifestDesc.digest);
+  // A pull repairs what it finds damaged: stored layers are verified (a damaged one is fetched again), and so is
+  // an extracted module (a damaged one is extracted again).
+  await lease.protect([manifestDesc.digest, ...layers.map((l) => l.digest)]);
+  for (const layer of layers) await repairBlob(store, layer, emit);
+  const cached = await cachedExtraction(store, manifestDesc.digest, emit, lease);
   let module: PullResult["module"];
   let rootfs: string | undefined;
   if (cached) {
     module = cached.module;
     rootfs = cached.rootfs;
+    const missing = [];
+    for (const layer of layers) if (!(await store.has(layer))) missing.push(layer);
+    const fetches = startFetches(store, source, missing, opts, {});
+    for (const n of await Promise.all(fetches.values())) bytesFetched += n;
     emit({ type: "extracted", module: module.digest, size: module.size, cached: true });
   } else {
     // The bottom layer unpacks while it downloads (when it is not stored yet); the others download in
@@ -145,7 +193,7 @@ export async function pullFrom(
       throw err;
     }
     rootfs = unpacked?.path;
-    const extracted = await extractModule(store, location, name, unpacked);
+    const extracted = await extractModule(store, location, name, unpacked, lease);
     module = {
       digest: extracted.digest,
       size: extracted.size,
@@ -195,20 +243,52 @@ function singleManifestPlatform(
   return declared ?? wanted ?? { os: "wasip1", architecture: "wasm" };
 }
 
-/** The module of an earlier pull of this manifest, when the record and the module file are both there. */
+/**
+ * The module of an earlier pull of this manifest, when the record, the module file and the rootfs are there and
+ * the module still hashes to its digest. A module that does not is removed with what shares its inode (the
+ * rootfs it was linked from, whose other files may be damaged too: it is unpacked again from the verified
+ * layers), so the caller extracts it again.
+ */
 async function cachedExtraction(
   store: ContentStore,
   manifest: Digest,
+  emit: (e: PullEvent) => void,
+  lease: Lease,
 ): Promise<{ module: PullResult["module"]; rootfs?: string } | undefined> {
   const record = (await store.extraction(manifest)) as PullResult | undefined;
   if (!record?.module?.digest) return undefined;
-  try {
-    await access(store.modulePath(record.module.digest));
-    if (record.rootfs) await access(record.rootfs);
-  } catch {
+  await lease.protect([record.module.digest]);
+  const verdict = await store.verifyModule(record.module.digest, record.module.size);
+  if (!verdict.ok) {
+    const path = store.modulePath(record.module.digest);
+    if (!verdict.missing) {
+      const action = record.rootfs
+        ? "removed with the rootfs it came from; unpacking it again"
+        : "removed; extracting it again";
+      emit({ type: "repaired", path, problem: verdict.problem, action });
+    }
+    await store.discard(path);
+    if (record.rootfs) await store.discard(store.rootfsPath(manifest));
     return undefined;
   }
+  if (record.rootfs && !(await exists(record.rootfs))) return undefined;
   return { module: record.module, ...(record.rootfs ? { rootfs: record.rootfs } : {}) };
+}
+
+/**
+ * Verifies the stored copy of `desc`, if any. A copy whose bytes no longer match (or that is no regular file) is
+ * removed and reported, so the fetch that follows gets it again.
+ */
+async function repairBlob(
+  store: ContentStore,
+  desc: Descriptor,
+  emit: (e: PullEvent) => void,
+): Promise<void> {
+  const verdict = await store.verifyBlob(desc);
+  if (verdict.ok || verdict.missing) return;
+  const path = store.blobPath(desc.digest);
+  await store.discard(path);
+  emit({ type: "repaired", path, problem: verdict.problem, action: "removed; fetching it again" });
 }
 
 /**

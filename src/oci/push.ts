@@ -12,7 +12,7 @@ import { registryDestination } from "./copy-registry.js";
 import type { CopyOptions, CopyResult, ImageDestination } from "./copy-types.js";
 import type { ImageSource } from "./image-source.js";
 import { layoutSource } from "./layout-source.js";
-import { openSource, sourceName } from "./open-source.js";
+import { type OpenSourceOptions, openSource, sourceName } from "./open-source.js";
 import { type ImageSourceSpec, parseSourceSpec } from "./reference.js";
 import { RegistryClient } from "./registry/index.js";
 import { ContentStore } from "./store.js";
@@ -64,9 +64,7 @@ export async function copy(src: string, dst: string, opts: CopyOptions = {}): Pr
   const srcSpec = parseSourceSpec(src);
   const dstSpec = parseSourceSpec(dst);
   const { source } = await openSource(src, {
-    ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
-    ...(opts.env ? { env: opts.env } : {}),
-    logger: opts.logger ?? silentLogger,
+    ...sourceOptions(opts),
   });
   try {
     const mountFrom = opts.mountFrom ?? (srcSpec.kind === "registry" ? srcSpec.ref : undefined);
@@ -130,9 +128,20 @@ export async function copyToStore(
 function client(opts: CopyOptions): RegistryClient {
   return new RegistryClient({
     plainHttp: opts.plainHttp ?? false,
+    ...(opts.registryTimeoutMs !== undefined ? { timeoutMs: opts.registryTimeoutMs } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.env ? { env: opts.env } : {}),
   });
+}
+
+/** What `openSource` takes from a copy's options. */
+function sourceOptions(opts: CopyOptions): OpenSourceOptions {
+  return {
+    ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
+    ...(opts.registryTimeoutMs !== undefined ? { registryTimeoutMs: opts.registryTimeoutMs } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+    logger: opts.logger ?? silentLogger,
+  };
 }
 
 function tagOf(spec: ImageSourceSpec): string | undefined {
@@ -153,9 +162,7 @@ async function storeOrLayoutSource(
   const name = sourceName(input);
   const open = () =>
     openSource(input, {
-      ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
-      ...(opts.env ? { env: opts.env } : {}),
-      logger: opts.logger ?? silentLogger,
+      ...sourceOptions(opts),
     }).then((o) => o.source);
   if (!(await store.resolve(name))) {
     if (parseSourceSpec(input).kind !== "registry") return open();

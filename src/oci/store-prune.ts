@@ -1,18 +1,18 @@
 /**
  * Garbage collection of the content store: mark from the names in index.json through indexes and manifests to
  * configs and layers, plus what the extraction records of reachable manifests name (their module and rootfs);
- * sweep the rest. Like containerd's GC it works from roots, but without leases: content of a pull that has not
- * yet tagged its image is not protected, except blobs still being downloaded (their ingest lock is live), so run
- * prune when no pull is in flight (the CLI's `nodewasi prune` is a deliberate user action).
+ * sweep the rest. Like containerd's GC it works from roots and leases: what a pull in flight protects with its
+ * lease (store-lease.ts) is kept, and so are blobs still being downloaded (their ingest lock is live) and
+ * temporaries of live processes (store-leftovers.ts).
  */
-import { lstat, readdir, realpath, rm } from "node:fs/promises";
+import { readdir, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Digest, digestHex, isDigest, overlayLowerDirs } from "../internal/index.js";
-import { isAlive, isStale, readHolder } from "./lock.js";
-import { MAX_MANIFEST_BYTES, parseManifest } from "./manifest.js";
-import { isIndexType, isManifestType } from "./media-types.js";
+import { isStale, readHolder } from "./lock.js";
 import type { ContentStore } from "./store.js";
-import type { Descriptor } from "./types.js";
+import { imageGraph } from "./store-graph.js";
+import { leasedDigests } from "./store-lease.js";
+import { diskBytes, inFlight, removeLeftovers } from "./store-leftovers.js";
 
 /** What `prune` removed. */
 export interface PruneResult {
@@ -28,7 +28,7 @@ export async function pruneStore(store: ContentStore): Promise<PruneResult> {
   const result: PruneResult = { removed: 0, bytes: 0 };
   const sweep = async (dir: string, keepName: (name: string) => boolean) => {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (keepName(name) || inFlight(name)) continue;
+      if (keepName(name) || (await inFlight(dir, name))) continue;
       const path = join(dir, name);
       result.bytes += await diskBytes(path);
       await rm(path, { recursive: true, force: true });
@@ -46,13 +46,12 @@ export async function pruneStore(store: ContentStore): Promise<PruneResult> {
   const rootfs = await realpath(join(root, "rootfs")).catch(() => join(root, "rootfs"));
   await sweep(join(root, "rootfs"), (hex) => keep.manifests.has(hex) || lowers.has(join(rootfs, hex)));
   await sweep(join(root, "extracted"), (file) => keep.manifests.has(file.replace(/\.json$/, "")));
+  // Temporaries and lock asides of dead processes at the top (index.json.tmp-...), and stale lock files.
+  for (const l of await removeLeftovers(root)) {
+    result.bytes += l.bytes;
+    result.removed++;
+  }
   return result;
-}
-
-/** Temp files and folders (`NAME.tmp-<pid>-...`) of a process that is still running are in flight. */
-function inFlight(name: string): boolean {
-  const m = /\.tmp-(\d+)-/.exec(name);
-  return m !== null && isAlive(Number(m[1]));
 }
 
 interface Marked {
@@ -70,29 +69,23 @@ async function mark(store: ContentStore): Promise<Marked> {
     const holder = await readHolder(join(store.root, "ingest", hex, "lock"));
     if (holder !== undefined && !isStale(holder)) keep.liveIngests.add(hex);
   }
-  const visit = async (desc: Descriptor, depth: number): Promise<void> => {
-    const hex = digestHex(desc.digest);
-    if (keep.blobs.has(hex) || depth > 8) return;
+  // What pulls in flight are storing or reusing (their names are not tagged yet).
+  for (const hex of await leasedDigests(store.root)) {
     keep.blobs.add(hex);
     keep.manifests.add(hex);
-    await markRecord(store, desc.digest, keep);
-    const isRoot = depth === 0;
-    if (!isRoot && !isIndexType(desc.mediaType) && !isManifestType(desc.mediaType)) return;
-    if (desc.size > MAX_MANIFEST_BYTES) return;
-    let parsed: ReturnType<typeof parseManifest>;
-    try {
-      parsed = parseManifest(await store.readBlob(desc), desc.mediaType, desc.digest);
-    } catch {
-      return; // Missing or not a manifest: nothing below it to keep.
+    keep.modules.add(hex);
+    await markRecord(store, `sha256:${hex}`, keep);
+  }
+  const seen = new Set<string>();
+  for (const entry of (await store.index()).manifests) {
+    const graph = await imageGraph(store, entry, seen);
+    for (const d of graph.manifests) {
+      keep.blobs.add(digestHex(d.digest));
+      keep.manifests.add(digestHex(d.digest));
+      await markRecord(store, d.digest, keep);
     }
-    if (parsed.kind === "index") {
-      for (const child of parsed.index.manifests) await visit(child, depth + 1);
-    } else {
-      for (const d of [parsed.manifest.config, ...parsed.manifest.layers])
-        keep.blobs.add(digestHex(d.digest));
-    }
-  };
-  for (const entry of (await store.index()).manifests) await visit(entry, 0);
+    for (const d of graph.blobs) keep.blobs.add(digestHex(d.digest));
+  }
   return keep;
 }
 
@@ -101,15 +94,4 @@ async function markRecord(store: ContentStore, digest: Digest, keep: Marked): Pr
   const record = (await store.extraction(digest)) as { module?: { digest?: unknown } } | undefined;
   const module = record?.module?.digest;
   if (typeof module === "string" && isDigest(module)) keep.modules.add(digestHex(module));
-}
-
-/** Bytes under `path`, never following symlinks (a rootfs may hold links that loop or point anywhere). */
-async function diskBytes(path: string): Promise<number> {
-  const st = await lstat(path).catch(() => undefined);
-  if (st === undefined) return 0;
-  if (!st.isDirectory()) return st.size;
-  let total = 0;
-  for (const name of await readdir(path).catch(() => [] as string[]))
-    total += await diskBytes(join(path, name));
-  return total;
 }

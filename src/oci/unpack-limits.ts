@@ -142,7 +142,9 @@ export class InflationGuard {
 }
 
 function tooBig(msg: string, key: keyof typeof UNPACK_LIMIT_ENV): ShimError {
-  return invalidArgument(`${msg}; ${raise(key)}`);
+  return invalidArgument(
+    `${msg}: refused by nodewasi's unpack limits, which stop decompression bombs; ${raise(key)}`,
+  );
 }
 
 /** The advice that ends a refusal by a limit (worded as advice, so the CLI adds no generic hint to it). */

@@ -12,7 +12,7 @@ import { helloModule } from "../../test/harness/modules.js";
 import { pushBuilt } from "../../test/harness/push.js";
 import { type Registry, registrySkipReason, startRegistry } from "../../test/harness/registry.js";
 import { CreateTaskRequestSchema } from "../gen/index.js";
-import { Code, createLogger, ShimError } from "../internal/index.js";
+import { Code, createLogger, ShimError, sha256 } from "../internal/index.js";
 import { buildImage } from "../oci/index.js";
 import type { RuntimeSpec } from "./bundle.js";
 import { annotatedImage, IMAGE_ANNOTATIONS, NODEWASI_IMAGE_ANNOTATION } from "./image-annotations.js";
@@ -133,6 +133,12 @@ describe("setupFromBundle pulls the image the annotations name when the rootfs l
     assert.deepEqual(await readFile(s.spec.module), artifactModule);
     assert.doesNotMatch(logged.join(""), /pulling/);
     assert.match(logged.join(""), /using 127\.0\.0\.1:\d+\/artifact:v1 from the store/);
+  });
+
+  it("the module from the shim's own pull goes to the runner with its digest, so a damaged store copy never runs", async () => {
+    const { setup: s } = await setup({ annotations: { [CRI]: `${registry.host}/artifact:v1` } });
+    assert.equal(s.spec.moduleDigest, sha256(artifactModule));
+    assert.equal(s.spec.moduleDigest, s.image?.module.digest);
   });
 
   it("a raw-layer image takes the spec's args as the guest's argv, with a #export suffix", async () => {

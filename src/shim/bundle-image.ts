@@ -80,7 +80,12 @@ export async function runFromAnnotatedImage(r: AnnotatedImageRequest): Promise<I
   const argv0 = argv[0] ?? "";
   if (!image.rootfs) {
     const { file, entry } = splitEntry(argv0);
-    const module = { host: image.module.path, guest: file, ...(entry ? { entry } : {}) };
+    const module = {
+      host: image.module.path,
+      guest: file,
+      digest: image.module.digest,
+      ...(entry ? { entry } : {}),
+    };
     return { image, module, args: [file, ...argv.slice(1)], env, cwd };
   }
   try {

@@ -141,6 +141,8 @@ export interface ModuleRef {
   guest: string;
   /** The export to run instead of `_start`, from `path#export`. */
   entry?: string;
+  /** What its bytes must hash to, for a module from the content store (RunSpec.moduleDigest). */
+  digest?: string;
 }
 
 /** `x.wasm#run` -> the file `x.wasm` and the export `run` (runwasi's `path#func`); no `#`: the file alone. */

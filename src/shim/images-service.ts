@@ -91,6 +91,15 @@ export function progressMsg(e: PullEvent): MessageInitShape<typeof PullProgressS
       };
     case "extracted":
       return { event: { case: "extracted", value: { ...e, size: BigInt(e.size) } } };
+    case "waiting":
+      return {
+        event: {
+          case: "waiting",
+          value: { what: e.what, holder: e.holder, waitedMs: BigInt(Math.round(e.waitedMs)) },
+        },
+      };
+    case "repaired":
+      return { event: { case: "repaired", value: { path: e.path, problem: e.problem, action: e.action } } };
   }
 }
 
@@ -113,6 +122,7 @@ export class ImagesService implements Impl {
         ...(req.platform ? { platform: oci.parsePlatform(req.platform) } : {}),
         plainHttp: req.plainHttp,
         ...(req.concurrency ? { concurrency: req.concurrency } : {}),
+        ...(req.registryTimeoutMs !== undefined ? { registryTimeoutMs: req.registryTimeoutMs } : {}),
         signal: ctx.signal,
         // Progress is sampled: a byte counter per chunk would flood the stream; start, done and every 1% pass.
         onEvent: (e) => {

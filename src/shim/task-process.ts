@@ -3,8 +3,15 @@
  * guest (a RunningProcess from the runner) and the promise every Wait shares, which settles on exit whether
  * Wait came before Start or after the exit (containerd calls Wait before Start).
  */
-import { failedPrecondition, notFound, ShimError } from "../internal/index.js";
-import type { ExitStatus, Runner, RunningProcess, RunSpec } from "../wasi/index.js";
+import { Code, failedPrecondition, notFound, ShimError } from "../internal/index.js";
+import {
+  type ExitStatus,
+  killedBy,
+  type Runner,
+  type RunningProcess,
+  type RunSpec,
+  signalName,
+} from "../wasi/index.js";
 import { checkTransition, type ProcessState } from "./state.js";
 
 export interface ProcessInfo {
@@ -16,14 +23,6 @@ export interface ProcessInfo {
   stdio: { stdin: string; stdout: string; stderr: string; terminal: boolean };
 }
 
-const SIGNALS: Record<number, NodeJS.Signals> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  3: "SIGQUIT",
-  9: "SIGKILL",
-  15: "SIGTERM",
-};
-
 export class TaskProcess {
   readonly info: ProcessInfo;
   state: ProcessState = "created";
@@ -32,6 +31,10 @@ export class TaskProcess {
   /** Whether /tasks/oom went out for this process (once at most). */
   oomReported = false;
   #guest: RunningProcess | undefined;
+  /** While Start is in flight: aborted by a Kill, which the runner then carries out (Runner.start). */
+  #starting: AbortController | undefined;
+  /** The signal of that Kill: the status is 128 + it once the runner has ended. */
+  #killedStarting = 0;
   readonly #exited: Promise<ExitStatus>;
   #settle!: (s: ExitStatus) => void;
 
@@ -48,10 +51,25 @@ export class TaskProcess {
       : `task ${this.info.containerId}`;
   }
 
-  /** Starts the guest; `onExit` runs once it has exited (after the state is stopped). */
+  /**
+   * Starts the guest; `onExit` runs once it has exited (after the state is stopped). The process stays created
+   * until the runner has started the guest; a Kill meanwhile ends the runner, and once it has ended the process
+   * is stopped with 128 + signo and this rejects (Aborted).
+   */
   async start(runner: Runner, onExit: (p: TaskProcess) => void): Promise<number> {
     checkTransition(this.state, "running", this.name);
-    const guest = await runner.start(this.info.spec);
+    if (this.#starting) throw failedPrecondition(`${this.name} is already starting`);
+    const starting = new AbortController();
+    this.#starting = starting;
+    let guest: RunningProcess;
+    try {
+      guest = await runner.start(this.info.spec, starting.signal);
+    } catch (err) {
+      if (starting.signal.aborted) this.#stopped(killedBy(this.#killedStarting), onExit);
+      throw err;
+    } finally {
+      this.#starting = undefined;
+    }
     this.#guest = guest;
     this.pid = guest.pid;
     this.state = "running";
@@ -82,16 +100,28 @@ export class TaskProcess {
 
   /**
    * Sends `signal` (a number, as containerd sends it). A created process that never started stops at once
-   * with status 128 + signal, as runc's does when its init is killed before start. A stopped one answers
-   * NotFound "process already finished", as runc's shim does.
+   * with status 128 + signal, as runc's does when its init is killed before start: it has no process. One
+   * whose Start is in flight has one (a runner compiling the module, opening its stdio): that is ended, and
+   * the process stops once it is gone (start()). A stopped one answers NotFound "process already finished",
+   * as runc's shim does.
    */
   kill(signal: number, onExit: (p: TaskProcess) => void): void {
     if (this.state === "stopped" || this.state === "deleted") {
       throw notFound(`${this.name}: process already finished`);
     }
+    if (this.#starting) {
+      if (!this.#starting.signal.aborted) {
+        this.#killedStarting = signal;
+        const name = signalName(signal) ?? `signal ${signal}`;
+        this.#starting.abort(
+          new ShimError(Code.Aborted, `${this.name} was killed (${name}) before its guest started`),
+        );
+      }
+      return;
+    }
     if (this.state === "created") {
       checkTransition(this.state, "stopped", this.name);
-      this.#stopped({ code: 128 + signal, at: new Date(), signal: SIGNALS[signal] ?? "SIGKILL" }, onExit);
+      this.#stopped(killedBy(signal), onExit);
       return;
     }
     if (this.state === "paused" && signal !== 9) this.#guest?.resume();
@@ -121,8 +151,9 @@ export class TaskProcess {
     return this.#guest.stats();
   }
 
-  /** Marks the process deleted (after checking it may be). */
+  /** Marks the process deleted (after checking it may be: not while its Start is in flight). */
   delete(): void {
+    if (this.#starting) throw failedPrecondition(`${this.name} is starting; kill it first`);
     checkTransition(this.state, "deleted", this.name);
     this.state = "deleted";
   }

@@ -135,6 +135,46 @@ describe("TaskService", () => {
     assert.equal(runner.guests.length, 0);
   });
 
+  it("a Kill while Start is in flight ends what the runner started; the task stops only once that has ended", async () => {
+    await createFromImage("sk");
+    let ended!: () => void;
+    runner.hold = { released: new Promise(() => {}), ended: new Promise((r) => (ended = r)) };
+    try {
+      const starting = svc.start({ id: "sk", execId: "" } as never, ctx());
+      starting.catch(() => {});
+      assert.equal(runner.holding, 1, "Start is in flight");
+      const waiting = svc.wait({ id: "sk", execId: "" } as never, ctx());
+      // Neither removed nor started twice meanwhile: either would leave a guest running with no task.
+      await assert.rejects(
+        svc.delete({ id: "sk", execId: "" } as never, ctx()),
+        code(Code.FailedPrecondition),
+      );
+      await assert.rejects(
+        svc.start({ id: "sk", execId: "" } as never, ctx()),
+        code(Code.FailedPrecondition),
+      );
+      await svc.kill({ id: "sk", execId: "", signal: 15, all: false } as never, ctx());
+      assert.equal((await svc.state({ id: "sk", execId: "" } as never, ctx())).status, Status.CREATED);
+      ended();
+      await assert.rejects(
+        starting,
+        (e: unknown) =>
+          e instanceof ShimError &&
+          e.code === Code.Aborted &&
+          /task sk was killed \(SIGTERM\) before its guest started/.test(e.message),
+      );
+      assert.equal((await waiting).exitStatus, 143);
+      const state = await svc.state({ id: "sk", execId: "" } as never, ctx());
+      assert.equal(state.status, Status.STOPPED);
+      assert.equal(state.exitStatus, 143);
+      assert.equal(runner.guests.length, 0, "no guest ever ran");
+      await svc.delete({ id: "sk", execId: "" } as never, ctx());
+      assert.deepEqual(events.topics(), [Topic.create, Topic.exit, Topic.delete]);
+    } finally {
+      runner.hold = undefined;
+    }
+  });
+
   it("refuses bad transitions and names both states", async () => {
     await createFromImage("s");
     await assert.rejects(svc.pause({ id: "s" } as never, ctx()), (e: unknown) => {

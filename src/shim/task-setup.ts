@@ -91,6 +91,7 @@ export async function setupFromImage(
   for (const m of opts.mounts) preopens[m.destination] = m.source;
   const spec: RunSpec = {
     module: image.module.path,
+    moduleDigest: image.module.digest,
     args,
     env: envRecord([...image.env, ...opts.env]),
     preopens,
@@ -196,6 +197,7 @@ async function specFromBundle(b: BundleInput, rootfs: string): Promise<TaskSetup
     ...stdioTargets(req),
     ...(limit && limit > 0 ? { memoryLimit: limit } : {}),
     ...(run.module.entry ? { entry: run.module.entry } : {}),
+    ...(run.module.digest ? { moduleDigest: run.module.digest } : {}),
   };
   return { spec, bundle: req.bundle, rootfs, ...(run.image ? { image: run.image } : {}) };
 }
@@ -213,7 +215,8 @@ export async function setupExec(
   const env = envRecord(process.env ?? []);
   const cwd = process.cwd ?? "/";
   const module = await resolveWasmModule(container.rootfs, args[0], cwd, env.PATH);
-  const { entry: _containerEntry, ...base } = container.spec;
+  // The exec runs its own module: neither the container's export nor its module's digest apply to it.
+  const { entry: _containerEntry, moduleDigest: _containerModule, ...base } = container.spec;
   return {
     ...base,
     module: module.host,

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { closeSync } from "node:fs";
+import { closeSync, readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recordFigures } from "../../test/harness/reliability.js";
+import { Code, ShimError } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
-import type { RunningProcess } from "./runner.js";
-import { mkfifo, openFifoWriter, readFifoChunks, specFor, tempDir } from "./runner-testing.js";
+import type { ExitStatus, RunningProcess } from "./runner.js";
+import { childPids, mkfifo, openFifoWriter, readFifoChunks, specFor, tempDir } from "./runner-testing.js";
+import { findBwrap } from "./sandbox.js";
+import { signalName } from "./signals.js";
 
 const tmp = tempDir();
 let runner: ChildRunner;
@@ -116,5 +121,147 @@ describe("ChildRunner pause, resume, stats", () => {
     const p = await startAndWait("busy-loop", []);
     p.pause();
     await killedWithin(p, "SIGKILL", 137);
+  });
+});
+
+/** Settles with the exit status, or "running" when the guest has not exited within `ms`. */
+function exitWithin(p: RunningProcess, ms: number): Promise<ExitStatus | "running"> {
+  return Promise.race([p.exited, sleep(ms).then(() => "running" as const)]);
+}
+
+/** The state letter of `pid` in /proc (R, S, T ...), or "gone". */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0]!;
+  } catch {
+    return "gone";
+  }
+}
+
+describe("ChildRunner kill with every signal (a guest handles none: each signal's default action)", () => {
+  // SIGTSTP, SIGTTIN and SIGTTOU stop a process, but the kernel discards them for an orphaned process group,
+  // which a runner's is (its own session, like a container's init): they leave it running, as SIGSTOP does not.
+  const ignored = ["SIGCHLD", "SIGCONT", "SIGURG", "SIGWINCH", "SIGTSTP", "SIGTTIN", "SIGTTOU"].map(
+    (n) => constants.signals[n as NodeJS.Signals],
+  );
+  const stopping = [constants.signals.SIGSTOP];
+  const all = [...Array.from({ length: 31 }, (_, i) => i + 1), 32, 33, 34, 50, 64];
+
+  /** What signal `signo` did to a spinning guest. */
+  async function outcome(signo: number): Promise<string> {
+    const p = await startAndWait("busy-loop", []);
+    p.kill(signo);
+    const status = await exitWithin(p, ignored.includes(signo) || stopping.includes(signo) ? 500 : 10_000);
+    if (status !== "running") return `${status.code} ${status.signal ?? "-"}`;
+    const state = procState(p.pid);
+    p.kill("SIGKILL");
+    assert.equal((await p.exited).code, 137);
+    return state === "T" ? "stopped" : "running";
+  }
+
+  it("1-31 and the real-time 32-64: ended with 128 + signo, stopped, or left running, as a native process", async (t) => {
+    const want = (signo: number) =>
+      ignored.includes(signo)
+        ? "running"
+        : stopping.includes(signo)
+          ? "stopped"
+          : `${128 + signo} ${signalName(signo) ?? "-"}`;
+    const got: Record<number, string> = {};
+    for (let i = 0; i < all.length; i += 4) {
+      const batch = all.slice(i, i + 4);
+      const seen = await Promise.all(batch.map(outcome));
+      batch.forEach((signo, j) => {
+        got[signo] = seen[j]!;
+      });
+    }
+    assert.deepEqual(got, Object.fromEntries(all.map((signo) => [signo, want(signo)])));
+    const outcomes = Object.values(got);
+    recordFigures(t, {
+      "signals sent": all.length,
+      "ended the guest (128 + signo)": outcomes.filter((o) => /^\d/.test(o)).length,
+      "stopped it": outcomes.filter((o) => o === "stopped").length,
+      "left it running (default: ignore)": outcomes.filter((o) => o === "running").length,
+    });
+  });
+
+  it("SIGUSR1 ends the guest (138) and a warm runner: Node's inspector never starts", async () => {
+    const p = await startAndWait("busy-loop", []);
+    p.kill("SIGUSR1");
+    const status = await exitWithin(p, 10_000);
+    assert.deepEqual(status === "running" ? status : [status.code, status.signal], [138, "SIGUSR1"]);
+    // A runner waiting for work, signalled by anyone: it must die of it, not listen on 127.0.0.1:9229.
+    const t0 = Date.now();
+    while (runner.warmPids().length === 0 && Date.now() - t0 < 10_000) await sleep(20);
+    const [idle] = runner.warmPids();
+    assert.ok(idle, "a warm runner booted");
+    process.kill(idle, "SIGUSR1");
+    // Until the pool has seen it end (the next test must not be given a dead runner).
+    while (runner.warmPids().includes(idle) && Date.now() - t0 < 20_000) await sleep(20);
+    assert.ok(["gone", "Z"].includes(procState(idle)), `warm runner ${idle} outlived SIGUSR1`);
+    assert.ok(!runner.warmPids().includes(idle));
+  });
+
+  it("SIGPIPE ends a paused guest with 141 (sent as SIGKILL: Node ignores SIGPIPE)", async () => {
+    const p = await startAndWait("busy-loop", []);
+    p.pause();
+    await killedWithin(p, "SIGPIPE", 141, 10_000);
+  });
+});
+
+describe("ChildRunner kill of a guest still starting (Runner.start's kill signal)", () => {
+  /**
+   * Starts a spec whose stdout is a FIFO nobody opens: the runner blocks opening it, so start() cannot
+   * resolve. Aborts `kill` once the runner has had time to get that far, and returns the rejection.
+   */
+  async function abortedStart(r: ChildRunner): Promise<unknown> {
+    const path = mkfifo(join(tmp.dir, `unread-${n++}.fifo`));
+    const kill = new AbortController();
+    const starting = r.start(specFor("exit-code", ["0"], { stdout: { kind: "fifo", path } }), kill.signal);
+    const settled = await Promise.race([
+      starting.then(
+        () => "resolved",
+        () => "rejected",
+      ),
+      sleep(500),
+    ]);
+    assert.equal(settled, undefined, "start() must wait for the FIFO's reader");
+    kill.abort(new ShimError(Code.Aborted, "killed while starting"));
+    return starting.then(
+      () => assert.fail("start() resolved after its kill signal aborted"),
+      (err: unknown) => err,
+    );
+  }
+
+  it("a warm runner: start() rejects with the reason, and only once the runner is gone", async () => {
+    const t0 = Date.now();
+    while (runner.warmPids().length === 0 && Date.now() - t0 < 10_000) await sleep(20);
+    const [pid] = runner.warmPids();
+    assert.ok(pid, "a warm runner booted");
+    const err = await abortedStart(runner);
+    assert.ok(err instanceof ShimError && err.code === Code.Aborted, String(err));
+    assert.ok(["gone", "Z"].includes(procState(pid)), `runner ${pid} is ${procState(pid)}`);
+  });
+
+  it("under bwrap (cold): bwrap and the runner inside are both gone when start() rejects", {
+    skip: findBwrap() ? false : "bwrap is missing or cannot create namespaces here",
+  }, async () => {
+    const sandboxed = new ChildRunner({ isolation: "bwrap" });
+    try {
+      const before = new Set(childPids());
+      const rejected = abortedStart(sandboxed);
+      await sleep(400); // abortedStart aborts at 500 ms
+      const [bwrap] = childPids().filter((p) => !before.has(p));
+      assert.ok(bwrap, "bwrap was spawned");
+      const inside = readFileSync(`/proc/${bwrap}/task/${bwrap}/children`, "utf8")
+        .split(/\s+/)
+        .filter(Boolean);
+      const err = await rejected;
+      assert.ok(err instanceof ShimError && err.code === Code.Aborted, String(err));
+      for (const pid of [bwrap, ...inside.map(Number)])
+        assert.ok(["gone", "Z"].includes(procState(pid)), `${pid} is ${procState(pid)}`);
+    } finally {
+      await sandboxed.close();
+    }
   });
 });

@@ -15,6 +15,8 @@ import {
   readFifo,
   specFor,
   tempDir,
+  wasmModule,
+  wasmName,
   writeBytesPattern,
 } from "./runner-testing.js";
 
@@ -208,7 +210,7 @@ describe("ChildRunner refusals (start fails, nothing runs, the runner keeps serv
     await refuses(
       specFor("echo-args", [], { preopens: { "/": "/nonexistent" } }),
       Code.NotFound,
-      /preopen \/: host directory \/nonexistent/,
+      /the host directory \/nonexistent for the guest's \/ does not exist; create it/,
     );
     await refuses(
       specFor("echo-args", [], { stdout: { kind: "fifo", path: "/nonexistent/fifo" } }),
@@ -216,6 +218,32 @@ describe("ChildRunner refusals (start fails, nothing runs, the runner keeps serv
       /stdout\/stderr fifo \/nonexistent\/fifo: cannot open it/,
     );
     assert.equal((await run(specFor("exit-code", ["3"]))).status.code, 3);
+  });
+
+  it("a module importing what WASI does not offer: the imports are named, with what to do", async () => {
+    // (import "env" "host_thing" (func)) (import "wasi_snapshot_preview1" "not_a_call" (func)), a memory and
+    // an empty _start: V8 alone says `Import #0 module="env" error: module is not an object or function`.
+    const file = join(tmp.dir, "imports.wasm");
+    const imports = [
+      ...[2, ...wasmName("env"), ...wasmName("host_thing"), 0, 0],
+      ...[...wasmName("wasi_snapshot_preview1"), ...wasmName("not_a_call"), 0, 0],
+    ];
+    writeFileSync(
+      file,
+      wasmModule(
+        [1, 1, 0x60, 0, 0],
+        [2, ...imports],
+        [3, 1, 0],
+        [5, 1, 0, 1],
+        [7, 2, ...wasmName("memory"), 2, 0, ...wasmName("_start"), 0, 2],
+        [10, 1, 2, 0, 0x0b],
+      ),
+    );
+    await refuses(
+      { ...specFor("exit-code"), module: file },
+      Code.InvalidArgument,
+      /imports env\.host_thing \(function\), wasi_snapshot_preview1\.not_a_call \(function\), which nodewasi cannot provide: a guest is given WASI preview 1 only .*build it for wasm32-wasip1/,
+    );
   });
 
   it("a memory limit below the module's minimum", async () => {

@@ -32,6 +32,7 @@ import type { Stream } from "node:stream";
 import { Code, type Logger, notFound, ShimError, silentLogger } from "../internal/index.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
 import { pagesFor } from "./memory-cap.js";
+import { checkPreopens } from "./preopen-check.js";
 import { procStats } from "./proc-stats.js";
 import type { ExitStatus, ProcessStats, Runner, RunningProcess, RunSpec, StdioTarget } from "./runner.js";
 import { RunnerProcess, type SpawnOptions } from "./runner-process.js";
@@ -45,6 +46,7 @@ import {
   type PoolBinds,
   resolvePoolBinds,
 } from "./sandbox.js";
+import { signalNumber, standsIn } from "./signals.js";
 
 /** How a ChildRunner starts runners; every field has a default that suits a shim. */
 export interface ChildRunnerOptions {
@@ -129,8 +131,10 @@ export class ChildRunner implements Runner {
     return findBwrapAsync().then(() => {});
   }
 
-  async start(spec: RunSpec): Promise<RunningProcess> {
+  async start(spec: RunSpec, kill?: AbortSignal): Promise<RunningProcess> {
     if (this.closed) throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
+    kill?.throwIfAborted();
+    checkPreopens(spec.preopens);
     const loggers: BinaryLogger[] = [];
     const extra: (number | Stream)[] = [];
     /** A stdio fd for the child: the next fd after IPC (3). */
@@ -170,13 +174,15 @@ export class ChildRunner implements Runner {
       if (spec.stderr === spec.stdout) child.stderr = child.stdout;
       if (spec.memoryLimit !== undefined) child.maxPages = pagesFor(spec.memoryLimit);
       if (spec.entry !== undefined) child.entry = spec.entry;
+      if (spec.moduleDigest !== undefined) child.moduleDigest = spec.moduleDigest;
+      kill?.throwIfAborted(); // while a logging binary started
       const warm = extra.length === 0 ? this.takeWarm(child) : undefined;
       const runner = warm?.runner ?? this.spawnCold(spec, extra, child);
       const sent = warm?.spec ?? child;
       this.live.add(runner);
       runner.ended.then((end) => {
         this.live.delete(runner);
-        if (!end.reported && end.status.signal === undefined) {
+        if (!end.reported && end.status.code <= 128) {
           this.log.warn("runner: the runner process ended without reporting a status", {
             module: spec.module,
             code: end.status.code,
@@ -184,14 +190,24 @@ export class ChildRunner implements Runner {
           });
         }
       });
+      // A Kill before the guest started: SIGKILL, whatever the signal (none of the guest's code has run), and
+      // the rejection only once the runner (and under bwrap, bwrap) has ended.
+      const onKill = () => runner.killGroup("SIGKILL");
+      kill?.addEventListener("abort", onKill, { once: true });
       let pid: number;
       try {
         pid = await runner.ready;
         await runner.run(sent);
+        kill?.throwIfAborted(); // aborted just as the guest was about to run
       } catch (err) {
-        runner.child.kill("SIGKILL");
+        runner.killGroup("SIGKILL");
+        if (kill?.aborted) {
+          await runner.ended;
+          throw kill.reason;
+        }
         throw err;
       } finally {
+        kill?.removeEventListener("abort", onKill);
         for (const l of loggers) l.release();
       }
       return new RunnerHandle(pid, runner, loggers);
@@ -207,16 +223,13 @@ export class ChildRunner implements Runner {
     this.warm.length = 0;
     for (const r of all) {
       r.setRef(true); // an idle warm runner is unref'd; its end must keep the loop alive while we await it
-      r.child.kill("SIGKILL");
-      // Under bwrap the kill reaches bwrap; its sandboxed child dies through --die-with-parent, unless bwrap
-      // was killed before it armed that, leaving a runner that holds our IPC and stderr pipes open, so the
-      // child's "close" never came (a close() that hung, seen under load). Closing our ends makes such a
-      // runner see the disconnect and kill itself (runner-main.ts), and lets "close" fire.
-      if (r.child.connected) r.child.disconnect();
-      r.child.stderr?.destroy();
+      // The whole group: under bwrap, a child that has not armed --die-with-parent yet too (sandbox.ts). Our
+      // ends of its pipes stay open: Node emits "close" only once it reads EOF on the IPC channel, never after
+      // a disconnect() of our own, so closing them made every close() wait out the bound below.
+      r.killGroup("SIGKILL");
     }
-    // Bounded: a close that never returns (a runner stuck in bwrap's setup, seen rarely under load) would
-    // hang the shim's shutdown; what has not ended by then is killed again by pid and reported.
+    // Bounded all the same, so that nothing unforeseen can hang the shim's shutdown; what has not ended by
+    // then is killed again by pid and reported.
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), CLOSE_WAIT_MS);
@@ -281,7 +294,7 @@ export class ChildRunner implements Runner {
     this.binds = now;
     for (const w of this.warm.splice(0)) {
       this.log.debug("runner: pool directories changed, replacing a warm runner", { pid: w.runner.pid });
-      w.runner.child.kill("SIGKILL");
+      w.runner.killGroup("SIGKILL");
     }
     this.fill();
   }
@@ -402,7 +415,7 @@ class RunnerHandle implements RunningProcess {
 
   constructor(
     readonly pid: number,
-    runner: RunnerProcess,
+    private readonly runner: RunnerProcess,
     loggers: BinaryLogger[],
   ) {
     runner.child.once("exit", () => {
@@ -418,10 +431,16 @@ class RunnerHandle implements RunningProcess {
   }
 
   /**
-   * Sends `signal` to the runner. A stopped process keeps every signal but SIGKILL pending, so a paused guest
-   * is also continued: a Kill ends a paused task, as containerd expects of runc.
+   * Sends `signal` to the runner (or SIGKILL for one it cannot take, signals.ts). A stopped process keeps every
+   * signal but SIGKILL pending, so a paused guest is also continued: a Kill ends a paused task, as containerd
+   * expects of runc.
    */
   kill(signal: NodeJS.Signals | number): void {
+    const signo = signalNumber(signal);
+    if (standsIn(signo)) {
+      if (!this.gone) this.runner.killAs(signo);
+      return;
+    }
     this.signal(signal);
     const stop = signal === "SIGSTOP" || signal === constants.signals.SIGSTOP;
     const kill = signal === "SIGKILL" || signal === constants.signals.SIGKILL;

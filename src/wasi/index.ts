@@ -8,4 +8,5 @@ export * from "./memory-cap.js";
 export * from "./proc-stats.js";
 export * from "./rotating-log.js";
 export type * from "./runner.js";
+export * from "./signals.js";
 export * from "./stdio.js";

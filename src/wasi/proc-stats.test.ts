@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clockTicks, parseProcStats, procStats, sumStats } from "./proc-stats.js";
+import { clockTicks } from "../internal/index.js";
+import { parseProcStats, procStats, sumStats } from "./proc-stats.js";
 
 // Trimmed from a real /proc/PID/status and /proc/PID/stat (a command name with spaces and a parenthesis).
 const STATUS = [

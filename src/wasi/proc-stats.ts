@@ -5,24 +5,9 @@
  * to containerd as cgroups metrics. A runner runs one guest, so they are the guest's figures plus one Node
  * process's baseline (~40 MB RSS, a dozen threads).
  */
-import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { notFound } from "../internal/index.js";
+import { clockTicks, notFound } from "../internal/index.js";
 import type { ProcessStats } from "./runner.js";
-
-let ticks: number | undefined;
-
-/** Clock ticks per second of /proc/PID/stat times: `getconf CLK_TCK`, read once; 100 when getconf fails. */
-export function clockTicks(): number {
-  if (ticks === undefined) {
-    try {
-      ticks = Number.parseInt(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }), 10) || 100;
-    } catch {
-      ticks = 100;
-    }
-  }
-  return ticks;
-}
 
 /** Reads the stats of `pid`; `NotFound` when the process is gone (it exited between the caller's check and now). */
 export async function procStats(pid: number): Promise<ProcessStats> {

@@ -5,15 +5,17 @@
  * closes it; a `FileHandle.fd` is closed on GC), a stdin FIFO is opened blocking (§1.7.3: O_NONBLOCK reaches
  * the guest as EAGAIN; blocking only this thread is fine), and preopen fds are closed after the run (§1.11).
  */
-import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, writeSync } from "node:fs";
 import { WASI } from "node:wasi";
 import { parentPort } from "node:worker_threads";
-import { Code, ShimError } from "../internal/index.js";
+import { Code, ShimError, sha256 } from "../internal/index.js";
 import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
+import { checkPreopens } from "./preopen-check.js";
 import { type LogRotation, RotatingLog, rotatingWrites } from "./rotating-log.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
+import { exportStartFunction, withStartFunction } from "./start-section.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
 
 const port = parentPort;
@@ -32,14 +34,16 @@ function run(spec: ChildSpec): FromRunner {
     const e = ShimError.from(err, Code.FailedPrecondition);
     return { type: "failed", code: e.code, message: e.rawMessage };
   }
-  const { wasi, instance, fds, errFd, entry, logs } = prepared;
+  const { wasi, instance, fds, errFd, entry, startExport, logs } = prepared;
   post({ type: "started" });
+  // The module's start function, if it had one, runs here as guest code: first thing in _start/_initialize.
+  const guest = startExport === undefined ? instance : withStartFunction(instance, startExport);
   let status: FromRunner;
   try {
     if (entry === undefined) {
-      status = { type: "exit", code: wasi.start(instance) & 0xff };
+      status = { type: "exit", code: wasi.start(guest) & 0xff };
     } else {
-      wasi.initialize(instance);
+      wasi.initialize(guest);
       (instance.exports[entry] as () => unknown)();
       status = { type: "exit", code: 0 };
     }
@@ -71,6 +75,8 @@ interface Prepared {
   fds: number[];
   errFd: number;
   entry: string | undefined;
+  /** The export the module's start function was moved to (start-section.ts), when it had one. */
+  startExport: string | undefined;
 }
 
 function prepare(spec: ChildSpec): Prepared {
@@ -85,7 +91,18 @@ function prepare(spec: ChildSpec): Prepared {
       { cause },
     );
   }
+  if (spec.moduleDigest !== undefined) {
+    const actual = sha256(bytes);
+    if (actual !== spec.moduleDigest) {
+      throw new ShimError(
+        Code.DataLoss,
+        `${what}: its bytes hash to ${actual}, not ${spec.moduleDigest}: it was changed or damaged after it was stored; refusing to run it`,
+      );
+    }
+  }
   if (spec.maxPages !== undefined) bytes = capMemory(bytes, spec.maxPages, what);
+  const moved = exportStartFunction(bytes);
+  if (moved) bytes = moved.bytes;
   let mod: WasmModule;
   try {
     mod = compileWatched(bytes, spec.maxPages !== undefined);
@@ -118,17 +135,7 @@ function prepare(spec: ChildSpec): Prepared {
         : `${what}: exports no function ${JSON.stringify(spec.entry)}`,
     );
   }
-  for (const [guest, host] of Object.entries(spec.preopens)) {
-    let dir = false;
-    try {
-      dir = statSync(host).isDirectory();
-    } catch {}
-    if (!dir)
-      throw new ShimError(
-        Code.NotFound,
-        `preopen ${guest}: host directory ${host} does not exist or is not a directory`,
-      );
-  }
+  checkPreopens(spec.preopens);
   const version = wasm.Module.imports(mod).some((i) => i.module === "wasi_unstable")
     ? "unstable"
     : "preview1";
@@ -179,8 +186,17 @@ function prepare(spec: ChildSpec): Prepared {
     }
     const logged = guestLogs.size ? rotatingWrites(wasiImports, () => instance, guestLogs) : wasiImports;
     const imports = watched ? reportingOom(logged, () => instance) : logged;
+    checkImports(mod, imports, what);
     instance = new wasm.Instance(mod, imports);
-    return { wasi, instance, fds, errFd: stderr, entry: spec.entry, logs: [...rotating.values()] };
+    return {
+      wasi,
+      instance,
+      fds,
+      errFd: stderr,
+      entry: spec.entry,
+      startExport: moved?.name,
+      logs: [...rotating.values()],
+    };
   } catch (err) {
     for (const log of rotating.values()) log.close();
     for (const fd of fds) closeSync(fd);
@@ -189,6 +205,26 @@ function prepare(spec: ChildSpec): Prepared {
     const code = e instanceof RangeError ? Code.ResourceExhausted : Code.FailedPrecondition;
     throw new ShimError(code, `${what}: cannot instantiate: ${e.message}`, { cause: err });
   }
+}
+
+/**
+ * Refuses a module that imports what the runner does not give it (anything but WASI preview 1), naming the
+ * imports: V8 says only `Import #0 module="env" error: module is not an object or function`.
+ */
+function checkImports(mod: WasmModule, imports: object, what: string): void {
+  const given = imports as Record<string, Record<string, unknown> | undefined>;
+  const missing = wasm.Module.imports(mod).filter((i) => {
+    const ns = given[i.module];
+    return typeof ns !== "object" || ns === null || !Object.hasOwn(ns, i.name);
+  });
+  if (missing.length === 0) return;
+  const named = missing.slice(0, 3).map((i) => `${i.module}.${i.name} (${i.kind})`);
+  if (missing.length > 3) named.push(`${missing.length - 3} more`);
+  throw new ShimError(
+    Code.InvalidArgument,
+    `${what}: imports ${named.join(", ")}, which nodewasi cannot provide: a guest is given WASI preview 1 only (wasi_snapshot_preview1 or wasi_unstable); build it for wasm32-wasip1 without other imports (an "env" import is usually a symbol the linker left undefined, or a runtime function of Emscripten or wasm-bindgen, which need their own JavaScript)`,
+    { details: { imports: missing.map((i) => `${i.module}.${i.name}`) } },
+  );
 }
 
 /**

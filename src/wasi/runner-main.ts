@@ -20,6 +20,12 @@ if (!process.send) {
 }
 const send = (msg: FromRunner, then?: () => void) => process.send?.(msg, undefined, {}, then);
 
+// Node starts its inspector on SIGUSR1: a debugger listening on 127.0.0.1:9229, through which any local user
+// could run code as the shim's user, where a guest (which handles no signal) must end with status 138. libuv
+// puts a signal back to its default action when its last listener goes, which undoes Node's handler too.
+const noop = () => {};
+process.on("SIGUSR1", noop).off("SIGUSR1", noop);
+
 process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
 
 const guest = new Worker(new URL("./runner-guest.js", import.meta.url), { stdout: false, stderr: false });

@@ -4,12 +4,12 @@
  * ChildRunner for warm and cold runners alike.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { constants } from "node:os";
 import type { Stream } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Code, ShimError } from "../internal/index.js";
 import type { ExitStatus } from "./runner.js";
 import type { ChildSpec, FromRunner, ToRunner } from "./runner-protocol.js";
+import { killedBy, signalNumber } from "./signals.js";
 
 const RUNNER_MAIN = fileURLToPath(new URL("./runner-main.js", import.meta.url));
 const STDERR_KEEP = 4096;
@@ -54,6 +54,8 @@ export class RunnerProcess {
   private startWaiter: { resolve: () => void; reject: (e: ShimError) => void } | undefined;
   private stderrTail = "";
   private gone = false;
+  /** The signal a SIGKILL was sent for (killAs): how the runner is reported to have ended, if it was. */
+  private killedAs: number | undefined;
 
   constructor(opts: SpawnOptions = {}) {
     const node = [
@@ -66,14 +68,19 @@ export class RunnerProcess {
       ? [opts.sandbox.bwrap, [...opts.sandbox.args, "--", ...node]]
       : [node[0]!, node.slice(1)];
     // The runner's env is empty: the guest's env comes from the spec only, and nothing of the shim's leaks.
-    // Its own session (bwrap: --new-session), so a terminal's ^C reaches the CLI, which forwards it as a Kill,
-    // and not every runner at once.
+    // Its own session and process group (bwrap and the runner under it share it, see sandbox.ts), so a
+    // terminal's ^C reaches the CLI, which forwards it as a Kill, and not every runner at once; and killGroup
+    // ends bwrap and its child in one call.
     this.child = spawn(file, args, {
       stdio: ["ignore", "ignore", "pipe", "ipc", ...(opts.extraStdio ?? [])],
       env: {},
       detached: true,
     });
     this.pid = opts.sandbox ? undefined : this.child.pid;
+    // bwrap that died of something else early (killed from outside) leaves its child in the group, waiting
+    // for a setup that never ends: sweep the group as soon as bwrap is reaped (its id cannot have been reused
+    // while that child holds it, and in the same tick nobody else can have taken it).
+    if (opts.sandbox) this.child.once("exit", () => signalGroup(this.child.pid, "SIGKILL"));
     this.child.stderr?.on("data", (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
     });
@@ -118,6 +125,25 @@ export class RunnerProcess {
     });
   }
 
+  /**
+   * Sends `signal` to the runner's whole process group: bwrap and the runner under it (or the runner alone),
+   * at any stage of their start. Only while our child has not been reaped: until then its pid, which is the
+   * group's id, cannot name anyone else's group.
+   */
+  killGroup(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    signalGroup(this.child.pid, signal);
+  }
+
+  /**
+   * Ends the runner with SIGKILL on behalf of signal `signo`, which it cannot take itself (signals.ts
+   * `standsIn`); an end by that SIGKILL is reported as an end by `signo`.
+   */
+  killAs(signo: number): void {
+    this.killedAs ??= signo;
+    this.killGroup("SIGKILL");
+  }
+
   /** Keeps an idle warm runner from holding the parent's event loop open (and lets a busy one hold it). */
   setRef(ref: boolean): void {
     const handles = [this.child, this.child.channel, this.child.stderr] as ({
@@ -139,9 +165,10 @@ export class RunnerProcess {
   }
 
   /**
-   * Decision 6: the status the runner reported wins (proc_exit, return, trap); else a signal gives 128+signo.
-   * bwrap turns its child's death by signal into its own exit status 128+signo (it does not die of it), so
-   * under bwrap a status above 128 with no report means a signal too.
+   * Decision 6: the status the runner reported wins (proc_exit, return, trap); else a signal gives 128+signo
+   * (the one a SIGKILL stood in for, if it did). bwrap turns its child's death by signal into its own exit
+   * status 128+signo (it does not die of it), so under bwrap a status above 128 with no report means a signal
+   * too.
    */
   private statusOf(code: number | null, signal: NodeJS.Signals | null, sandboxed: boolean): ExitStatus {
     const at = new Date();
@@ -152,11 +179,19 @@ export class RunnerProcess {
       if (r.oom) s.oom = true;
       return s;
     }
-    if (signal) return { code: 128 + (constants.signals[signal] ?? 0), at, signal };
-    if (sandboxed && code !== null && code > 128) {
-      const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0];
-      if (name) return { code, at, signal: name as NodeJS.Signals };
-    }
+    let signo = signal ? signalNumber(signal) : undefined;
+    if (signo === undefined && sandboxed && code !== null && code > 128) signo = code - 128;
+    if (signo === 9 && this.killedAs !== undefined) signo = this.killedAs;
+    if (signo !== undefined) return killedBy(signo, at);
     return { code: code ?? 255, at };
+  }
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
   }
 }

@@ -16,6 +16,8 @@ export type ChildStdio =
 /** A RunSpec as the runner receives it: stdio resolved to what the child can open, the cap in pages. */
 export interface ChildSpec {
   module: string;
+  /** RunSpec.moduleDigest: the runner refuses a module whose bytes hash otherwise. */
+  moduleDigest?: string;
   args: string[];
   env: Record<string, string>;
   preopens: Record<string, string>;

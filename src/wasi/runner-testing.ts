@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { uleb } from "./leb128.js";
 import type { RunSpec } from "./runner.js";
 
 const openFd = promisify(openCb);
@@ -100,4 +101,17 @@ export function childPids(): number[] {
     if (text) pids.push(...text.split(/\s+/).map(Number));
   }
   return pids.sort((a, b) => a - b);
+}
+
+/** A wasm module from its sections, each given as `[id, ...body]` (the size is filled in). */
+export function wasmModule(...sections: number[][]): Uint8Array {
+  const out = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+  for (const [id, ...body] of sections) out.push(id!, ...uleb(body.length), ...body);
+  return Uint8Array.from(out);
+}
+
+/** A name as the wasm format writes it (imports, exports). */
+export function wasmName(s: string): number[] {
+  const bytes = Buffer.from(s);
+  return [...uleb(bytes.length), ...bytes];
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Code, ShimError } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
 import type { RunSpec } from "./runner.js";
 import { mkfifo, readFifoChunks, specFor, tempDir } from "./runner-testing.js";
@@ -74,6 +75,18 @@ describe("isolation under bwrap (decision 8)", { skip }, () => {
     const trap = await run(sandboxed, specFor("trap"));
     assert.equal(trap.status.code, 134);
     assert.match(trap.err, /Error: wasm trap: unreachable/);
+  });
+
+  it("a mount whose host directory is missing is named as such, not blamed on bwrap", async () => {
+    const spec = specFor("exit-code", [], {
+      preopens: { "/": rootfs, "/data": join(tmp.dir, "no-such-dir") },
+    });
+    await assert.rejects(sandboxed.start(spec), (e: unknown) => {
+      assert.ok(e instanceof ShimError && e.code === Code.NotFound, String(e));
+      assert.match(e.message, /the host directory \S+\/no-such-dir for the guest's \/data does not exist/);
+      assert.doesNotMatch(e.message, /bwrap/);
+      return true;
+    });
   });
 
   it("start latency, sandboxed (cold) vs warm pool (measured, not asserted)", async (t) => {

@@ -11,6 +11,14 @@
  * /proc stats. `--die-with-parent` ends the sandbox with the shim. The IPC channel is an inherited socket fd,
  * which `--unshare-net` does not affect.
  *
+ * No `--new-session`: the runner stays in bwrap's process group, which ChildRunner made a session of its own
+ * (spawned detached, so without a controlling terminal: what `--new-session` guards against cannot happen),
+ * and one `kill(-pgid)` ends bwrap and its child at any stage. Killing bwrap alone is not enough: its child
+ * arms `--die-with-parent` only just before it execs the runner (bubblewrap.c, `handle_die_with_parent`), and
+ * before that waits on an eventfd that bwrap writes once its setup is done, so a bwrap killed early left a
+ * child blocked forever holding the runner's IPC and stderr sockets (seen whenever a booting warm runner was
+ * closed).
+ *
  * Warm sandboxes (ChildRunner `poolBinds`): a runner started before its spec is known is bound with a few fixed
  * directories instead of the spec's paths (resolvePoolBinds), and takes only specs whose real paths lie under
  * them (boundAs). It sees Node's files and those directories, never the rest of the host, so the escape above
@@ -87,7 +95,6 @@ const packageJson = resolve(here, "../../../package.json");
 export function bwrapArgs(paths: SandboxPaths): string[] {
   const args = [
     "--die-with-parent",
-    "--new-session",
     "--unshare-user-try",
     "--unshare-ipc",
     "--unshare-uts",

@@ -79,9 +79,30 @@ export class FakeGuest implements RunningProcess {
 
 export class FakeRunner implements Runner {
   readonly guests: FakeGuest[] = [];
+  /**
+   * While set, start() waits for it, as a real runner waits for the module to compile or a FIFO to open: a
+   * Start in flight. A Kill meanwhile (the `kill` signal) makes start() reject with its reason, as the
+   * Runner contract says, once `ended` (what the runner had started for it has ended) resolves too.
+   */
+  hold: { released: Promise<void>; ended: Promise<void> } | undefined;
+  /** Starts that are waiting on `hold`. */
+  holding = 0;
   #pid = 1000;
 
-  async start(spec: RunSpec): Promise<RunningProcess> {
+  async start(spec: RunSpec, kill?: AbortSignal): Promise<RunningProcess> {
+    kill?.throwIfAborted();
+    if (this.hold) {
+      const { released, ended } = this.hold;
+      this.holding++;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          released.then(resolve);
+          kill?.addEventListener("abort", () => ended.then(() => reject(kill.reason)), { once: true });
+        });
+      } finally {
+        this.holding--;
+      }
+    }
     const guest = new FakeGuest(++this.#pid, spec);
     this.guests.push(guest);
     return guest;

@@ -1,8 +1,9 @@
 /**
  * A loopback HTTP proxy in front of a registry that injects faults into chosen responses: error statuses,
- * 429 with Retry-After, connection resets and truncation part way through a body, a flipped byte, a slow body;
- * and into request bodies on their way to the registry (uploads): a reset part way, a flipped byte, a slow
- * body, or an answer dropped after the registry acted on the request.
+ * 429 with Retry-After, any answer given in full (an HTML page, a redirect), connection resets and truncation
+ * part way through a body, a flipped byte, a slow body, a body that never ends; stalls (a request never answered, or a body that stops part way while the connection stays open); and into
+ * request bodies on their way to the registry (uploads): a reset part way, a flipped byte, a slow body, a
+ * body no longer read part way, or an answer dropped after the registry acted on the request.
  * Rules match by method, path regex and which occurrence of the match; every injected fault is counted and
  * every request is recorded (with its Range header) for assertions. Location headers pointing at the target
  * are rewritten to the proxy so that uploads and redirects keep going through it.
@@ -37,7 +38,23 @@ export type Fault =
   /** Forward the request body in `chunkBytes` pieces, `delayMs` apart. */
   | { kind: "slow-request"; chunkBytes: number; delayMs: number }
   /** Forward the whole request, let the registry answer, then reset the client instead of answering. */
-  | { kind: "drop-response" };
+  | { kind: "drop-response" }
+  /**
+   * Answer with exactly this, without asking the target: an HTML page where a manifest was asked for, a
+   * redirect to another host, an oversized token answer.
+   */
+  | { kind: "answer"; status: number; headers?: Record<string, string>; body?: string | Buffer }
+  /** Answer 200 with `headers` and a body that never ends: `chunk` every `delayMs`, until the client goes. */
+  | { kind: "endless"; headers?: Record<string, string>; chunk: string; delayMs: number }
+  /** Take the request and never answer it, holding the connection open (a registry that hangs). */
+  | { kind: "silence" }
+  /**
+   * Send the status line, headers and the first `afterBytes` body bytes (0: headers only), then nothing more,
+   * holding the connection open.
+   */
+  | { kind: "stall"; afterBytes: number }
+  /** Forward the first `afterBytes` bytes of the request body, then stop reading it and never answer. */
+  | { kind: "stall-request"; afterBytes: number };
 
 export interface FaultRule {
   /** HTTP method to match (any when absent). */
@@ -115,6 +132,27 @@ export async function startFaultProxy(target: string, rules: FaultRule[] = []): 
     requests.push(record);
     const hit = pick(req);
     if (hit) record.fault = hit.fault.kind;
+    if (hit?.fault.kind === "answer") {
+      req.resume();
+      record.status = hit.fault.status;
+      res.writeHead(hit.fault.status, hit.fault.headers ?? {});
+      res.end(hit.fault.body ?? "");
+      return;
+    }
+    if (hit?.fault.kind === "endless") {
+      const { chunk, delayMs } = hit.fault;
+      req.resume();
+      record.status = 200;
+      res.writeHead(200, hit.fault.headers ?? {});
+      const timer = setInterval(() => res.write(chunk), delayMs);
+      res.on("close", () => clearInterval(timer));
+      return;
+    }
+    if (hit?.fault.kind === "silence") {
+      req.resume();
+      record.status = -1;
+      return;
+    }
     if (hit?.fault.kind === "status") {
       const { status, retryAfter } = hit.fault;
       req.resume();
@@ -210,6 +248,37 @@ function cutRequest(
   });
 }
 
+/**
+ * Forwards `limit` bytes of the client's request body, then stops reading it: the client's writes back up
+ * until its socket buffers are full, and no answer ever comes. The registry's request is abandoned.
+ */
+function stallRequest(
+  req: IncomingMessage,
+  upstream: ReturnType<typeof httpRequest>,
+  limit: number,
+  record: ProxiedRequest,
+): void {
+  let sent = 0;
+  const onData = (chunk: Buffer) => {
+    const keep = chunk.subarray(0, Math.max(0, limit - sent));
+    sent += keep.length;
+    if (keep.length) upstream.write(keep);
+    if (sent >= limit) {
+      record.status = -1;
+      req.off("data", onData);
+      req.pause();
+      // Abandon the registry's side without the error handler answering the client (it would reset it).
+      upstream.removeAllListeners("error");
+      upstream.on("error", () => {});
+      upstream.destroy();
+    }
+  };
+  req.on("data", onData);
+  req.on("end", () => {
+    if (sent < limit) upstream.end();
+  });
+}
+
 /** Copies the client's request body to the registry, applying a request fault. */
 function pipeRequest(
   req: IncomingMessage,
@@ -220,6 +289,10 @@ function pipeRequest(
 ): void {
   if (fault?.kind === "reset-request") {
     cutRequest(req, upstream, res, fault.afterBytes, record);
+    return;
+  }
+  if (fault?.kind === "stall-request") {
+    stallRequest(req, upstream, fault.afterBytes, record);
     return;
   }
   if (fault?.kind !== "flip-request" && fault?.kind !== "slow-request") {
@@ -294,6 +367,15 @@ function pipeWithFault(up: IncomingMessage, res: ServerResponse, fault: Fault | 
   up.on("data", (chunk: Buffer) => {
     if (stopped) return;
     switch (fault.kind) {
+      case "stall":
+        if (sent + chunk.length > fault.afterBytes) {
+          // Keep the connection open and silent: only the client giving up ends it.
+          stopped = true;
+          const keep = chunk.subarray(0, Math.max(0, fault.afterBytes - sent));
+          if (keep.length) res.write(keep);
+          return;
+        }
+        break;
       case "reset":
       case "truncate":
         if (sent + chunk.length > fault.afterBytes) {

@@ -8,7 +8,7 @@
  * composition root from one of the services, and it is what the tests ran on before `shim serve` existed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -62,6 +62,9 @@ export interface ShimEvent {
   exitStatus?: number;
 }
 
+/** How long a shim may take to serve (see startShim). */
+const START_MS = 60_000;
+
 const EVENT_LINE = /debug: event (\/tasks\/[a-z-]+) (\{.*\})$/;
 
 export interface ShimHandle {
@@ -95,7 +98,8 @@ export interface ShimHandle {
 
 /**
  * Starts a shim process and resolves once it answers `Connect`. Rejects with the shim's stderr when it exits
- * or does not answer within 15 s.
+ * or does not answer within 60 s (a bound for a machine busy with other test runs, where a shim's boot took
+ * more than 15 s; an idle one takes well under a second).
  */
 export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   const dir = await mkdtemp(join(tmpdir(), "nodewasi-shim-"));
@@ -180,14 +184,16 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-  const probe = createClient(Task, address, { timeoutMs: 15_000 });
+  const probe = createClient(Task, address, { timeoutMs: START_MS });
+  const died = exited.then((code) => {
+    throw new Error(`the shim exited (${code}) before serving: ${err}`);
+  });
+  died.catch(() => {});
   try {
-    await Promise.race([
-      probe.connect({ id: "" }, { waitForReady: true }),
-      exited.then((code) => {
-        throw new Error(`the shim exited (${code}) before serving: ${err}`);
-      }),
-    ]);
+    // Call only once the socket is there: grpc-js retries a refused connection after a backoff of 1 s, then
+    // 1.6 s..., and on a busy machine a shim with a 1 s idle timeout had gone idle by then.
+    await Promise.race([socketAppears(address, START_MS), died]);
+    await Promise.race([probe.connect({ id: "" }, { waitForReady: true }), died]);
   } catch (e) {
     await handle.stop();
     throw new Error(`shim did not start on ${address}: ${(e as Error).message}\nstderr: ${err}`);
@@ -195,6 +201,15 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
     closeClient(probe);
   }
   return handle;
+}
+
+/** Resolves once `path` exists (polled every 10 ms); rejects after `ms`. */
+async function socketAppears(path: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`no socket at ${path} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 function spawnCli(root: string, address: string, opts: ShimOptions): ChildProcess {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -44,6 +44,13 @@ export async function checkStore(root: string): Promise<StoreReport> {
     assert.equal(st.size, m.size, `index.json entry ${m.digest} size differs from its blob`);
   }
   return { blobs: names, index };
+}
+
+/** Flips one byte of `path` in place (same size, same inode: what a bad disk or a stray write does). */
+export function flipByte(path: string, at = 100): void {
+  const bytes = readFileSync(path);
+  bytes[at % bytes.length] = bytes[at % bytes.length]! ^ 0xff;
+  writeFileSync(path, bytes);
 }
 
 /** Every file under `dir`, relative, sorted (for "nothing was written here" checks). */

@@ -30,7 +30,8 @@ export type TestModule =
   | "grow-memory"
   | "write-bytes"
   | "read-file"
-  | "escape-probe";
+  | "escape-probe"
+  | "start-loop";
 
 export const TEST_MODULES: readonly TestModule[] = [
   "echo-args",
@@ -44,6 +45,7 @@ export const TEST_MODULES: readonly TestModule[] = [
   "write-bytes",
   "read-file",
   "escape-probe",
+  "start-loop",
 ];
 
 /** A fresh temp dir (the caller removes it). */

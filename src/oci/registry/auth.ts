@@ -15,6 +15,8 @@ import { TokenCache } from "./token-cache.js";
 
 /** A request without registry auth, retried and redirected, with its body read (capped). */
 export type PlainFetch = (req: {
+  /** Start of error messages: `token for ghcr.io (repository:a/b:pull)`. */
+  what: string;
   url: URL;
   method: string;
   headers: Record<string, string>;
@@ -174,6 +176,7 @@ export class Authenticator {
       if (mode.service) form.set("service", mode.service);
       if (scopes.length) form.set("scope", scopes.join(" "));
       const r = await this.#opts.fetch({
+        what,
         url: mode.realm,
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -188,6 +191,7 @@ export class Authenticator {
     for (const s of scopes) url.searchParams.append("scope", s);
     const login = creds?.username !== undefined && creds.password !== undefined;
     const r = await this.#opts.fetch({
+      what,
       url,
       method: "GET",
       headers: {},

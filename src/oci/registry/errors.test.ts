@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code } from "../../internal/index.js";
 import { connectionError, parseRegistryErrors, registryError } from "./errors.js";
+import { DocumentTimeoutError } from "./timeouts.js";
+import { TransportError } from "./transport.js";
 
 const req = {
   what: "manifest ghcr.io/a/b:v1",
@@ -72,5 +74,40 @@ describe("registry errors", () => {
     );
     assert.equal(reset.temporary, true);
     assert.match(reset.message, /UND_ERR_SOCKET/);
+  });
+
+  it("a stall is DeadlineExceeded naming the host that went silent, the phase and the setting", () => {
+    const undici = (code: string) => Object.assign(new Error(code), { code });
+    const storage = new URL("https://storage.example/bucket/blob?sig=SECRET");
+    const cases: [unknown, RegExp][] = [
+      [
+        new TransportError(storage, false, undici("UND_ERR_CONNECT_TIMEOUT")),
+        /GET storage\.example\/bucket\/blob: could not connect to storage\.example within 30s \(2 tries\)/,
+      ],
+      [undici("UND_ERR_HEADERS_TIMEOUT"), /connected to ghcr\.io, but no answer came within 30s/],
+      [
+        new TransportError(req.url, true, undici("UND_ERR_HEADERS_TIMEOUT")),
+        /ghcr\.io stopped taking the request body, or did not answer it, within 30s/,
+      ],
+      [
+        undici("UND_ERR_BODY_TIMEOUT"),
+        /ghcr\.io stopped sending the response: nothing for 30s after 4096 bytes/,
+      ],
+      [new DocumentTimeoutError(), /ghcr\.io did not send the whole response within 30s after 4096 bytes/],
+    ];
+    for (const [err, phase] of cases) {
+      const e = connectionError(req, err, { timeoutMs: 30_000, tries: 2, bytes: 4096 });
+      assert.equal(Code[e.code], Code[Code.DeadlineExceeded], e.message);
+      assert.match(e.rawMessage, phase);
+      assert.match(e.rawMessage, /raise --registry-timeout or NODEWASI_REGISTRY_TIMEOUT \(now 30s\)$/);
+      assert.doesNotMatch(e.rawMessage, /SECRET/);
+      assert.equal(e.temporary, true);
+    }
+    const wedged = connectionError(req, undici("UND_ERR_HEADERS_TIMEOUT"), { wedged: true });
+    assert.equal(
+      wedged.temporary,
+      false,
+      "a peer stalled as often as the policy allows is not retried again",
+    );
   });
 });

@@ -4,8 +4,10 @@
  * `transport.Error`, we keep the codes, say whether a retry could help, and name the request. Only the URL
  * path is shown: queries carry upload session state, and credentials never go into a URL.
  */
-import { Code, ShimError } from "../../internal/index.js";
+import { Code, formatDurationSetting, ShimError } from "../../internal/index.js";
 import { errorCode } from "./retry.js";
+import { DEFAULT_REGISTRY_TIMEOUT_MS, raiseTimeoutAdvice, stallPhase } from "./timeouts.js";
+import { TransportError } from "./transport.js";
 
 /** One entry of a distribution-spec error body. */
 export interface RegistryErrorEntry {
@@ -110,12 +112,49 @@ function plainText(body: Uint8Array | undefined): string {
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
+/** What is known about a failed exchange besides its error: for messages. */
+export interface ConnectionFailure {
+  /** The timeout in force (timeouts.ts), for a stall's message. */
+  timeoutMs?: number;
+  /** How many times the request was sent. */
+  tries?: number;
+  /** Body bytes received before a response body broke or stalled. */
+  bytes?: number;
+  /** The peer stalled as often as the retry policy allows (retry.ts `stallAttempts`): no caller should retry. */
+  wedged?: boolean;
+}
+
 /**
- * The error for a request that got no HTTP answer (refused, reset, TLS or DNS failure), after retries. A TLS
- * "wrong version number" usually means an HTTP-only registry reached over https, so it names `--plain-http`.
+ * The error for a request that got no usable HTTP answer (refused, reset, stalled, TLS or DNS failure), after
+ * retries. A peer that stalled past the timeout is DeadlineExceeded, naming the host that went silent and in
+ * which phase; anything else is Unavailable. A TLS "wrong version number" usually means an HTTP-only registry
+ * reached over https, so it names `--plain-http`.
  */
-export function connectionError(req: FailedRequest, err: unknown): ShimError {
+export function connectionError(req: FailedRequest, err: unknown, o: ConnectionFailure = {}): ShimError {
   if (err instanceof ShimError) return err;
+  const url = err instanceof TransportError ? err.url : req.url;
+  const request = `${req.what}: ${req.method} ${url.host}${url.pathname}`;
+  const tries = o.tries !== undefined && o.tries > 1 ? ` (${o.tries} tries)` : "";
+  const details = { url: `${url.origin}${url.pathname}`, errno: errorCode(err) };
+  const phase = stallPhase(err);
+  if (phase) {
+    const t = o.timeoutMs === undefined ? "the timeout" : formatDurationSetting(o.timeoutMs);
+    const after = o.bytes === undefined ? "" : ` after ${o.bytes} bytes`;
+    const what = {
+      connect: `could not connect to ${url.host} within ${t}`,
+      headers:
+        err instanceof TransportError && err.sentBody
+          ? `${url.host} stopped taking the request body, or did not answer it, within ${t}`
+          : `connected to ${url.host}, but no answer came within ${t}`,
+      body: `${url.host} stopped sending the response: nothing for ${t}${after}`,
+      document: `${url.host} did not send the whole response within ${t}${after}`,
+    }[phase];
+    return new ShimError(
+      Code.DeadlineExceeded,
+      `${request}: ${what}${tries}; the registry or a proxy in front of it stalled; ${raiseTimeoutAdvice(o.timeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS)}`,
+      { cause: err, temporary: !o.wedged, details: { ...details, phase } },
+    );
+  }
   const code = errorCode(err);
   const text = err instanceof Error ? err.message : String(err);
   const tls = /wrong version number|EPROTO|ssl|tls|certificate/i.test(`${code} ${text}`);
@@ -123,9 +162,10 @@ export function connectionError(req: FailedRequest, err: unknown): ShimError {
     ? "if this registry serves plain HTTP, use --plain-http; otherwise check its certificate"
     : "check the registry host and port and your network, then try again";
   const temporary = !tls && code !== "ENOTFOUND";
+  const broke = o.bytes === undefined ? "failed" : `broke after ${o.bytes} bytes of the response`;
   return new ShimError(
     Code.Unavailable,
-    `${req.what}: ${req.method} ${req.url.host}${req.url.pathname} failed: ${code ? `${code}: ` : ""}${text}; ${tip}`,
-    { cause: err, temporary, details: { url: `${req.url.origin}${req.url.pathname}`, errno: code } },
+    `${request} ${broke}${tries}: ${code ? `${code}: ` : ""}${text}; ${tip}`,
+    { cause: err, temporary, details },
   );
 }

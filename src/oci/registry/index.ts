@@ -19,3 +19,8 @@ export {
 } from "./registry-client.js";
 export { type RegistrySourceOptions, registrySource } from "./registry-source.js";
 export { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
+export {
+  DEFAULT_REGISTRY_TIMEOUT_MS,
+  defaultRegistryTimeoutMs,
+  REGISTRY_TIMEOUT_ENV,
+} from "./timeouts.js";

@@ -23,10 +23,12 @@ import { formatReference, type Reference } from "../reference.js";
 import type { Descriptor } from "../types.js";
 import { repositoryScope } from "./challenge.js";
 import { type CredentialProvider, DockerCredentials } from "./credentials.js";
+import { connectionError } from "./errors.js";
 import * as push from "./push.js";
-import { discard, header, readCapped } from "./read-body.js";
+import { discard, explainedBody, header } from "./read-body.js";
 import { RegistryHttp } from "./registry-http.js";
 import type { RetryOptions } from "./retry.js";
+import { defaultRegistryTimeoutMs } from "./timeouts.js";
 
 /** Client settings; every field is optional and the defaults suit `nodewasi pull`. */
 export interface RegistryClientOptions {
@@ -39,6 +41,11 @@ export interface RegistryClientOptions {
   retry?: Partial<RetryOptions>;
   /** Connections per origin (default 6). */
   connections?: number;
+  /**
+   * The longest a registry may stay silent, in ms (timeouts.ts): connecting, before answering, between body
+   * bytes; 0 for no limit. Default: `$NODEWASI_REGISTRY_TIMEOUT` (read from `env`), else 30 s.
+   */
+  timeoutMs?: number;
   /** Environment for the default credential lookup. */
   env?: NodeJS.ProcessEnv;
   /** Clock for token expiry (tests). */
@@ -74,13 +81,15 @@ export class RegistryClient {
       logger: this.#logger,
       ...(opts.retry ? { retry: opts.retry } : {}),
       ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
+      timeoutMs: opts.timeoutMs ?? defaultRegistryTimeoutMs(opts.env),
       ...(opts.now ? { now: opts.now } : {}),
     });
   }
 
   /**
    * GETs a manifest or index by digest (when the reference has one; the tag is then ignored, as
-   * distribution/reference reads `name:tag@digest`) or by tag. Reading stops past 4 MiB (`ResourceExhausted`).
+   * distribution/reference reads `name:tag@digest`) or by tag. Reading stops past 4 MiB (`ResourceExhausted`);
+   * the whole body must arrive within the timeout, and one that breaks or stalls is asked for again.
    * By digest the bytes must hash to it (`DataLoss`); by tag the digest is computed from the bytes, not
    * taken from `Docker-Content-Digest` (ggcr `fetcher.go` ignores that header for tags too).
    */
@@ -89,23 +98,27 @@ export class RegistryClient {
     opts: { accept?: string; signal?: AbortSignal } = {},
   ): Promise<FetchedManifest> {
     const name = formatReference(ref);
-    const res = await this.#http.request({
-      registry: ref.registry,
-      method: "GET",
-      path: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`,
-      headers: { accept: opts.accept ?? MANIFEST_ACCEPT },
-      scopes: [repositoryScope(ref.repository)],
-      expect: [200],
-      what: `manifest ${name}`,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const declared = Number(header(res.headers, "content-length"));
-    if (declared > MAX_MANIFEST_BYTES) {
-      discard(res.body);
-      throw tooBig(name, `declares ${declared} bytes`);
+    const { res, bytes } = await this.#http.requestDocument(
+      {
+        registry: ref.registry,
+        method: "GET",
+        path: `/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? "latest"}`,
+        headers: { accept: opts.accept ?? MANIFEST_ACCEPT },
+        scopes: [repositoryScope(ref.repository)],
+        expect: [200],
+        what: `manifest ${name}`,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+      MAX_MANIFEST_BYTES,
+      (said) => tooBig(name, said),
+    );
+    if (isHtml(header(res.headers, "content-type"), bytes)) {
+      throw new ShimError(
+        Code.Unavailable,
+        `manifest ${name}: ${res.url.host} answered GET ${res.url.pathname} with an HTML page, not a manifest: a web server, proxy or login portal answers there instead of a registry; check the registry address and your network`,
+        { details: { url: `${res.url.origin}${res.url.pathname}` } },
+      );
     }
-    const { bytes, truncated } = await readCapped(res.body, MAX_MANIFEST_BYTES);
-    if (truncated) throw tooBig(name, "sent more");
     const digest = sha256(bytes);
     if (ref.digest && digest !== ref.digest) {
       throw dataLoss(`manifest ${name}: the registry sent bytes that hash to ${digest}; refusing them`, {
@@ -151,7 +164,9 @@ export class RegistryClient {
   /**
    * Opens a blob at `offset` (`Range: bytes=<offset>-`). A 200 answer to a Range request means the server
    * ignored it, so the result's `offset` is 0 and the caller restarts. Redirects to storage hosts are
-   * followed without credentials. The stream is the raw body: the caller hashes and verifies it.
+   * followed without credentials. The stream is the body as sent, unverified: the caller hashes and verifies
+   * it. It fails with a `ShimError` naming the host that answered: DeadlineExceeded when the body stalled
+   * past the timeout, Unavailable when it broke; both temporary, so the caller may resume.
    */
   async openBlob(
     registry: string,
@@ -160,6 +175,7 @@ export class RegistryClient {
     offset = 0,
     signal?: AbortSignal,
   ): Promise<OpenedBlob> {
+    const what = `blob ${desc.digest} in ${registry}/${repository}`;
     const res = await this.#http.request({
       registry,
       method: "GET",
@@ -167,10 +183,19 @@ export class RegistryClient {
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       scopes: [repositoryScope(repository)],
       expect: offset > 0 ? [200, 206] : [200],
-      what: `blob ${desc.digest} in ${registry}/${repository}`,
+      what,
       ...(signal ? { signal } : {}),
     });
-    if (res.status === 200) return { stream: res.body, offset: 0 };
+    const stream = () =>
+      explainedBody(res.body, (err, bytes) =>
+        signal?.aborted
+          ? ShimError.from(signal.reason ?? err)
+          : connectionError({ what, method: "GET", url: res.url, registry }, err, {
+              timeoutMs: this.#http.timeoutMs,
+              bytes,
+            }),
+      );
+    if (res.status === 200) return { stream: stream(), offset: 0 };
     const range = /^bytes (\d+)-/.exec(header(res.headers, "content-range") ?? "");
     if (!range || Number(range[1]) !== offset) {
       discard(res.body);
@@ -180,7 +205,7 @@ export class RegistryClient {
         { temporary: true },
       );
     }
-    return { stream: res.body, offset };
+    return { stream: stream(), offset };
   }
 
   /**
@@ -260,6 +285,17 @@ function tooBig(name: string, what: string): ShimError {
     `manifest ${name}: the registry ${what} than the ${MAX_MANIFEST_BYTES}-byte manifest limit; refusing to read it (is this reference an image?)`,
     { details: { limit: MAX_MANIFEST_BYTES } },
   );
+}
+
+/**
+ * Whether a 200 answer to a manifest request is a web page: served as HTML, or starting with `<` (no manifest
+ * format does). Captive portals, misrouted proxies and web servers answer so; reporting it as a malformed or
+ * corrupt manifest would send the user after the image instead of the network.
+ */
+function isHtml(contentType: string | undefined, bytes: Buffer): boolean {
+  const ct = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (ct === "text/html" || ct === "application/xhtml+xml") return true;
+  return /^\s*</.test(bytes.subarray(0, 64).toString("latin1"));
 }
 
 /**

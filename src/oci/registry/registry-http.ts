@@ -3,23 +3,29 @@
  * registry operations. A request names the scopes it needs and the statuses it can handle; every other
  * answer becomes a `ShimError` with the registry's error codes. 401s go to the authenticator (at most two
  * rounds: a fresh token, then one with merged scopes); 408, 429, 5xx and connection faults are retried with
- * full-jitter backoff, honouring `Retry-After`. PATCH is never retried: a chunk may already have landed.
+ * full-jitter backoff, honouring `Retry-After`. PATCH is never retried: a chunk may already have landed. A
+ * peer that stays silent past the timeout (timeouts.ts) gets two tries, not five (retry.ts `stallAttempts`),
+ * and the error names the host that stalled and the phase.
  */
-import { type Logger, ShimError, sleep } from "../../internal/index.js";
+import { Code, type Logger, ShimError, sleep } from "../../internal/index.js";
 import { Authenticator, type PlainFetch } from "./auth.js";
 import type { CredentialProvider } from "./credentials.js";
 import { connectionError, type FailedRequest, registryError } from "./errors.js";
 import { registryBaseUrl } from "./hosts.js";
-import { ERROR_BODY_MAX, header, readCapped } from "./read-body.js";
+import { BodyReadError, discard, ERROR_BODY_MAX, header, readCapped } from "./read-body.js";
 import {
   backoffMs,
   DEFAULT_RETRY,
-  isRetryableError,
   isRetryableStatus,
   parseRetryAfter,
   type RetryOptions,
+  triesAgain,
 } from "./retry.js";
+import { stallPhase } from "./timeouts.js";
 import { type HttpResponse, type ReplayableBody, Transport } from "./transport.js";
+
+/** A token server's answer is read up to this size; a token is a few KiB. */
+const TOKEN_BODY_MAX = 1 << 20;
 
 /** One registry request: where, what it needs (scopes), and which answers the caller handles. */
 export interface RegistryRequest {
@@ -51,6 +57,8 @@ export interface RegistryHttpOptions {
   logger: Logger;
   retry?: Partial<RetryOptions>;
   connections?: number;
+  /** The longest silence of a peer in ms (timeouts.ts); 0 for none. */
+  timeoutMs: number;
   now?: () => number;
 }
 
@@ -61,14 +69,18 @@ export class RegistryHttp {
   readonly #retry: Required<RetryOptions>;
   readonly #plainHttp: boolean;
   readonly #logger: Logger;
+  /** The timeout in force, for messages and for the deadline of document reads. */
+  readonly timeoutMs: number;
 
   constructor(opts: RegistryHttpOptions) {
     this.#plainHttp = opts.plainHttp ?? false;
     this.#logger = opts.logger;
     this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.timeoutMs = opts.timeoutMs;
     this.#transport = new Transport({
       userAgent: opts.userAgent,
       plainHttp: this.#plainHttp,
+      timeoutMs: opts.timeoutMs,
       ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
     });
     this.#auth = new Authenticator({
@@ -93,6 +105,7 @@ export class RegistryHttp {
     const failed: FailedRequest = { what: req.what, method: req.method, url, registry: req.registry };
     const canRetry = req.idempotent ?? req.method !== "PATCH";
     let authRounds = 0;
+    let stalls = 0;
     for (let attempt = 1; ; attempt++) {
       const auth = await this.#auth.authorization(req.registry, req.scopes, req.signal);
       let res: HttpResponse;
@@ -108,11 +121,16 @@ export class RegistryHttp {
       } catch (err) {
         if (req.signal?.aborted) throw ShimError.from(req.signal.reason ?? err);
         if (err instanceof ShimError) throw err;
-        if (canRetry && isRetryableError(err) && attempt < this.#retry.attempts) {
+        if (stallPhase(err)) stalls++;
+        if (canRetry && triesAgain(err, attempt, stalls, this.#retry)) {
           await this.#wait(failed, attempt, undefined, String((err as Error).message), req.signal);
           continue;
         }
-        throw connectionError(failed, err);
+        throw connectionError(failed, err, {
+          timeoutMs: this.timeoutMs,
+          tries: attempt,
+          wedged: stalls >= this.#retry.stallAttempts,
+        });
       }
       this.#logger.debug("registry answered", {
         request: `${req.method} ${url.host}${url.pathname}`,
@@ -120,7 +138,9 @@ export class RegistryHttp {
         ...(res.url !== url ? { from: res.url.host } : {}),
       });
       if (req.expect.includes(res.status)) return res;
-      const body = await readCapped(res.body, ERROR_BODY_MAX).catch(() => undefined);
+      const body = await readCapped(res.body, ERROR_BODY_MAX, { deadlineMs: this.timeoutMs }).catch(
+        () => undefined,
+      );
       if (res.status === 401 && authRounds < 2 && res.url.origin === base.origin) {
         authRounds++;
         const challenge = header(res.headers, "www-authenticate");
@@ -137,16 +157,69 @@ export class RegistryHttp {
     }
   }
 
-  /** A request with no registry auth (token endpoints), retried like the rest; any final status is returned. */
+  /**
+   * Sends `req` and reads its body whole: at most `max` bytes (more is `tooBig("declares N bytes, more")` from the
+   * Content-Length, or `tooBig("sent more")`), within the timeout. A body that breaks or stalls is asked for
+   * again under the same policy as a request without an answer. For manifests and indexes.
+   */
+  async requestDocument(
+    req: RegistryRequest,
+    max: number,
+    tooBig: (said: string) => ShimError,
+  ): Promise<{ res: HttpResponse; bytes: Buffer }> {
+    let stalls = 0;
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.request(req);
+      const declared = Number(header(res.headers, "content-length"));
+      if (declared > max) {
+        discard(res.body);
+        throw tooBig(`declares ${declared} bytes, more`);
+      }
+      const read = await this.#readBody(res, max).catch((err: unknown) => err as Error);
+      if (!(read instanceof Error)) {
+        if (read.truncated) throw tooBig("sent more");
+        return { res, bytes: read.bytes };
+      }
+      if (req.signal?.aborted) throw ShimError.from(req.signal.reason ?? read);
+      if (stallPhase(read)) stalls++;
+      const failed: FailedRequest = {
+        what: req.what,
+        method: req.method,
+        url: res.url,
+        registry: req.registry,
+      };
+      const bytes = read instanceof BodyReadError ? read.bytes : undefined;
+      const error = connectionError(failed, read.cause ?? read, {
+        timeoutMs: this.timeoutMs,
+        tries: attempt,
+        wedged: stalls >= this.#retry.stallAttempts,
+        ...(bytes !== undefined ? { bytes } : {}),
+      });
+      if (!triesAgain(read, attempt, stalls, this.#retry)) throw error;
+      await this.#wait(failed, attempt, undefined, error.rawMessage, req.signal);
+    }
+  }
+
+  /** Reads a document body within the timeout; a failure is a `BodyReadError`. */
+  #readBody(res: HttpResponse, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+    return readCapped(res.body, max, { deadlineMs: this.timeoutMs });
+  }
+
+  /**
+   * A request with no registry auth (token endpoints), retried like the rest, its body read within the
+   * timeout (at most 1 MiB: a token is a few KiB); any final status is returned.
+   */
   async #plainFetch(r: Parameters<PlainFetch>[0]): ReturnType<PlainFetch> {
     const failed: FailedRequest = {
-      what: "token request",
+      what: r.what,
       method: r.method,
       url: r.url,
       registry: r.url.host,
     };
+    let stalls = 0;
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse;
+      let bytes: Buffer;
       try {
         res = await this.#transport.send({
           url: r.url,
@@ -156,16 +229,30 @@ export class RegistryHttp {
           ...(r.signal ? { signal: r.signal } : {}),
           ...(r.authorization ? { authorization: { origin: r.url.origin, value: r.authorization } } : {}),
         });
+        const read = await this.#readBody(res, TOKEN_BODY_MAX);
+        if (read.truncated) {
+          throw new ShimError(
+            Code.ResourceExhausted,
+            `${r.what}: ${r.method} ${res.url.host}${res.url.pathname} answered with more than ${TOKEN_BODY_MAX} bytes; refusing to read it (the token server is misbehaving)`,
+          );
+        }
+        bytes = read.bytes;
       } catch (err) {
         if (r.signal?.aborted) throw ShimError.from(r.signal.reason ?? err);
         if (err instanceof ShimError) throw err;
-        if (isRetryableError(err) && attempt < this.#retry.attempts) {
+        if (stallPhase(err)) stalls++;
+        if (triesAgain(err, attempt, stalls, this.#retry)) {
           await this.#wait(failed, attempt, undefined, String((err as Error).message), r.signal);
           continue;
         }
-        throw connectionError(failed, err);
+        const got = err instanceof BodyReadError ? err.bytes : undefined;
+        throw connectionError(failed, err instanceof BodyReadError ? err.cause : err, {
+          timeoutMs: this.timeoutMs,
+          tries: attempt,
+          wedged: stalls >= this.#retry.stallAttempts,
+          ...(got !== undefined ? { bytes: got } : {}),
+        });
       }
-      const { bytes } = await readCapped(res.body, 1 << 20);
       const retryAfter = parseRetryAfter(header(res.headers, "retry-after"));
       const again =
         isRetryableStatus(res.status) &&

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backoffMs, DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter } from "./retry.js";
+import {
+  backoffMs,
+  DEFAULT_RETRY,
+  isRetryableError,
+  isRetryableStatus,
+  parseRetryAfter,
+  triesAgain,
+} from "./retry.js";
 
 describe("retry policy", () => {
   it("retries 408, 429 and 500/502/503/504 only", () => {
@@ -46,5 +53,20 @@ describe("retry policy", () => {
     assert.equal(isRetryableError(Object.assign(new Error("x"), { code: "UND_ERR_SOCKET" })), true);
     assert.equal(isRetryableError(Object.assign(new Error("x"), { code: "ENOTFOUND" })), false);
     assert.equal(isRetryableError("ECONNRESET"), false);
+  });
+
+  it("a stalled request gets stallAttempts tries, other connection faults get all of them", () => {
+    const stall = Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" });
+    const reset = Object.assign(new Error("other side closed"), { code: "ECONNRESET" });
+    assert.equal(triesAgain(stall, 1, 1, DEFAULT_RETRY), true);
+    assert.equal(triesAgain(stall, 2, 2, DEFAULT_RETRY), false);
+    assert.equal(
+      triesAgain(reset, 2, 1, DEFAULT_RETRY),
+      true,
+      "an earlier stall does not count against a reset",
+    );
+    assert.equal(triesAgain(reset, 4, 0, DEFAULT_RETRY), true);
+    assert.equal(triesAgain(reset, 5, 0, DEFAULT_RETRY), false);
+    assert.equal(triesAgain(new Error("not a connection fault"), 1, 0, DEFAULT_RETRY), false);
   });
 });

@@ -4,6 +4,7 @@
  * 429) with containerd's status list (`core/remotes/docker/resolver.go`: 408, 429, 5xx) and AWS-style "full
  * jitter", so many clients hitting one overloaded registry spread out instead of retrying in lockstep.
  */
+import { stallPhase } from "./timeouts.js";
 
 /** Retry tuning; tests use a tiny `baseMs` so backoff costs milliseconds. */
 export interface RetryOptions {
@@ -18,6 +19,12 @@ export interface RetryOptions {
    * at once, naming the wait, rather than a pull that hangs for an hour.
    */
   retryAfterMaxMs?: number;
+  /**
+   * Tries of a request whose peer stalled past the timeout (timeouts.ts), counted within `attempts` (default
+   * 2). One more try gets past a connection a load balancer or NAT dropped silently; a peer silent twice in a
+   * row is wedged, and five tries would keep the user waiting five timeouts before saying so.
+   */
+  stallAttempts?: number;
 }
 
 /** 5 tries, 200 ms base, 5 s cap: at most about 10 s of waiting before a failure is reported. */
@@ -26,6 +33,7 @@ export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = {
   baseMs: 200,
   maxMs: 5_000,
   retryAfterMaxMs: 60_000,
+  stallAttempts: 2,
 };
 
 /** 408, 429 and the 5xx answers that mean "overloaded or restarting", not "you asked wrong". */
@@ -50,6 +58,7 @@ const RETRYABLE_ERROR_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
+  "NODEWASI_DOCUMENT_TIMEOUT",
 ]);
 
 /** Whether `err` (or anything in its `cause` chain) is a connection fault worth another try. */
@@ -59,6 +68,20 @@ export function isRetryableError(err: unknown): boolean {
     if (code !== undefined && RETRYABLE_ERROR_CODES.has(code)) return true;
   }
   return false;
+}
+
+/**
+ * Whether a request that got no usable answer is sent again: a connection fault, with tries left, and not
+ * the `stallAttempts`-th stall. `stalls` counts the stalls so far, this one included.
+ */
+export function triesAgain(
+  err: unknown,
+  attempt: number,
+  stalls: number,
+  o: Required<RetryOptions>,
+): boolean {
+  if (!isRetryableError(err) || attempt >= o.attempts) return false;
+  return stallPhase(err) === undefined || stalls < o.stallAttempts;
 }
 
 /** The error code (errno or undici code) of `err` or its causes, for messages. */

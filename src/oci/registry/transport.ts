@@ -43,6 +43,27 @@ export interface TransportOptions {
   connections?: number;
   /** Whether redirects may go from https to plain http on non-loopback hosts. */
   plainHttp?: boolean;
+  /**
+   * The longest silence of a peer, in ms (timeouts.ts): undici's connect, headers and body timeouts. 0 turns
+   * them off; unset leaves undici's defaults (10 s to connect, 300 s for headers and between body bytes).
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * A request that got no usable answer (refused, reset, timed out), with the URL it went to: after a redirect
+ * that is the host that failed (a blob's storage host, say), not the registry the request began at.
+ */
+export class TransportError extends Error {
+  constructor(
+    readonly url: URL,
+    /** Whether the request had a body (a timeout waiting for headers may then mean an upload that stalled). */
+    readonly sentBody: boolean,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "TransportError";
+  }
 }
 
 /** containerd `core/remotes/docker/resolver.go` and Go's net/http both stop after 10 redirects. */
@@ -64,8 +85,16 @@ export class Transport {
   }
 
   #getAgent(): Promise<Agent> {
+    const t = this.#opts.timeoutMs;
     this.#agent ??= loadAgentClass().then(
-      (Agent) => new Agent({ connections: this.#opts.connections ?? 6, keepAliveTimeout: 30_000 }),
+      (Agent) =>
+        new Agent({
+          connections: this.#opts.connections ?? 6,
+          keepAliveTimeout: 30_000,
+          // undici's headers timer also runs while an upload waits for the peer to take more bytes, so one
+          // setting bounds a registry that stops reading a PUT or PATCH too.
+          ...(t !== undefined ? { connectTimeout: t, headersTimeout: t, bodyTimeout: t } : {}),
+        }),
     );
     return this.#agent;
   }
@@ -87,14 +116,18 @@ export class Transport {
       }
       if (body === undefined) delete headers["content-length"];
       const agent = await this.#getAgent();
-      const res = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: method as "GET",
-        headers,
-        body: typeof body === "function" ? body() : (body ?? null),
-        signal: req.signal ?? null,
-      });
+      const res = await agent
+        .request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: method as "GET",
+          headers,
+          body: typeof body === "function" ? body() : (body ?? null),
+          signal: req.signal ?? null,
+        })
+        .catch((err: unknown) => {
+          throw new TransportError(url, body !== undefined, err);
+        });
       const location = res.headers.location;
       const follow =
         REDIRECTS.has(res.statusCode) &&

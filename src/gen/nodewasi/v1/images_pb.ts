@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nodewasi/v1/images.proto.
  */
 export const file_nodewasi_v1_images: GenFile = /*@__PURE__*/
-  fileDesc("Chhub2Rld2FzaS92MS9pbWFnZXMucHJvdG8SC25vZGV3YXNpLnYxImYKCFBsYXRmb3JtEgoKAm9zGAEgASgJEhQKDGFyY2hpdGVjdHVyZRgCIAEoCRIPCgd2YXJpYW50GAMgASgJEhIKCm9zX3ZlcnNpb24YBCABKAkSEwoLb3NfZmVhdHVyZXMYBSADKAki8QEKCkRlc2NyaXB0b3ISEgoKbWVkaWFfdHlwZRgBIAEoCRIOCgZkaWdlc3QYAiABKAkSDAoEc2l6ZRgDIAEoBBI9Cgthbm5vdGF0aW9ucxgEIAMoCzIoLm5vZGV3YXNpLnYxLkRlc2NyaXB0b3IuQW5ub3RhdGlvbnNFbnRyeRInCghwbGF0Zm9ybRgFIAEoCzIVLm5vZGV3YXNpLnYxLlBsYXRmb3JtEhUKDWFydGlmYWN0X3R5cGUYBiABKAkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlsKC1B1bGxSZXF1ZXN0EhEKCXJlZmVyZW5jZRgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRISCgpwbGFpbl9odHRwGAMgASgIEhMKC2NvbmN1cnJlbmN5GAQgASgNIo8DCgxQdWxsUHJvZ3Jlc3MSLQoIcmVzb2x2ZWQYASABKAsyGS5ub2Rld2FzaS52MS5QdWxsUmVzb2x2ZWRIABItCghzZWxlY3RlZBgCIAEoCzIZLm5vZGV3YXNpLnYxLlB1bGxTZWxlY3RlZEgAEiwKCmJsb2Jfc3RhcnQYAyABKAsyFi5ub2Rld2FzaS52MS5CbG9iU3RhcnRIABIyCg1ibG9iX3Byb2dyZXNzGAQgASgLMhkubm9kZXdhc2kudjEuQmxvYlByb2dyZXNzSAASKgoJYmxvYl9kb25lGAUgASgLMhUubm9kZXdhc2kudjEuQmxvYkRvbmVIABIsCgpibG9iX3JldHJ5GAYgASgLMhYubm9kZXdhc2kudjEuQmxvYlJldHJ5SAASMQoJZXh0cmFjdGVkGAcgASgLMhwubm9kZXdhc2kudjEuTW9kdWxlRXh0cmFjdGVkSAASKQoGcmVzdWx0GAggASgLMhcubm9kZXdhc2kudjEuUHVsbFJlc3VsdEgAQgcKBWV2ZW50IkAKDFB1bGxSZXNvbHZlZBIMCgRuYW1lGAEgASgJEg4KBmRpZ2VzdBgCIAEoCRISCgptZWRpYV90eXBlGAMgASgJIpsBCgxQdWxsU2VsZWN0ZWQSJwoIcGxhdGZvcm0YASABKAsyFS5ub2Rld2FzaS52MS5QbGF0Zm9ybRIOCgZmb3JtYXQYAiABKAkSKQoIbWFuaWZlc3QYAyABKAsyFy5ub2Rld2FzaS52MS5EZXNjcmlwdG9yEicKBmxheWVycxgEIAMoCzIXLm5vZGV3YXNpLnYxLkRlc2NyaXB0b3IiTQoJQmxvYlN0YXJ0Eg4KBmRpZ2VzdBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBm9mZnNldBgDIAEoBBISCgptZWRpYV90eXBlGAQgASgJIjoKDEJsb2JQcm9ncmVzcxIOCgZkaWdlc3QYASABKAkSDAoEc2l6ZRgCIAEoBBIMCgRkb25lGAMgASgEIjgKCEJsb2JEb25lEg4KBmRpZ2VzdBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBmNhY2hlZBgDIAEoCCJeCglCbG9iUmV0cnkSDgoGZGlnZXN0GAEgASgJEg4KBm9mZnNldBgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEhAKCGRlbGF5X21zGAQgASgNEg4KBnJlYXNvbhgFIAEoCSI/Cg9Nb2R1bGVFeHRyYWN0ZWQSDgoGbW9kdWxlGAEgASgJEgwKBHNpemUYAiABKAQSDgoGY2FjaGVkGAMgASgIIlIKBk1vZHVsZRIOCgZkaWdlc3QYASABKAkSDAoEc2l6ZRgCIAEoBBIMCgRraW5kGAMgASgJEgwKBHBhdGgYBCABKAkSDgoGc291cmNlGAUgASgJIsACCgpQdWxsUmVzdWx0EgwKBG5hbWUYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCm1lZGlhX3R5cGUYAyABKAkSKQoIbWFuaWZlc3QYBCABKAsyFy5ub2Rld2FzaS52MS5EZXNjcmlwdG9yEicKCHBsYXRmb3JtGAUgASgLMhUubm9kZXdhc2kudjEuUGxhdGZvcm0SDgoGZm9ybWF0GAYgASgJEhoKEmZvcm1hdF9kZXNjcmlwdGlvbhgHIAEoCRIjCgZtb2R1bGUYCCABKAsyEy5ub2Rld2FzaS52MS5Nb2R1bGUSDgoGcm9vdGZzGAkgASgJEhIKCmVudHJ5cG9pbnQYCiADKAkSCwoDZW52GAsgAygJEhMKC3dvcmtpbmdfZGlyGAwgASgJEhUKDWJ5dGVzX2ZldGNoZWQYDSABKAQiawoFSW1hZ2USDAoEbmFtZRgBIAEoCRIrCgpkZXNjcmlwdG9yGAIgASgLMhcubm9kZXdhc2kudjEuRGVzY3JpcHRvchInCgZwdWxsZWQYAyABKAsyFy5ub2Rld2FzaS52MS5QdWxsUmVzdWx0IhMKEUxpc3RJbWFnZXNSZXF1ZXN0IjgKEkxpc3RJbWFnZXNSZXNwb25zZRIiCgZpbWFnZXMYASADKAsyEi5ub2Rld2FzaS52MS5JbWFnZSIfCg9HZXRJbWFnZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI1ChBHZXRJbWFnZVJlc3BvbnNlEiEKBWltYWdlGAEgASgLMhIubm9kZXdhc2kudjEuSW1hZ2UiIgoSUmVtb3ZlSW1hZ2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiOAoTUmVtb3ZlSW1hZ2VSZXNwb25zZRIhCgVpbWFnZRgBIAEoCzISLm5vZGV3YXNpLnYxLkltYWdlMqECCgZJbWFnZXMSPQoEUHVsbBIYLm5vZGV3YXNpLnYxLlB1bGxSZXF1ZXN0Ghkubm9kZXdhc2kudjEuUHVsbFByb2dyZXNzMAESRwoETGlzdBIeLm5vZGV3YXNpLnYxLkxpc3RJbWFnZXNSZXF1ZXN0Gh8ubm9kZXdhc2kudjEuTGlzdEltYWdlc1Jlc3BvbnNlEkIKA0dldBIcLm5vZGV3YXNpLnYxLkdldEltYWdlUmVxdWVzdBodLm5vZGV3YXNpLnYxLkdldEltYWdlUmVzcG9uc2USSwoGUmVtb3ZlEh8ubm9kZXdhc2kudjEuUmVtb3ZlSW1hZ2VSZXF1ZXN0GiAubm9kZXdhc2kudjEuUmVtb3ZlSW1hZ2VSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chhub2Rld2FzaS92MS9pbWFnZXMucHJvdG8SC25vZGV3YXNpLnYxImYKCFBsYXRmb3JtEgoKAm9zGAEgASgJEhQKDGFyY2hpdGVjdHVyZRgCIAEoCRIPCgd2YXJpYW50GAMgASgJEhIKCm9zX3ZlcnNpb24YBCABKAkSEwoLb3NfZmVhdHVyZXMYBSADKAki8QEKCkRlc2NyaXB0b3ISEgoKbWVkaWFfdHlwZRgBIAEoCRIOCgZkaWdlc3QYAiABKAkSDAoEc2l6ZRgDIAEoBBI9Cgthbm5vdGF0aW9ucxgEIAMoCzIoLm5vZGV3YXNpLnYxLkRlc2NyaXB0b3IuQW5ub3RhdGlvbnNFbnRyeRInCghwbGF0Zm9ybRgFIAEoCzIVLm5vZGV3YXNpLnYxLlBsYXRmb3JtEhUKDWFydGlmYWN0X3R5cGUYBiABKAkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpUBCgtQdWxsUmVxdWVzdBIRCglyZWZlcmVuY2UYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSEgoKcGxhaW5faHR0cBgDIAEoCBITCgtjb25jdXJyZW5jeRgEIAEoDRIgChNyZWdpc3RyeV90aW1lb3V0X21zGAUgASgNSACIAQFCFgoUX3JlZ2lzdHJ5X3RpbWVvdXRfbXMi7AMKDFB1bGxQcm9ncmVzcxItCghyZXNvbHZlZBgBIAEoCzIZLm5vZGV3YXNpLnYxLlB1bGxSZXNvbHZlZEgAEi0KCHNlbGVjdGVkGAIgASgLMhkubm9kZXdhc2kudjEuUHVsbFNlbGVjdGVkSAASLAoKYmxvYl9zdGFydBgDIAEoCzIWLm5vZGV3YXNpLnYxLkJsb2JTdGFydEgAEjIKDWJsb2JfcHJvZ3Jlc3MYBCABKAsyGS5ub2Rld2FzaS52MS5CbG9iUHJvZ3Jlc3NIABIqCglibG9iX2RvbmUYBSABKAsyFS5ub2Rld2FzaS52MS5CbG9iRG9uZUgAEiwKCmJsb2JfcmV0cnkYBiABKAsyFi5ub2Rld2FzaS52MS5CbG9iUmV0cnlIABIxCglleHRyYWN0ZWQYByABKAsyHC5ub2Rld2FzaS52MS5Nb2R1bGVFeHRyYWN0ZWRIABIpCgZyZXN1bHQYCCABKAsyFy5ub2Rld2FzaS52MS5QdWxsUmVzdWx0SAASKwoHd2FpdGluZxgJIAEoCzIYLm5vZGV3YXNpLnYxLkxvY2tXYWl0aW5nSAASLgoIcmVwYWlyZWQYCiABKAsyGi5ub2Rld2FzaS52MS5TdG9yZVJlcGFpcmVkSABCBwoFZXZlbnQiQAoMUHVsbFJlc29sdmVkEgwKBG5hbWUYASABKAkSDgoGZGlnZXN0GAIgASgJEhIKCm1lZGlhX3R5cGUYAyABKAkimwEKDFB1bGxTZWxlY3RlZBInCghwbGF0Zm9ybRgBIAEoCzIVLm5vZGV3YXNpLnYxLlBsYXRmb3JtEg4KBmZvcm1hdBgCIAEoCRIpCghtYW5pZmVzdBgDIAEoCzIXLm5vZGV3YXNpLnYxLkRlc2NyaXB0b3ISJwoGbGF5ZXJzGAQgAygLMhcubm9kZXdhc2kudjEuRGVzY3JpcHRvciJNCglCbG9iU3RhcnQSDgoGZGlnZXN0GAEgASgJEgwKBHNpemUYAiABKAQSDgoGb2Zmc2V0GAMgASgEEhIKCm1lZGlhX3R5cGUYBCABKAkiOgoMQmxvYlByb2dyZXNzEg4KBmRpZ2VzdBgBIAEoCRIMCgRzaXplGAIgASgEEgwKBGRvbmUYAyABKAQiOAoIQmxvYkRvbmUSDgoGZGlnZXN0GAEgASgJEgwKBHNpemUYAiABKAQSDgoGY2FjaGVkGAMgASgIIl4KCUJsb2JSZXRyeRIOCgZkaWdlc3QYASABKAkSDgoGb2Zmc2V0GAIgASgEEg8KB2F0dGVtcHQYAyABKA0SEAoIZGVsYXlfbXMYBCABKA0SDgoGcmVhc29uGAUgASgJIj8KD01vZHVsZUV4dHJhY3RlZBIOCgZtb2R1bGUYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZjYWNoZWQYAyABKAgiPgoLTG9ja1dhaXRpbmcSDAoEd2hhdBgBIAEoCRIOCgZob2xkZXIYAiABKAkSEQoJd2FpdGVkX21zGAMgASgEIj4KDVN0b3JlUmVwYWlyZWQSDAoEcGF0aBgBIAEoCRIPCgdwcm9ibGVtGAIgASgJEg4KBmFjdGlvbhgDIAEoCSJSCgZNb2R1bGUSDgoGZGlnZXN0GAEgASgJEgwKBHNpemUYAiABKAQSDAoEa2luZBgDIAEoCRIMCgRwYXRoGAQgASgJEg4KBnNvdXJjZRgFIAEoCSLAAgoKUHVsbFJlc3VsdBIMCgRuYW1lGAEgASgJEg4KBmRpZ2VzdBgCIAEoCRISCgptZWRpYV90eXBlGAMgASgJEikKCG1hbmlmZXN0GAQgASgLMhcubm9kZXdhc2kudjEuRGVzY3JpcHRvchInCghwbGF0Zm9ybRgFIAEoCzIVLm5vZGV3YXNpLnYxLlBsYXRmb3JtEg4KBmZvcm1hdBgGIAEoCRIaChJmb3JtYXRfZGVzY3JpcHRpb24YByABKAkSIwoGbW9kdWxlGAggASgLMhMubm9kZXdhc2kudjEuTW9kdWxlEg4KBnJvb3RmcxgJIAEoCRISCgplbnRyeXBvaW50GAogAygJEgsKA2VudhgLIAMoCRITCgt3b3JraW5nX2RpchgMIAEoCRIVCg1ieXRlc19mZXRjaGVkGA0gASgEImsKBUltYWdlEgwKBG5hbWUYASABKAkSKwoKZGVzY3JpcHRvchgCIAEoCzIXLm5vZGV3YXNpLnYxLkRlc2NyaXB0b3ISJwoGcHVsbGVkGAMgASgLMhcubm9kZXdhc2kudjEuUHVsbFJlc3VsdCITChFMaXN0SW1hZ2VzUmVxdWVzdCI4ChJMaXN0SW1hZ2VzUmVzcG9uc2USIgoGaW1hZ2VzGAEgAygLMhIubm9kZXdhc2kudjEuSW1hZ2UiHwoPR2V0SW1hZ2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiNQoQR2V0SW1hZ2VSZXNwb25zZRIhCgVpbWFnZRgBIAEoCzISLm5vZGV3YXNpLnYxLkltYWdlIiIKElJlbW92ZUltYWdlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKE1JlbW92ZUltYWdlUmVzcG9uc2USIQoFaW1hZ2UYASABKAsyEi5ub2Rld2FzaS52MS5JbWFnZTKhAgoGSW1hZ2VzEj0KBFB1bGwSGC5ub2Rld2FzaS52MS5QdWxsUmVxdWVzdBoZLm5vZGV3YXNpLnYxLlB1bGxQcm9ncmVzczABEkcKBExpc3QSHi5ub2Rld2FzaS52MS5MaXN0SW1hZ2VzUmVxdWVzdBofLm5vZGV3YXNpLnYxLkxpc3RJbWFnZXNSZXNwb25zZRJCCgNHZXQSHC5ub2Rld2FzaS52MS5HZXRJbWFnZVJlcXVlc3QaHS5ub2Rld2FzaS52MS5HZXRJbWFnZVJlc3BvbnNlEksKBlJlbW92ZRIfLm5vZGV3YXNpLnYxLlJlbW92ZUltYWdlUmVxdWVzdBogLm5vZGV3YXNpLnYxLlJlbW92ZUltYWdlUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * An OCI platform (image-spec image-index.md).
@@ -135,6 +135,14 @@ export type PullRequest = Message<"nodewasi.v1.PullRequest"> & {
    * @generated from field: uint32 concurrency = 4;
    */
   concurrency: number;
+
+  /**
+   * The longest a registry may stay silent (connecting, before answering, between body bytes), in
+   * milliseconds; 0 means no limit. Unset: the daemon's default ($NODEWASI_REGISTRY_TIMEOUT, else 30 s).
+   *
+   * @generated from field: optional uint32 registry_timeout_ms = 5;
+   */
+  registryTimeoutMs?: number | undefined;
 };
 
 /**
@@ -201,6 +209,18 @@ export type PullProgress = Message<"nodewasi.v1.PullProgress"> & {
      */
     value: PullResult;
     case: "result";
+  } | {
+    /**
+     * @generated from field: nodewasi.v1.LockWaiting waiting = 9;
+     */
+    value: LockWaiting;
+    case: "waiting";
+  } | {
+    /**
+     * @generated from field: nodewasi.v1.StoreRepaired repaired = 10;
+     */
+    value: StoreRepaired;
+    case: "repaired";
   } | { case: undefined; value?: undefined };
 };
 
@@ -435,6 +455,72 @@ export const ModuleExtractedSchema: GenMessage<ModuleExtracted> = /*@__PURE__*/
   messageDesc(file_nodewasi_v1_images, 10);
 
 /**
+ * The pull waits for a store lock another process holds.
+ *
+ * @generated from message nodewasi.v1.LockWaiting
+ */
+export type LockWaiting = Message<"nodewasi.v1.LockWaiting"> & {
+  /**
+   * What the lock guards ("the download of sha256:... into /root").
+   *
+   * @generated from field: string what = 1;
+   */
+  what: string;
+
+  /**
+   * Who holds it and since when ("pid 123 (node bin/nodewasi pull x) since 2024-05-01T10:00:00.000Z (5 s ago)").
+   *
+   * @generated from field: string holder = 2;
+   */
+  holder: string;
+
+  /**
+   * @generated from field: uint64 waited_ms = 3;
+   */
+  waitedMs: bigint;
+};
+
+/**
+ * Describes the message nodewasi.v1.LockWaiting.
+ * Use `create(LockWaitingSchema)` to create a new message.
+ */
+export const LockWaitingSchema: GenMessage<LockWaiting> = /*@__PURE__*/
+  messageDesc(file_nodewasi_v1_images, 11);
+
+/**
+ * The pull found something wrong in the store and dealt with it (damaged content, leftovers of a killed process).
+ *
+ * @generated from message nodewasi.v1.StoreRepaired
+ */
+export type StoreRepaired = Message<"nodewasi.v1.StoreRepaired"> & {
+  /**
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * What was wrong ("its bytes hash to sha256:...").
+   *
+   * @generated from field: string problem = 2;
+   */
+  problem: string;
+
+  /**
+   * What the pull did ("removed; fetching it again").
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+};
+
+/**
+ * Describes the message nodewasi.v1.StoreRepaired.
+ * Use `create(StoreRepairedSchema)` to create a new message.
+ */
+export const StoreRepairedSchema: GenMessage<StoreRepaired> = /*@__PURE__*/
+  messageDesc(file_nodewasi_v1_images, 12);
+
+/**
  * The module an image runs.
  *
  * @generated from message nodewasi.v1.Module
@@ -477,7 +563,7 @@ export type Module = Message<"nodewasi.v1.Module"> & {
  * Use `create(ModuleSchema)` to create a new message.
  */
 export const ModuleSchema: GenMessage<Module> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 11);
+  messageDesc(file_nodewasi_v1_images, 13);
 
 /**
  * What a pull stored (src/oci/pull-types.ts PullResult).
@@ -568,7 +654,7 @@ export type PullResult = Message<"nodewasi.v1.PullResult"> & {
  * Use `create(PullResultSchema)` to create a new message.
  */
 export const PullResultSchema: GenMessage<PullResult> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 12);
+  messageDesc(file_nodewasi_v1_images, 14);
 
 /**
  * A tagged image (src/cli/image-record.ts ImageRecord).
@@ -603,7 +689,7 @@ export type Image = Message<"nodewasi.v1.Image"> & {
  * Use `create(ImageSchema)` to create a new message.
  */
 export const ImageSchema: GenMessage<Image> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 13);
+  messageDesc(file_nodewasi_v1_images, 15);
 
 /**
  * @generated from message nodewasi.v1.ListImagesRequest
@@ -616,7 +702,7 @@ export type ListImagesRequest = Message<"nodewasi.v1.ListImagesRequest"> & {
  * Use `create(ListImagesRequestSchema)` to create a new message.
  */
 export const ListImagesRequestSchema: GenMessage<ListImagesRequest> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 14);
+  messageDesc(file_nodewasi_v1_images, 16);
 
 /**
  * @generated from message nodewasi.v1.ListImagesResponse
@@ -633,7 +719,7 @@ export type ListImagesResponse = Message<"nodewasi.v1.ListImagesResponse"> & {
  * Use `create(ListImagesResponseSchema)` to create a new message.
  */
 export const ListImagesResponseSchema: GenMessage<ListImagesResponse> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 15);
+  messageDesc(file_nodewasi_v1_images, 17);
 
 /**
  * @generated from message nodewasi.v1.GetImageRequest
@@ -652,7 +738,7 @@ export type GetImageRequest = Message<"nodewasi.v1.GetImageRequest"> & {
  * Use `create(GetImageRequestSchema)` to create a new message.
  */
 export const GetImageRequestSchema: GenMessage<GetImageRequest> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 16);
+  messageDesc(file_nodewasi_v1_images, 18);
 
 /**
  * @generated from message nodewasi.v1.GetImageResponse
@@ -669,7 +755,7 @@ export type GetImageResponse = Message<"nodewasi.v1.GetImageResponse"> & {
  * Use `create(GetImageResponseSchema)` to create a new message.
  */
 export const GetImageResponseSchema: GenMessage<GetImageResponse> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 17);
+  messageDesc(file_nodewasi_v1_images, 19);
 
 /**
  * @generated from message nodewasi.v1.RemoveImageRequest
@@ -686,7 +772,7 @@ export type RemoveImageRequest = Message<"nodewasi.v1.RemoveImageRequest"> & {
  * Use `create(RemoveImageRequestSchema)` to create a new message.
  */
 export const RemoveImageRequestSchema: GenMessage<RemoveImageRequest> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 18);
+  messageDesc(file_nodewasi_v1_images, 20);
 
 /**
  * @generated from message nodewasi.v1.RemoveImageResponse
@@ -705,7 +791,7 @@ export type RemoveImageResponse = Message<"nodewasi.v1.RemoveImageResponse"> & {
  * Use `create(RemoveImageResponseSchema)` to create a new message.
  */
 export const RemoveImageResponseSchema: GenMessage<RemoveImageResponse> = /*@__PURE__*/
-  messageDesc(file_nodewasi_v1_images, 19);
+  messageDesc(file_nodewasi_v1_images, 21);
 
 /**
  * @generated from service nodewasi.v1.Images

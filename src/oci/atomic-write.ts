@@ -1,0 +1,40 @@
+/**
+ * Files of the content store that are replaced whole (index.json, pull records, small blobs): written to a
+ * temporary name beside them, flushed to disk, then renamed over the old one, and the rename made durable by
+ * syncing the folder. A reader sees the old file or the new one, never a torn one, also after a crash. The
+ * temporary name `NAME.tmp-<pid>-<random>` says which process writes it, so leftovers of a dead process can be
+ * told from a write in progress (store-leftovers.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { open, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+
+/** A fresh temporary name beside `path`, owned by this process. */
+export function tempPath(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
+
+/** Replaces `path` with `data` atomically and durably (mode 0600: the store may hold private images). */
+export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = tempPath(path);
+  try {
+    await writeFile(tmp, data, { mode: 0o600, flush: true });
+    await rename(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  await syncDir(dirname(path));
+}
+
+/** Makes a rename durable (POSIX: the directory entry is only on disk after the directory is synced). */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r").catch(() => undefined);
+  if (fh === undefined) return;
+  try {
+    await fh.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await fh.close();
+  }
+}
