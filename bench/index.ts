@@ -4,6 +4,7 @@
  * never timed tests: the machines are shared and noisy, so only ratios within one run mean anything.
  */
 import { benchCtr } from "./ctr.js";
+import { benchFiles } from "./files.js";
 import { benchPull } from "./pull.js";
 import { benchPush } from "./push.js";
 import { benchRun } from "./run.js";
@@ -11,6 +12,7 @@ import { benchStartup } from "./startup.js";
 
 const BENCHES: Record<string, (runs: number) => Promise<void>> = {
   ctr: benchCtr,
+  files: benchFiles,
   pull: benchPull,
   push: benchPush,
   run: benchRun,

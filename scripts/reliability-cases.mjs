@@ -34,6 +34,12 @@ const CLOSE = "src/wasi/child-runner-close.test.ts";
 const KILL = "test/task-kill.test.ts";
 const KILL_GUEST = "src/cli/kill-guest.test.ts";
 const RUN = "src/cli/run-command.test.ts";
+const FLOODS = "test/reliability-log-floods.test.ts";
+const ROTATING = "src/wasi/rotating-log.test.ts";
+const BIG = "test/reliability-big-images.test.ts";
+const UNPACK = "src/oci/unpack.test.ts";
+const LIMITS = "src/oci/unpack-limits.test.ts";
+const TASK_ROOTFS = "test/task-rootfs.test.ts";
 
 /** @type {Section[]} */
 export const SECTIONS = [
@@ -956,6 +962,107 @@ export const SECTIONS = [
             "a mount whose host directory is missing is named as such, not blamed on bwrap",
           ),
           t(RUN, "a --mount of a missing host directory says so (exit 3), whatever the sandbox"),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 10: log floods and big images",
+    cases: [
+      {
+        id: "log-cap",
+        title: "A detached task's log is capped and rotated",
+        asked:
+          "`run -d` of a guest writing 3 GiB made a 3 GiB log in 6 s; cap it as Docker's --log-opt max-size/max-file do (issue 10 item 7)",
+        tests: [
+          t(
+            FLOODS,
+            "a guest writing 64 MiB: its log keeps the newest output under the cap, also while the daemon is stopped",
+          ),
+          t(FLOODS, "a detached task's log is capped by default (20m x 5, Docker's local driver)"),
+          t(ROTATING, "keeps at most max-file files of at most max-size bytes: the newest output, in order"),
+          t(ROTATING, "with max-file 1 starts its one file again at max-size"),
+          t(
+            ROTATING,
+            "counts what an existing file holds, and starts again when its file was deleted meanwhile",
+          ),
+          t(ROTATING, "never writes through a symlink put in place of its file (the runner may be root)"),
+          t(
+            ROTATING,
+            "writes the newest output under the cap, stdout and stderr into one log, whatever the sandbox",
+          ),
+        ],
+      },
+      {
+        id: "logs-follow-rotation",
+        title: "logs -f follows a log through its rotations",
+        asked:
+          "a follower of a rotating log must print each line once, in order, across rotations (issue 10 item 7)",
+        tests: [
+          t(FLOODS, "logs -f follows a log rotated every few ms: each line once, in order, to the last one"),
+        ],
+      },
+      {
+        id: "entry-limit-early",
+        title: "A layer over the entry limit is refused before its files are written",
+        asked:
+          "200,000 one-byte files took 169 s and were all written before the refusal (issue 10 item 11); the refusal named a setting that did not exist (item 10)",
+        tests: [
+          t(
+            BIG,
+            "a layer over the entry limit is refused before its files are written, and passes once the limit is raised",
+          ),
+          t(
+            UNPACK,
+            "refuses a layer over the entry limit before writing its entries, naming the setting that raises it",
+          ),
+          t(UNPACK, "counts the entries and bytes of lower layers (spent) against the limits"),
+          t(LIMITS, "names the limit it enforces and the setting that raises it"),
+          t(LIMITS, "reads entries, bytes (with k, m, g) and the ratio from the environment"),
+          t(LIMITS, "refuses a value that is not a positive number, naming the variable"),
+        ],
+      },
+      {
+        id: "task-rootfs-overlay",
+        title: "A task's rootfs is an overlay over the image, not a copy of it",
+        asked:
+          "every task copied its image's rootfs: run --rm of a 30,000-file image took 40 s against 1 s for one file (issue 10 item 11)",
+        tests: [
+          t(
+            TASK_ROOTFS,
+            "writes, links and deletes stay in the task: the store and the next task see the image as built",
+          ),
+          t(
+            TASK_ROOTFS,
+            "rmi and prune while a task runs keep the rootfs its overlay reads from, until the task is deleted",
+          ),
+          t(
+            TASK_ROOTFS,
+            "starts from the image, not from the dead task's files; the new daemon unmounts what the old one left",
+          ),
+        ],
+      },
+      {
+        id: "warm-sandbox-overlay",
+        title: "A warm sandbox sees a rootfs mounted after it started (found)",
+        asked:
+          "found: a warm bwrap sandbox started before a task's overlay was mounted saw the empty folder beneath the mount",
+        tests: [
+          t(TASK_ROOTFS, "a warm sandboxed runner serves a task whose overlay was mounted after it started"),
+          t(
+            "src/wasi/child-runner-pool.test.ts",
+            "a rootfs mounted below a pool dir after the warm runners started: cold unless the dir propagates mounts",
+          ),
+        ],
+      },
+      {
+        id: "deep-paths",
+        title: "A layer of deep paths unpacks in linear time (found)",
+        asked:
+          "found: 2,000 files at depth 1,000 (a 43 KB layer) took 552 s to unpack, every entry checking every parent again",
+        tests: [
+          t(UNPACK, "unpacks a layer of deep paths in time linear in its entries, not in entries x depth"),
+          t(UNPACK, "still refuses a symlink put where a directory it checked was"),
         ],
       },
     ],

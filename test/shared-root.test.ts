@@ -25,6 +25,7 @@ import {
 } from "../src/cli/run-fixture.js";
 import { readRootOwner } from "../src/internal/index.js";
 import { claimRoot } from "../src/shim/index.js";
+import { unmountUnder } from "./harness/mounts.js";
 
 const exists = (path: string) => existsSync(path);
 
@@ -38,6 +39,7 @@ describe("one daemon per state root", () => {
   after(async () => {
     await stopShim(work.address);
     await stopShim(other);
+    unmountUnder(work.dir); // what a daemon killed with SIGKILL left mounted (tasks' overlays)
     await rm(work.dir, { recursive: true, force: true });
   });
 
@@ -102,6 +104,7 @@ describe("what a daemon killed with SIGKILL leaves", () => {
   });
   after(async () => {
     await stopShim(work.address);
+    unmountUnder(work.dir); // what a daemon killed with SIGKILL left mounted (tasks' overlays)
     await rm(work.dir, { recursive: true, force: true });
   });
 
@@ -161,6 +164,7 @@ describe("starting the daemon", () => {
   });
   after(async () => {
     await stopShim(work.address);
+    unmountUnder(work.dir); // what a daemon killed with SIGKILL left mounted (tasks' overlays)
     await rm(work.dir, { recursive: true, force: true });
   });
 

@@ -1,17 +1,15 @@
 /**
- * `nodewasi logs [-f] ID`: prints a detached task's output, `<root>/logs/<id>.log` (stdout and stderr in the
- * order written). `-f` keeps printing what is appended until the task stops. A task run attached has no log:
- * its output went to the terminal that ran it.
+ * `nodewasi logs [-f] ID`: prints a detached task's output, `<root>/logs/<id>.log` and the files rotated from
+ * it (`<id>.log.1`, older, ...), oldest first (stdout and stderr in the order written). `-f` keeps printing
+ * what is appended until the task stops, through rotations (src/wasi/log-reader.ts). A task run attached has
+ * no log: its output went to the terminal that ran it.
  */
-import { open, stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { Code, notFound, ShimError, validateIdentifier } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { logPathFor } from "./run-command.js";
 import { socketPath } from "./shim-address.js";
 import type { ShimClients } from "./shim-client.js";
-
-const POLL_MS = 200;
 
 /** Registers `logs` on `parent`. */
 export function logsCommand(parent: Command, state: CliState): Command {
@@ -23,7 +21,8 @@ export function logsCommand(parent: Command, state: CliState): Command {
     .addHelpText(
       "after",
       `
-The log is <root>/logs/ID.log; it outlives the task and the shim daemon, until \`nodewasi rm ID\`.
+The log is <root>/logs/ID.log, and ID.log.1, ID.log.2... once it was rotated (run --log-opt max-size, max-file):
+all are printed, oldest first. It outlives the task and the shim daemon, until \`nodewasi rm ID\`.
 
 Examples:
   $ nodewasi logs 3f2a9c0b1d4e
@@ -38,40 +37,21 @@ Examples:
       const { connectShim } = await import("./shim-client.js");
       const shim = await connectShim(ctx, address, { start: false });
       try {
-        const exists = await stat(path).then(
-          () => true,
-          () => false,
-        );
-        if (!exists) throw await noLog(id, path, shim);
-        let offset = await copyFrom(path, 0);
-        if (!flags.follow) return;
-        while (shim && (await isLive(shim, id))) {
-          await new Promise((r) => setTimeout(r, POLL_MS));
-          offset = await copyFrom(path, offset);
-        }
-        await copyFrom(path, offset);
+        const { copyLog, logExists } = await import("../wasi/index.js");
+        if (!(await logExists(path))) throw await noLog(id, path, shim);
+        const live = flags.follow && shim ? () => isLive(shim, id) : undefined;
+        await copyLog(path, toStdout, live ? { live } : {});
       } finally {
         shim?.close();
       }
     });
 }
 
-/** Copies `path` from `offset` to stdout; resolves with the new offset. */
-async function copyFrom(path: string, offset: number): Promise<number> {
-  const fh = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(64 * 1024);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-      if (bytesRead === 0) return offset;
-      offset += bytesRead;
-      await new Promise<void>((r) =>
-        process.stdout.write(buf.subarray(0, bytesRead)) ? r() : process.stdout.once("drain", r),
-      );
-    }
-  } finally {
-    await fh.close();
-  }
+/** Writes to stdout; resolves once the bytes are written (copyLog reuses its buffer), which also paces it. */
+function toStdout(bytes: Buffer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.stdout.write(bytes, () => resolve());
+  });
 }
 
 async function isLive(shim: ShimClients, id: string): Promise<boolean> {

@@ -35,6 +35,8 @@ The platform preference is wasip1/wasm, wasi/wasm, wasi/wasm32, wasm32/wasi. Pro
 terminal, plain lines otherwise. Pulling again fetches and extracts nothing that is already stored, and resumes
 a download that broke or stalled. A registry silent for longer than the global --registry-timeout (default
 30s; $NODEWASI_REGISTRY_TIMEOUT) is tried once more, then the pull exits 5 naming the host and the phase.
+Layers are refused when an image holds more than $NODEWASI_UNPACK_MAX_ENTRIES entries (default 100000), more
+than $NODEWASI_UNPACK_MAX_BYTES of files (2g) or inflates more than $NODEWASI_UNPACK_MAX_RATIO times (100).
 
 Examples:
   $ nodewasi pull ghcr.io/containerd/runwasi/wasi-demo-app:latest

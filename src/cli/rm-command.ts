@@ -1,9 +1,9 @@
 /**
  * `nodewasi rm [-f] ID...`: deletes stopped tasks (Task.Delete) and their logs; `-f` kills a live one first
- * (SIGKILL) and waits for its exit. The log of a task its shim already forgot (it exited) is removed too. Each id is handled on its own: a failure is reported and the next goes on,
+ * (SIGKILL) and waits for its exit. The log of a task its shim already forgot (it exited) is removed too,
+ * rotated files included. Each id is handled on its own: a failure is reported and the next goes on,
  * and the exit status is the first failure's.
  */
-import { access, rm } from "node:fs/promises";
 import type { Command } from "commander";
 import { Code, notFound, ShimError, validateIdentifier } from "../internal/index.js";
 import { type CliState, contextFor } from "./context.js";
@@ -40,11 +40,8 @@ Examples:
             validateIdentifier(id, "task id");
             const deleted = shim ? await deleteTask(shim, id, flags.force === true) : false;
             // The log outlives the task (a shim deletes its stopped tasks when it exits): remove it too.
-            const log = logPathFor(ctx.root, id);
-            const hadLog = await access(log).then(
-              () => true,
-              () => false,
-            );
+            const { removeLog } = await import("../wasi/index.js");
+            const hadLog = await removeLog(logPathFor(ctx.root, id));
             if (!deleted && !hadLog) {
               throw notFound(
                 shim
@@ -53,7 +50,6 @@ Examples:
                 { details: { hint: "list tasks with `nodewasi ps -a`; check --address and --root" } },
               );
             }
-            await rm(log, { force: true });
             ctx.out(`${id}\n`);
           } catch (err) {
             ctx.fail(err);

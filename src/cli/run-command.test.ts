@@ -4,10 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type CliWork, cli, finished, HELLO, makeWork, spawnCli, stopShim, until } from "./run-fixture.js";
+import { type CliWork, cli, finished, HELLO, makeWork, removeWork, spawnCli, until } from "./run-fixture.js";
 
 describe("nodewasi run", () => {
   let work: CliWork;
@@ -15,10 +14,7 @@ describe("nodewasi run", () => {
   before(async () => {
     work = await makeWork(["exit-code", "echo-args", "print-env", "cat-stdin", "busy-loop", "write-bytes"]);
   });
-  after(async () => {
-    await stopShim(work.address);
-    await rm(work.dir, { recursive: true, force: true });
-  });
+  after(() => removeWork(work));
 
   it("runs the hello example: its output on stdout, progress on stderr, exit 0", async () => {
     const r = await cli(work, ["run", "--rm", HELLO]);
@@ -143,6 +139,11 @@ describe("nodewasi run", () => {
       ["--memory", "lots"],
       ["-d", "-i"],
       ["--name", "bad/name"],
+      ["--log-opt", "max-size=1m"],
+      ["-d", "--log-opt", "max-size=lots"],
+      ["-d", "--log-opt", "max-file=0"],
+      ["-d", "--log-opt", "compress=true"],
+      ["-d", "--log-opt", "max-size"],
     ]) {
       const r = await cli(work, ["run", ...args, HELLO], { address: `${work.dir}/none/shim.sock` });
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);

@@ -3,10 +3,11 @@
  * listens, makes sure the image is in its store (progress on stderr), creates the task with
  * `nodewasi.v1.CreateOptions`, streams the guest's stdout and stderr through FIFOs, and exits with the
  * guest's status. SIGINT and SIGTERM are forwarded as Kill (a second SIGINT sends SIGKILL). With `-d` the
- * output goes to `<root>/logs/<id>.log` and the task id is printed.
+ * output goes to `<root>/logs/<id>.log`, capped and rotated as `--log-opt` says (default 20m x 5, Docker's
+ * local driver), and the task id is printed.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { Code, invalidArgument, ShimError, validateIdentifier } from "../internal/index.js";
@@ -25,7 +26,11 @@ export interface RunFlags {
   plainHttp?: boolean;
   pull: PullPolicyName;
   name?: string;
+  logOpt: string[];
 }
+
+/** A detached task's log cap when `--log-opt` sets none: Docker's `local` log driver's (20 MB x 5 files). */
+export const DEFAULT_LOG_OPTS: Readonly<Record<string, string>> = { "max-size": "20m", "max-file": "5" };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -66,11 +71,20 @@ export function runCommand(parent: Command, state: CliState): Command {
       "--name <id>",
       "the task id: letters and digits, with single . _ or - between them, 76 at most (default: 12 random hex digits)",
     )
+    .option(
+      "--log-opt <KEY=VALUE>",
+      "with -d: cap the log, as Docker's: max-size=SIZE (default 20m, -1 for none), max-file=N (default 5)",
+      collect,
+      [],
+    )
     .addHelpText(
       "after",
       `
 A shim daemon serves the task: the one listening on --address, else one started now, which logs to shim.log
-beside its socket and exits after 30 s idle ($NODEWASI_IDLE_TIMEOUT seconds when set). The exit status is the
+beside its socket and exits after 30 s idle ($NODEWASI_IDLE_TIMEOUT seconds when set). A detached task's output
+goes to <root>/logs/ID.log; once it holds max-size bytes it becomes ID.log.1 (ID.log.1 becomes ID.log.2...) and
+a new ID.log starts, keeping max-file files: the newest output, at most max-size x max-file bytes (nodewasi logs
+reads them all, in order). The exit status is the
 guest's: proc_exit(n) gives n & 255, a trap 134, a signal 128+signo (Ctrl-C: 130). Failures before the guest
 runs exit with nodewasi's codes (nodewasi --help): 2 for a bad flag, 3 when the image is not found (or not
 stored with --pull never), 5 when the registry cannot be reached or stalls (the daemon's pull honours the global
@@ -85,7 +99,8 @@ Examples:
   $ echo hello | nodewasi run --rm -i REF
   $ nodewasi run --memory 64m --pull never REF
   $ nodewasi --registry-timeout 2m run --rm registry.far-away.example/tools/hello:v1
-  $ ID=$(nodewasi run -d REF) && nodewasi logs -f "$ID" && nodewasi rm "$ID"`,
+  $ ID=$(nodewasi run -d REF) && nodewasi logs -f "$ID" && nodewasi rm "$ID"
+  $ nodewasi run -d --name job1 --log-opt max-size=10m --log-opt max-file=3 REF`,
     )
     .action(async (ref: string, args: string[], flags: RunFlags, cmd: Command) => {
       const ctx = contextFor(cmd, state);
@@ -96,6 +111,19 @@ Examples:
           "--rm and -d cannot be combined; remove a detached task with `nodewasi rm ID` once it has exited",
         );
       }
+      if (flags.logOpt.length && !flags.detach) {
+        throw invalidArgument(
+          "--log-opt needs -d: only a detached task has a log (else output goes to the terminal)",
+        );
+      }
+      const logOpts = { ...DEFAULT_LOG_OPTS };
+      for (const o of flags.logOpt) {
+        const eq = o.indexOf("=");
+        if (eq <= 0) throw invalidArgument(`--log-opt ${o}: write KEY=VALUE, e.g. --log-opt max-size=10m`);
+        logOpts[o.slice(0, eq)] = o.slice(eq + 1);
+      }
+      const { parseLogOptions } = await import("../wasi/index.js");
+      const rotation = parseLogOptions(Object.entries(logOpts), "--log-opt");
       const id = flags.name ?? randomBytes(6).toString("hex");
       // The shim checks it too (containerd's rule); checked here first, before any daemon or pull.
       validateIdentifier(id, "--name");
@@ -145,12 +173,13 @@ Examples:
             () => true,
             () => false,
           );
-          if (!known) await rm(log, { force: true });
-          await runTask(shim.task, {
-            id,
-            options,
-            stdio: { stdin: "", stdout: `file://${log}`, stderr: `file://${log}` },
-          });
+          const { removeLog } = await import("../wasi/index.js");
+          if (!known) await removeLog(log);
+          // The runner caps and rotates the log itself (src/wasi/rotating-log.ts), told by the URI's query.
+          const uri = rotation
+            ? `file://${log}?max-size=${rotation.maxSize}&max-file=${rotation.maxFiles}`
+            : `file://${log}`;
+          await runTask(shim.task, { id, options, stdio: { stdin: "", stdout: uri, stderr: uri } });
           ctx.out(`${id}\n`);
           return;
         }

@@ -5,10 +5,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { unmountUnder } from "../../test/harness/mounts.js";
 import { Task } from "../gen/index.js";
 import { buildImage, writeLayout } from "../oci/index.js";
 import { closeClient, createClient } from "../rpc/index.js";
@@ -130,6 +131,16 @@ export function serve(work: CliWork, address: string): ChildProcess {
   return spawn(process.execPath, [BIN, "--root", work.root, "--address", address, "shim", "serve"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+}
+
+/**
+ * Stops the shim of `work` and removes its folder, with whatever a shim that had to be killed left mounted in
+ * it (tasks' overlays, the shared bind of their folder).
+ */
+export async function removeWork(work: CliWork): Promise<void> {
+  await stopShim(work.address);
+  unmountUnder(work.dir);
+  await rm(work.dir, { recursive: true, force: true });
 }
 
 /** SIGTERMs the shim on `address` (if any) and waits for it to go. */

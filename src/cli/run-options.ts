@@ -5,15 +5,12 @@
 import { isAbsolute, resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { type CreateOptions, CreateOptionsSchema, PullPolicy } from "../gen/index.js";
-import { invalidArgument } from "../internal/index.js";
-
-const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+import { invalidArgument, parseByteSize } from "../internal/index.js";
 
 /** `64m`, `1g`, `512k`, `65536` (bytes; k/m/g are powers of 1024, an optional trailing `b` or `ib`). */
 export function parseMemory(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(value.trim());
-  const bytes = m ? Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!) : Number.NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 65536) {
+  const bytes = parseByteSize(value) ?? Number.NaN;
+  if (!(bytes >= 65536)) {
     throw invalidArgument(
       `--memory ${value}: not a size of at least 64k (one wasm page); give bytes or a number with k, m or g, e.g. 64m`,
     );

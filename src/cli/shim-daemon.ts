@@ -25,8 +25,10 @@ import {
   ImagesService,
   nullPublisher,
   type RootOwnership,
+  releaseTaskMounts,
   removeLeftoverTasks,
   StoreImageResolver,
+  shareMountPoint,
   TaskService,
   TasksService,
   tasksDir,
@@ -70,6 +72,8 @@ const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon> {
   const owner = await claimRoot(o.root, { address: o.address });
   try {
+    // Overlays a dead daemon left mounted go first: its task folders cannot be removed under them.
+    await releaseTaskMounts(tasksDir(o.root), o.logger);
     const left = await removeLeftoverTasks(o.root, (path, err) =>
       o.logger.warn(`removing ${path}, left by a daemon that died: ${(err as Error).message}`),
     );
@@ -85,7 +89,9 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<ShimDaemon>
 }
 
 async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDaemon> {
-  // Warm sandboxed runners see the folders every task of this shim uses (its rootfs copies, its stdio FIFOs,
+  // Tasks' overlay rootfs are mounted under <root>/tasks after warm sandboxes bound it: made to propagate.
+  const unshare = o.isolation === "none" ? undefined : await shareMountPoint(tasksDir(o.root), o.logger);
+  // Warm sandboxed runners see the folders every task of this shim uses (its rootfs views, its stdio FIFOs,
   // detached logs) and the module store read-only; a task outside them (a --mount) starts cold.
   const runner = new ChildRunner({
     isolation: o.isolation,
@@ -118,6 +124,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     images: new StoreImageResolver(o.root, o.logger),
     events: o.logEvents ? loggingPublisher(o.logger) : nullPublisher,
     stateDir: o.root,
+    logger: o.logger,
     // Answer the Shutdown RPC first, then stop.
     onShutdown: () => setImmediate(() => void close("shutdown")),
     ...(o.version ? { version: o.version } : {}),
@@ -142,6 +149,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     watch.stop();
     server.forceShutdown();
     await runner.close();
+    await unshare?.();
     throw err;
   }
   watch.start();
@@ -158,6 +166,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     await tasks.deleteAll((id, err) =>
       o.logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`),
     );
+    await unshare?.().catch((err: Error) => o.logger.warn(err.message));
     await rm(o.address, { force: true });
     await owner.release();
   }

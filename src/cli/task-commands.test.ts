@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, statSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Task } from "../gen/index.js";
@@ -16,10 +16,10 @@ import {
   finished,
   HELLO,
   makeWork,
+  removeWork,
   serve,
   shimPid,
   spawnCli,
-  stopShim,
   until,
 } from "./run-fixture.js";
 
@@ -28,10 +28,7 @@ describe("detached tasks: run -d, ps, logs, kill, rm", () => {
   before(async () => {
     work = await makeWork(["busy-loop", "echo-args"]);
   });
-  after(async () => {
-    await stopShim(work.address);
-    await rm(work.dir, { recursive: true, force: true });
-  });
+  after(() => removeWork(work));
 
   it("a detached task runs, is listed, logs, is killed, then removed", async () => {
     const run = await cli(work, ["run", "-d", "--name", "spin", work.image("busy-loop")]);
@@ -127,10 +124,7 @@ describe("the shim daemon", () => {
     // calls (Pull, Create, Start), which a busy machine stretched past a second.
     work = await makeWork(["busy-loop"], 5);
   });
-  after(async () => {
-    await stopShim(work.address);
-    await rm(work.dir, { recursive: true, force: true });
-  });
+  after(() => removeWork(work));
 
   it("is started by run when none listens, and exits once idle", async () => {
     assert.equal((await cli(work, ["ps"])).stdout.split("\n").length, 2, "ps starts no daemon");

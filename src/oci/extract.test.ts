@@ -58,7 +58,9 @@ describe("unpackRootfs and extractModule", () => {
         limits: { maxEntries: 5, maxBytes: 1 << 20 },
       }),
       (e: unknown) =>
-        e instanceof ShimError && e.code === Code.InvalidArgument && /more than 2 entries/.test(e.message),
+        e instanceof ShimError &&
+        e.code === Code.InvalidArgument &&
+        /the image has more than 5 entries/.test(e.message),
     );
   });
 

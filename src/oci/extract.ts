@@ -19,7 +19,7 @@ import type { ModuleLocation } from "./format.js";
 import { tarLayerCompression } from "./media-types.js";
 import type { ContentStore, Lease } from "./store.js";
 import { type FileDigest, UNKNOWN, unpackLayer } from "./unpack.js";
-import { DEFAULT_UNPACK_LIMITS } from "./unpack-limits.js";
+import { type UnpackLimits, unpackLimitsFrom } from "./unpack-limits.js";
 
 export interface ExtractedModule {
   digest: Digest;
@@ -37,8 +37,8 @@ export interface RootfsLayers {
    * stream fails for any reason, the layer is unpacked again from the stored blob.
    */
   streamed?: Readable;
-  /** Entry and byte limits for the whole rootfs; DEFAULT_UNPACK_LIMITS's by default. */
-  limits?: { maxEntries: number; maxBytes: number };
+  /** Limits for the whole rootfs; by default DEFAULT_UNPACK_LIMITS with the environment's settings over them. */
+  limits?: Partial<UnpackLimits>;
 }
 
 /** Layers an image may have: Docker and containerd stop at 127 (overlay's lower-dir limit). */
@@ -73,21 +73,19 @@ export async function unpackRootfs(
   }
   const key = loc.module.kind === "rootfs" ? rootfsKey(loc.module.path) : undefined;
   const digests = new Map<string, FileDigest>(key ? [[key, UNKNOWN]] : []);
+  const limits = { ...unpackLimitsFrom(process.env), ...layers.limits };
   const tmp = `${rootfs}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true, mode: 0o755 });
   // The entry and byte limits hold for the whole rootfs, not per layer: many small layers that each stay
   // under them must not add up to an unbounded unpack (DESIGN decision 13).
-  let left = layers.limits ?? {
-    maxEntries: DEFAULT_UNPACK_LIMITS.maxEntries,
-    maxBytes: DEFAULT_UNPACK_LIMITS.maxBytes,
-  };
+  let spent = { entries: 0, bytes: 0 };
   const spend = (r: { entries: number; bytes: number }) => {
-    left = { maxEntries: left.maxEntries - r.entries, maxBytes: left.maxBytes - r.bytes };
+    spent = { entries: spent.entries + r.entries, bytes: spent.bytes + r.bytes };
   };
   try {
     for (const [i, layer] of loc.tarLayers.entries()) {
       const compression = tarLayerCompression(layer.mediaType) ?? "none";
-      const opts = () => ({ name: `layer ${layer.digest} of ${name}`, digests, limits: left });
+      const opts = () => ({ name: `layer ${layer.digest} of ${name}`, digests, limits, spent });
       if (i === 0 && layers.streamed) {
         const streamed = await Promise.all([
           unpackLayer(layers.streamed, compression, tmp, opts()),

@@ -5,9 +5,9 @@
  * lease (store-lease.ts) is kept, and so are blobs still being downloaded (their ingest lock is live) and
  * temporaries of live processes (store-leftovers.ts).
  */
-import { readdir, rm } from "node:fs/promises";
+import { readdir, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, digestHex, isDigest } from "../internal/index.js";
+import { type Digest, digestHex, isDigest, overlayLowerDirs } from "../internal/index.js";
 import { isStale, readHolder } from "./lock.js";
 import type { ContentStore } from "./store.js";
 import { imageGraph } from "./store-graph.js";
@@ -39,7 +39,12 @@ export async function pruneStore(store: ContentStore): Promise<PruneResult> {
   await sweep(join(root, "ingest"), (hex) => keep.liveIngests.has(hex));
   await sweep(join(root, "blobs", "sha256"), (hex) => keep.blobs.has(hex) || keep.liveIngests.has(hex));
   await sweep(join(root, "modules", "sha256"), (hex) => keep.modules.has(hex));
-  await sweep(join(root, "rootfs"), (hex) => keep.manifests.has(hex));
+  // A rootfs that a task's overlay has as its lower layer (src/shim/task-rootfs.ts) stays until that task goes:
+  // its guest reads the image's files from it.
+  const lowers = new Set<string>();
+  for (const d of overlayLowerDirs()) lowers.add(await realpath(d).catch(() => d));
+  const rootfs = await realpath(join(root, "rootfs")).catch(() => join(root, "rootfs"));
+  await sweep(join(root, "rootfs"), (hex) => keep.manifests.has(hex) || lowers.has(join(rootfs, hex)));
   await sweep(join(root, "extracted"), (file) => keep.manifests.has(file.replace(/\.json$/, "")));
   // Temporaries and lock asides of dead processes at the top (index.json.tmp-...), and stale lock files.
   for (const l of await removeLeftovers(root)) {

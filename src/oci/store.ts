@@ -273,7 +273,7 @@ export class ContentStore extends OciLayout {
   /**
    * Keeps the module at `srcPath` under its digest and returns where it went. The module is hardlinked, not
    * copied: sources are immutable content of this store (a verified blob, or a file of an image's rootfs,
-   * which tasks never write to: they get their own copy), so sharing the inode costs nothing and writes no
+   * which tasks never write to: they get their own overlay or copy), so sharing the inode costs nothing and writes no
    * bytes. Across file systems it is copied. The digest is computed by reading the file unless the caller
    * vouches for it with `verified` (it hashed these very bytes itself); a given digest that does not match is
    * refused (`DataLoss`). A module already stored under that digest is kept when it is this very file, and

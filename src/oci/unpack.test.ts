@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { createGzip } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { Code, ShimError } from "../internal/index.js";
 import { unpackLayer } from "./unpack.js";
@@ -240,6 +240,92 @@ describe("unpackLayer", () => {
       /more than 4096 bytes/,
     );
     await refused([{ name: `${"d/".repeat(2100)}f`, body: "x" }], /longer than 4096 bytes/);
+  });
+
+  it("refuses a layer over the entry limit before writing its entries, naming the setting that raises it", async () => {
+    // Issue 10 item 11: a layer of 200,000 one-byte files wrote 100,000 of them (169 s) before the applier met
+    // entry 100,001. The look-ahead scan reads headers far ahead of the writes and stops them.
+    fresh();
+    const limit = 10_000;
+    const gz = gzipSync(
+      await tarOf(Array.from({ length: 2 * limit }, (_, i) => ({ name: `f${i}`, body: "x" }))),
+    );
+    await assert.rejects(
+      unpackLayer(Readable.from([gz]), "gzip", rootfs, {
+        name: "layer sha256:many",
+        limits: { maxEntries: limit },
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof ShimError);
+        assert.equal(err.code, Code.InvalidArgument);
+        assert.match(
+          err.message,
+          /layer sha256:many: refusing entry "f10000": the image has more than 10000 entries/,
+        );
+        assert.match(err.message, /set NODEWASI_UNPACK_MAX_ENTRIES higher where the pull runs/);
+        return true;
+      },
+    );
+    const written = readdirSync(rootfs).length;
+    assert.ok(written < limit / 2, `${written} of the layer's files were written before it was refused`);
+  });
+
+  it("unpacks a layer of deep paths in time linear in its entries, not in entries x depth", async () => {
+    // Found probing issue 10: 2,000 files at depth 1,000 (a 43 KB layer) took 552 s, every entry checking every
+    // parent again with path.join and lstat; 100,000 would have taken hours. Checked parents are remembered
+    // now (4 s). The bound below is generous, far from both, so load cannot make it fail.
+    fresh();
+    const dir = Array.from({ length: 1000 }, () => "d").join("/");
+    const gz = gzipSync(
+      await tarOf(Array.from({ length: 2000 }, (_, i) => ({ name: `${dir}/f${i}`, body: "x" }))),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("still unpacking after 120 s: quadratic in the depth")),
+        120_000,
+      );
+    });
+    try {
+      const r = await Promise.race([unpackLayer(Readable.from([gz]), "gzip", rootfs), bound]);
+      assert.equal(r.entries, 2000);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(readdirSync(join(rootfs, dir)).length, 2000);
+  });
+
+  it("still refuses a symlink put where a directory it checked was", async () => {
+    // The remembered parents are forgotten when a later entry replaces one: a link there is seen as a link.
+    fresh();
+    await refused(
+      [
+        { name: "a/b/c/f1", body: "x" },
+        { name: "a/b", type: "symlink", linkname: "../sentinel-like" },
+        { name: "a/b/c/f2", body: "y" },
+      ],
+      /refusing entry "a\/b\/c\/f2": its parent "a\/b" is a symlink/,
+    );
+    assertSentinelEmpty();
+  });
+
+  it("counts the entries and bytes of lower layers (spent) against the limits", async () => {
+    fresh();
+    const three = await tarOf([{ name: "a", body: "12" }, { name: "b" }, { name: "c" }]);
+    await assert.rejects(
+      unpackLayer(Readable.from([three]), "none", rootfs, {
+        limits: { maxEntries: 10 },
+        spent: { entries: 8, bytes: 0 },
+      }),
+      /refusing entry "c": the image has more than 10 entries/,
+    );
+    await assert.rejects(
+      unpackLayer(Readable.from([three]), "none", join(rootfs, "..", "r2"), {
+        limits: { maxBytes: 100 },
+        spent: { entries: 0, bytes: 99 },
+      }),
+      /refusing entry "a": the image holds more than 100 bytes of files; set NODEWASI_UNPACK_MAX_BYTES higher/,
+    );
   });
 
   it("fails a truncated tar as InvalidArgument and stops when the caller aborts", async () => {

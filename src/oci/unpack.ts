@@ -17,19 +17,26 @@ import { Code, type Digest, invalidArgument, ShimError } from "../internal/index
 import { BatchWriter } from "./batch-writer.js";
 import { decompressionStages } from "./decompress.js";
 import type { LayerCompression } from "./media-types.js";
-import { DEFAULT_UNPACK_LIMITS, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
+import { DEFAULT_UNPACK_LIMITS, EntryBudget, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
 import {
   ensureParents,
   escapingSymlink,
+  forgetDirs,
   lstatOrUndefined,
   parseEntryPath,
   refusal,
   symlinkTargetError,
 } from "./unpack-path.js";
+import { LayerScan } from "./unpack-scan.js";
 
 /** Options of `unpackLayer`; limits not given keep their defaults (`DEFAULT_UNPACK_LIMITS`). */
 export interface UnpackOptions {
   limits?: Partial<UnpackLimits>;
+  /**
+   * What the lower layers of the same rootfs hold already: the entry and byte limits are for the whole rootfs,
+   * so that many layers each under them cannot add up to an unbounded unpack (DESIGN decision 13).
+   */
+  spent?: { entries: number; bytes: number };
   signal?: AbortSignal;
   /** How the layer is named in errors, e.g. `layer sha256:... of ghcr.io/x:1`; default "layer". */
   name?: string;
@@ -67,7 +74,8 @@ export const UNKNOWN: FileDigest = Object.freeze({ digest: "sha256:unknown" as D
 /**
  * Reads a tar layer from `stream` (compressed as `compression`) and applies it onto `rootfs`, which is created
  * if missing. Any refused entry fails the whole layer with `InvalidArgument` naming the layer, the entry and
- * the reason; entries applied before it stay (the caller discards the rootfs of a failed pull).
+ * the reason; entries applied before it stay (the caller discards the rootfs of a failed pull). A layer over
+ * the entry or size limits is refused by a look-ahead scan (unpack-scan.ts) before its entries are written.
  */
 export async function unpackLayer(
   stream: Readable,
@@ -80,14 +88,22 @@ export async function unpackLayer(
   await mkdir(rootfs, { recursive: true, mode: 0o755 });
   const root = await realpath(rootfs);
   const guard = new InflationGuard(limits, layer, compression !== "none");
+  const spent = opts.spent ?? { entries: 0, bytes: 0 };
   const extract = tar.extract();
+  const scan = new LayerScan(compression, limits, layer, spent, (f) => {
+    // The applier stops where it is: awaiting an entry, or writing one (its content stream fails).
+    extract.destroy(f.error instanceof Error ? f.error : new Error(String(f.error)));
+  });
   const piping = pipeline(
-    [stream, ...decompressionStages(compression, guard, layer), extract],
+    [stream, scan.tap(), ...decompressionStages(compression, guard, layer), extract],
     opts.signal ? { signal: opts.signal } : {},
   );
   // Errors surface through the iterator below; this keeps an early failure from being unhandled.
   piping.catch(() => {});
-  const applier = new LayerApplier(root, layer, limits, opts.digests ?? new Map());
+  const budget = new EntryBudget(limits, layer);
+  budget.entries = spent.entries;
+  budget.bytes = spent.bytes;
+  const applier = new LayerApplier(root, layer, limits, budget, opts.digests ?? new Map());
   try {
     for await (const entry of extract) {
       try {
@@ -107,16 +123,21 @@ export async function unpackLayer(
         );
     }
   } catch (err) {
+    scan.stop();
     stream.destroy();
     extract.destroy();
     const piped = await piping.then(
       () => undefined,
       (e: unknown) => e,
     );
+    // The scan failed first: its reason, at the entry it had reached (the applier only saw a destroyed stream).
+    if (scan.failure && !opts.signal?.aborted)
+      throw wordError(scan.failure.error, layer, scan.failure.entry, root);
     // An entry's stream only says "destroyed"; the pipeline knows why (truncated tar, corrupt gzip, abort).
     const destroyed = (err as { code?: unknown }).code === "STREAM_DESTROYED";
     throw wordError(destroyed && piped !== undefined ? piped : err, layer, applier.current, root);
   }
+  scan.stop();
   return { entries: applier.entries, bytes: applier.bytes };
 }
 
@@ -154,11 +175,14 @@ class LayerApplier {
   symlinks = 0;
   current: string | undefined;
   readonly #written = new Set<string>();
+  /** Directories this layer checked or made (ensureParents); whatever removes one takes it out. */
+  readonly #dirs = new Set<string>();
 
   constructor(
     readonly root: string,
     readonly layer: string,
     readonly limits: UnpackLimits,
+    readonly budget: EntryBudget,
     readonly digests: Map<string, FileDigest>,
   ) {}
 
@@ -166,8 +190,8 @@ class LayerApplier {
     const h = entry.header;
     this.current = h.name;
     const refuse = (why: string) => refusal(this.layer, h.name, why);
-    if (++this.entries > this.limits.maxEntries)
-      throw refuse(`the layer has more than ${this.limits.maxEntries} entries`);
+    this.entries++;
+    this.budget.count(h.name, h.type === "file" || h.type === "contiguous-file" ? (h.size ?? 0) : 0);
     const parsed = parseEntryPath(h.name, this.limits);
     if ("error" in parsed) throw refuse(parsed.error);
     const { parts } = parsed;
@@ -177,7 +201,7 @@ class LayerApplier {
     }
     const base = parts.at(-1)!;
     if (base.startsWith(WHITEOUT)) return this.#whiteout(parts, base, refuse);
-    const path = await ensureParents(this.root, parts, refuse);
+    const path = await ensureParents(this.root, parts, refuse, this.#dirs);
     const key = parts.join("/");
     this.#forget(key);
     switch (h.type) {
@@ -186,7 +210,7 @@ class LayerApplier {
         break;
       case "file":
       case "contiguous-file":
-        await this.#file(entry, path, refuse, this.digests.has(key) ? key : undefined);
+        await this.#file(entry, path, this.digests.has(key) ? key : undefined);
         break;
       case "symlink": {
         const why = symlinkTargetError(parts, h.linkname ?? "");
@@ -225,16 +249,7 @@ class LayerApplier {
       if (k === key || k.startsWith(`${key}/`)) this.digests.set(k, UNKNOWN);
   }
 
-  async #file(
-    entry: Entry,
-    path: string,
-    refuse: (why: string) => ShimError,
-    hashKey?: string,
-  ): Promise<void> {
-    const size = entry.header.size ?? 0;
-    if (this.bytes + size > this.limits.maxBytes) {
-      throw refuse(`the layer holds more than ${this.limits.maxBytes} bytes of files`);
-    }
+  async #file(entry: Entry, path: string, hashKey?: string): Promise<void> {
     await this.#clear(path, false);
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fh = await open(path, flags, (entry.header.mode ?? 0o644) & PERM & ~0o7000);
@@ -264,8 +279,11 @@ class LayerApplier {
     if ("error" in target)
       throw refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${target.error}`);
     if (target.parts.length === 0) throw refuse("the hardlink target is the rootfs itself");
-    const targetPath = await ensureParents(this.root, target.parts, (why) =>
-      refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${why}`),
+    const targetPath = await ensureParents(
+      this.root,
+      target.parts,
+      (why) => refuse(`the hardlink target ${JSON.stringify(linkname)} is refused: ${why}`),
+      this.#dirs,
     );
     const st = await lstatOrUndefined(targetPath);
     if (st === undefined) throw refuse(`the hardlink target ${JSON.stringify(linkname)} does not exist`);
@@ -281,7 +299,9 @@ class LayerApplier {
     const st = await lstatOrUndefined(path);
     if (st === undefined) return;
     if (st.isDirectory()) {
-      if (!keepDir) await rm(path, { recursive: true, force: true });
+      if (keepDir) return;
+      forgetDirs(this.#dirs, path);
+      await rm(path, { recursive: true, force: true });
     } else {
       await unlink(path);
     }
@@ -289,13 +309,14 @@ class LayerApplier {
 
   async #whiteout(parts: string[], base: string, refuse: (why: string) => ShimError): Promise<void> {
     const dirParts = parts.slice(0, -1);
-    const dir = dirname(await ensureParents(this.root, parts, refuse));
+    const dir = dirname(await ensureParents(this.root, parts, refuse, this.#dirs));
     if (base === OPAQUE) {
       // Opaque: the directory hides everything from lower layers, but keeps what this layer put there.
       for (const name of await readdir(dir)) {
         const key = [...dirParts, name].join("/");
         if (!this.#written.has(key)) {
           this.#forget(key);
+          forgetDirs(this.#dirs, join(dir, name));
           await rm(join(dir, name), { recursive: true, force: true });
         }
       }

@@ -15,6 +15,7 @@ export * from "./rootfs-mounts.js";
 export * from "./state.js";
 export * from "./task-dirs.js";
 export * from "./task-process.js";
+export * from "./task-rootfs.js";
 export * from "./task-service.js";
 export * from "./task-setup.js";
 export * from "./tasks-service.js";

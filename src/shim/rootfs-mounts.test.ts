@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { MountSchema } from "../gen/index.js";
-import { Code, ShimError } from "../internal/index.js";
-import { isMountPoint, mountRootfs, unmountRootfs } from "./rootfs-mounts.js";
+import { Code, isMountPoint, ShimError } from "../internal/index.js";
+import { mountRootfs, unmountRootfs } from "./rootfs-mounts.js";
 
 /** Why a real overlay mount cannot be tried here, or undefined when it can. */
 function overlayUnavailable(dir: string): string | undefined {
@@ -79,12 +79,12 @@ describe("mountRootfs", () => {
     const got = await mountRootfs([m], target);
     assert.equal(got.rootfs, target);
     assert.ok(got.cleanup);
-    assert.equal(await isMountPoint(target), true);
+    assert.equal(isMountPoint(target), true);
     assert.equal(await readFile(join(target, "hello.wasm"), "utf8"), "lower");
     await writeFile(join(target, "new"), "x");
     assert.equal(await readFile(join(upper, "new"), "utf8"), "x");
     await got.cleanup();
-    assert.equal(await isMountPoint(target), false);
+    assert.equal(isMountPoint(target), false);
     await got.cleanup(); // idempotent
   });
 

@@ -11,11 +11,10 @@
  * Anything else is FailedPrecondition with the types seen.
  */
 import { execFile } from "node:child_process";
-import { mkdir, readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
 import { promisify } from "node:util";
 import type { Mount } from "../gen/index.js";
-import { Code, failedPrecondition, ShimError } from "../internal/index.js";
+import { Code, failedPrecondition, isMountPoint, ShimError } from "../internal/index.js";
 
 const run = promisify(execFile);
 
@@ -66,24 +65,17 @@ export async function mountRootfs(mounts: readonly Mount[], target: string): Pro
   return { rootfs: target, cleanup: () => unmountRootfs(target) };
 }
 
-/** Whether `path` is a mount point in this process's mount namespace (/proc/self/mountinfo field 5). */
-export async function isMountPoint(path: string): Promise<boolean> {
-  const want = resolve(path);
-  const info = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
-  return info.split("\n").some((line) => unescapeMountPath(line.split(" ")[4] ?? "") === want);
-}
-
 /**
  * Unmounts every mount stacked on `path` (containerd's `mount.UnmountAll`); nothing when none is. A busy
  * mount (a dying runner still inside it) is retried every 50 ms for 2 s as containerd's `unmount` retries
  * EBUSY, then detached lazily (`umount -l`) so the bundle can go. Throws Internal when it stays mounted.
  */
 export async function unmountRootfs(path: string): Promise<void> {
-  for (let i = 0; i < 64 && (await isMountPoint(path)); i++) {
+  for (let i = 0; i < 64 && isMountPoint(path); i++) {
     try {
       await run("umount", i < 40 ? [path] : ["-l", path]);
     } catch (err) {
-      if (!(await isMountPoint(path))) return;
+      if (!isMountPoint(path)) return;
       if (i >= 40) {
         const e = err as { stderr?: string; message: string };
         throw new ShimError(Code.Internal, `umount ${path}: ${(e.stderr || e.message).trim()}`, {
@@ -93,9 +85,4 @@ export async function unmountRootfs(path: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal (`\040`). */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }

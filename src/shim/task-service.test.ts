@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { FakeRunner } from "../../test/harness/fake-runner.js";
 import { metricsFigures } from "../../test/harness/metrics.js";
+import { unmountUnder } from "../../test/harness/mounts.js";
 import { CreateOptionsSchema, CreateTaskRequestSchema, Status } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
@@ -61,7 +62,10 @@ describe("TaskService", () => {
     await mkdir(join(dir, "image"));
     await writeFile(join(dir, "image", "hello.wasm"), WASM);
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  after(async () => {
+    unmountUnder(dir); // the tasks' overlay rootfs (as root): most tests here never delete their tasks
+    await rm(dir, { recursive: true, force: true });
+  });
   beforeEach(() => {
     runner = new FakeRunner();
     events = new RecordingPublisher();

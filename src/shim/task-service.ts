@@ -31,6 +31,7 @@ import {
   alreadyExists,
   failedPrecondition,
   invalidArgument,
+  type Logger,
   notFound,
   unimplemented,
   validateIdentifier,
@@ -70,6 +71,8 @@ export interface TaskServiceOptions {
   namespace?: string;
   /** How Stats encodes its metrics; default: by the host's cgroup mode (cgroup-metrics.ts). */
   cgroupMode?: CgroupMode;
+  /** Where setup warnings go (an overlay that cannot be mounted); silent by default. */
+  logger?: Logger;
 }
 
 /** A container: its setup, its init process and its execs. */
@@ -190,7 +193,14 @@ export class TaskService implements Impl {
     let setup: TaskSetup;
     try {
       setup = options?.image
-        ? await setupFromImage(req, options, this.#o.images, ownBundle ?? req.bundle)
+        ? await setupFromImage(
+            req,
+            options,
+            this.#o.images,
+            ownBundle ?? req.bundle,
+            undefined,
+            this.#o.logger,
+          )
         : await setupFromBundle(req, this.#o.pauseDir ?? stateDir, this.#o.images);
     } catch (err) {
       if (ownBundle) await rm(ownBundle, { recursive: true, force: true }).catch(() => {});

@@ -3,11 +3,11 @@
  * stdio. Two paths (DESIGN "Flows"): `options` carrying `nodewasi.v1.CreateOptions` (the shim resolves the
  * image itself: `nodewasi run`), or an OCI bundle with a runtime spec (containerd's path).
  */
-import { cp, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
-import { Code, invalidArgument, ShimError } from "../internal/index.js";
+import { Code, invalidArgument, type Logger, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { type RunSpec, stdioTargets } from "../wasi/index.js";
 import {
@@ -25,6 +25,7 @@ import { annotatedImage } from "./image-annotations.js";
 import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
 import { ensurePauseModule } from "./pause-module.js";
 import { mountRootfs } from "./rootfs-mounts.js";
+import { writableRootfs } from "./task-rootfs.js";
 
 export interface TaskSetup {
   spec: RunSpec;
@@ -58,8 +59,8 @@ export function isCriSandbox(runtime: RuntimeSpec): boolean {
 }
 
 /**
- * A task from an image reference: resolve (pull) it, give the task its own copy of the image rootfs in
- * `bundle` (the request's, or the one the Task service made up: task-dirs.ts).
+ * A task from an image reference: resolve (pull) it, give the task its own writable view of the image rootfs
+ * in `bundle` (the request's, or the one the Task service made up: task-dirs.ts).
  */
 export async function setupFromImage(
   req: CreateTaskRequest,
@@ -67,6 +68,7 @@ export async function setupFromImage(
   resolver: ImageResolver,
   bundle: string,
   signal?: AbortSignal,
+  log?: Logger,
 ): Promise<TaskSetup> {
   if (!opts.image) throw invalidArgument(`task ${req.id}: CreateOptions has no image reference`);
   // Checked before any pull and before the bundle folder exists: a refused Create leaves nothing behind.
@@ -83,11 +85,6 @@ export async function setupFromImage(
     ...(signal ? { signal } : {}),
   });
   const rootfs = join(bundle, "rootfs");
-  await mkdir(bundle, { recursive: true, mode: 0o711 });
-  // The image rootfs in the store is shared, immutable image content (its module is hardlinked in the store):
-  // the task writes to its own copy.
-  if (image.rootfs) await cp(image.rootfs, rootfs, { recursive: true, verbatimSymlinks: true, force: true });
-  else await mkdir(rootfs, { recursive: true });
   const defaults = imageArgv(image);
   const args = opts.args.length ? [defaults[0] ?? "", ...opts.args] : defaults;
   const preopens: Record<string, string> = { "/": rootfs };
@@ -102,7 +99,13 @@ export async function setupFromImage(
     ...stdioTargets(req),
     ...(opts.memoryLimit ? { memoryLimit: Number(opts.memoryLimit) } : {}),
   };
-  return { spec, bundle, rootfs, image };
+  await mkdir(bundle, { recursive: true, mode: 0o711 });
+  // The image rootfs in the store is shared, immutable image content (its module is hardlinked in the store):
+  // the task writes to its own view of it (task-rootfs.ts: an overlay, else a copy). Last, so that nothing
+  // after it can fail and leave an overlay mounted.
+  const view = image.rootfs ? await writableRootfs(image.rootfs, bundle, log) : undefined;
+  if (!view) await mkdir(rootfs, { recursive: true });
+  return { spec, bundle, rootfs, image, ...(view?.cleanup ? { cleanup: view.cleanup } : {}) };
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -253,6 +254,55 @@ describe("warm sandboxed runners (poolBinds)", { skip }, () => {
       assert.equal(second.out, "inside t6\n");
     } finally {
       await r.close();
+    }
+  });
+
+  it("a rootfs mounted below a pool dir after the warm runners started: cold unless the dir propagates mounts", {
+    skip: process.getuid?.() === 0 ? false : "mounting an overlay needs root",
+  }, async () => {
+    // Issue 10 item 11: a task's rootfs is an overlay mounted at Create, after the warm sandboxes bound the
+    // tasks folder. A sandbox that cannot see that mount shows the empty folder beneath it instead.
+    const dir = join(tmp.dir, "mounts");
+    const lower = rootfs(dir, "lower");
+    const layer = (name: string) => {
+      for (const d of ["upper", "work", "merged"]) mkdirSync(join(dir, name, d), { recursive: true });
+      const merged = join(dir, name, "merged");
+      execFileSync("mount", [
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        `lowerdir=${lower},upperdir=${join(dir, name, "upper")},workdir=${join(dir, name, "work")}`,
+        merged,
+      ]);
+      return merged;
+    };
+    const spec = (root: string) => ({
+      ...specFor("read-file", ["/own.txt"]),
+      module: mod("read-file"),
+      preopens: { "/": root },
+    });
+    const r = new ChildRunner({ isolation: "bwrap", pool: 1, poolBinds: { rw: [dir, io], ro: [modules] } });
+    const mounted: string[] = [];
+    try {
+      await waitWarm(r, 1);
+      mounted.push(layer("private"));
+      const hidden = await run(spec(mounted[0]!), r);
+      assert.equal(hidden.warm, false, "not served by a sandbox that cannot see the mount");
+      assert.equal(hidden.out, "inside lower\n");
+      // Made a shared mount point (what the daemon does with <root>/tasks): the next warm runner sees new mounts.
+      execFileSync("mount", ["--bind", dir, dir]); // over the private overlay, which is unmounted after it
+      mounted.push(dir);
+      execFileSync("mount", ["--make-shared", dir]);
+      await run(spec(rootfs(dir, "plain")), r); // the stale warm runner is replaced (its binds' key changed)
+      await waitWarm(r, 1);
+      mounted.push(layer("shared"));
+      const seen = await run(spec(mounted.at(-1)!), r);
+      assert.ok(seen.warm, "served warm: the mount propagated into the sandbox");
+      assert.equal(seen.out, "inside lower\n");
+    } finally {
+      await r.close();
+      for (const m of mounted.reverse()) execFileSync("umount", ["-l", m]);
     }
   });
 

@@ -17,6 +17,7 @@ import {
   tempDir,
   wasmModule,
   wasmName,
+  writeBytesPattern,
 } from "./runner-testing.js";
 
 const tmp = tempDir();
@@ -137,9 +138,7 @@ describe("ChildRunner args, env, preopens, stdio", () => {
     const [status, got] = await Promise.all([p.exited, out]);
     assert.equal(status.code, 0);
     assert.equal(got.length, size);
-    // The same pattern as write-bytes.c: byte i = (i * 7 + i / 251) & 0xff.
-    const want = Buffer.alloc(size);
-    for (let i = 0; i < size; i++) want[i] = (i * 7 + Math.floor(i / 251)) & 0xff;
+    const want = writeBytesPattern(size);
     assert.equal(
       createHash("sha256").update(got).digest("hex"),
       createHash("sha256").update(want).digest("hex"),

@@ -9,9 +9,12 @@
  *
  * Under bwrap, a cold sandbox is built per spec: its mounts are exactly the spec's preopens, module and stdio
  * paths, which a pre-started runner cannot know. So warm sandboxed runners are started with a few fixed
- * directories instead (`poolBinds`: the shim's task rootfs copies and stdio dir read-write, its module store
+ * directories instead (`poolBinds`: the shim's task rootfs views and stdio dir read-write, its module store
  * read-only), bound at their own host paths, and take only a spec whose module, preopens and stdio all resolve
- * (realpath) to paths under them; the runner is given those real paths. Any other spec starts cold as before.
+ * (realpath) to paths under them; the runner is given those real paths. Any other spec starts cold as before,
+ * and so does one whose rootfs is a mount made below a pool directory after the warm sandboxes bound it (a
+ * task's overlay, src/shim/task-rootfs.ts), unless that directory propagates mounts into them (sandbox.ts
+ * `hiddenFromWarm`; the daemon makes `<root>/tasks` a shared mount point).
  *
  * The trade-off: a warm sandbox shows the whole pool directories, not just this task's part of them. The host
  * outside them (its /etc, home directories, ...) stays unreachable, which is what DESIGN decision 8 promises.
@@ -39,6 +42,7 @@ import {
   bwrapArgs,
   findBwrap,
   findBwrapAsync,
+  hiddenFromWarm,
   type PoolBinds,
   resolvePoolBinds,
 } from "./sandbox.js";
@@ -327,10 +331,18 @@ export class ChildRunner implements Runner {
   }
 }
 
-/** The host paths a sandboxed runner must see for `spec` (a `file://` target is created first, to bind it). */
+/**
+ * The host paths a sandboxed runner must see for `spec` (a `file://` target is created first, to bind it; a
+ * rotated one needs its folder, where its older files are renamed and its next one made).
+ */
 function sandboxPaths(spec: RunSpec, child: ChildSpec): { readOnly: string[]; readWrite: string[] } {
   const readWrite = Object.values(spec.preopens);
   for (const t of [child.stdin, child.stdout, child.stderr]) {
+    if (t.kind === "file" && t.rotate) {
+      // Not the file itself: a file bound on its own is a mount point, which cannot be renamed.
+      if (existsSync(dirname(t.path))) readWrite.push(dirname(t.path));
+      continue;
+    }
     if (t.kind === "file" && !existsSync(t.path))
       closeSync(openSync(t.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, 0o644));
     if ((t.kind === "file" || t.kind === "fifo") && existsSync(t.path)) readWrite.push(t.path);
@@ -359,7 +371,7 @@ function warmSpec(child: ChildSpec, binds: PoolBinds): ChildSpec | undefined {
   const preopens: Record<string, string> = {};
   for (const [guest, host] of Object.entries(child.preopens)) {
     const r = real(host, true);
-    if (r === undefined) return undefined;
+    if (r === undefined || hiddenFromWarm(binds, r)) return undefined;
     preopens[guest] = r;
   }
   const stdio = (t: ChildStdio): ChildStdio | undefined => {
@@ -373,7 +385,7 @@ function warmSpec(child: ChildSpec, binds: PoolBinds): ChildSpec | undefined {
       }
     }
     const r = real(t.path, true);
-    return r === undefined ? undefined : { kind: t.kind, path: r };
+    return r === undefined ? undefined : { ...t, path: r };
   };
   const stdin = stdio(child.stdin);
   const stdout = stdio(child.stdout);

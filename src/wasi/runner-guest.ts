@@ -13,6 +13,7 @@ import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { guardSymlinks } from "./guest-symlinks.js";
 import { capMemory } from "./memory-cap.js";
 import { checkPreopens } from "./preopen-check.js";
+import { type LogRotation, RotatingLog, rotatingWrites } from "./rotating-log.js";
 import type { ChildSpec, ChildStdio, FromRunner } from "./runner-protocol.js";
 import { exportStartFunction, withStartFunction } from "./start-section.js";
 import { type WasmInstance, type WasmModule, wasm } from "./wasm-api.js";
@@ -33,7 +34,7 @@ function run(spec: ChildSpec): FromRunner {
     const e = ShimError.from(err, Code.FailedPrecondition);
     return { type: "failed", code: e.code, message: e.rawMessage };
   }
-  const { wasi, instance, fds, errFd, entry, startExport } = prepared;
+  const { wasi, instance, fds, errFd, entry, startExport, logs } = prepared;
   post({ type: "started" });
   // The module's start function, if it had one, runs here as guest code: first thing in _start/_initialize.
   const guest = startExport === undefined ? instance : withStartFunction(instance, startExport);
@@ -55,6 +56,7 @@ function run(spec: ChildSpec): FromRunner {
   for (let fd = 3, misses = 0; misses < 16; fd++) {
     misses = (wasi.wasiImport.fd_close as (fd: number) => number)(fd) === 8 ? misses + 1 : 0;
   }
+  for (const log of logs) log.close();
   for (const fd of new Set(fds)) {
     try {
       closeSync(fd);
@@ -66,6 +68,8 @@ function run(spec: ChildSpec): FromRunner {
 }
 
 interface Prepared {
+  /** Rotating logs the guest writes (their first fds are in `fds`). */
+  logs: RotatingLog[];
   wasi: WASI;
   instance: WasmInstance;
   fds: number[];
@@ -137,11 +141,15 @@ function prepare(spec: ChildSpec): Prepared {
     : "preview1";
   const fds: number[] = [];
   const opened = new Map<string, number>();
+  const rotating = new Map<number, RotatingLog>();
   const open = (target: ChildStdio, input: boolean): number => {
     const key = JSON.stringify(target);
     const again = opened.get(key);
     if (again !== undefined) return again;
-    const fd = openTarget(target, input);
+    const log =
+      !input && target.kind === "file" && target.rotate ? openLog(target.path, target.rotate) : undefined;
+    const fd = log?.fd ?? openTarget(target, input);
+    if (log) rotating.set(fd, log);
     opened.set(key, fd);
     fds.push(fd);
     return fd;
@@ -167,11 +175,30 @@ function prepare(spec: ChildSpec): Prepared {
       () => instance,
       spec.preopens,
     );
-    const imports = watched ? reportingOom(wasiImports, () => instance) : wasiImports;
+    // Guest fds 1 and 2 write through their rotating log, when they have one (rotating-log.ts).
+    const guestLogs = new Map<number, RotatingLog>();
+    for (const [guestFd, hostFd] of [
+      [1, stdout],
+      [2, stderr],
+    ] as const) {
+      const log = rotating.get(hostFd);
+      if (log) guestLogs.set(guestFd, log);
+    }
+    const logged = guestLogs.size ? rotatingWrites(wasiImports, () => instance, guestLogs) : wasiImports;
+    const imports = watched ? reportingOom(logged, () => instance) : logged;
     checkImports(mod, imports, what);
     instance = new wasm.Instance(mod, imports);
-    return { wasi, instance, fds, errFd: stderr, entry: spec.entry, startExport: moved?.name };
+    return {
+      wasi,
+      instance,
+      fds,
+      errFd: stderr,
+      entry: spec.entry,
+      startExport: moved?.name,
+      logs: [...rotating.values()],
+    };
   } catch (err) {
+    for (const log of rotating.values()) log.close();
     for (const fd of fds) closeSync(fd);
     if (err instanceof ShimError) throw err;
     const e = err as Error;
@@ -246,6 +273,19 @@ function reportingOom(imports: object, instance: () => WasmInstance | undefined)
 /** Whether a watched guest's `memory.grow` failed (its memory cap was hit). */
 function hitCap(instance: WasmInstance): boolean {
   return (instance.exports[OOM_EXPORT] as { value?: unknown } | undefined)?.value === 1;
+}
+
+/** Opens a rotating log (a `file://` target with a cap), worded as openTarget words its failures. */
+function openLog(path: string, rotation: LogRotation): RotatingLog {
+  try {
+    return new RotatingLog(path, rotation);
+  } catch (cause) {
+    throw new ShimError(
+      Code.NotFound,
+      `stdout/stderr file ${path}: cannot open it (${(cause as Error).message}); check that its folder exists and that it is no symlink (a rotated log is never followed through one)`,
+      { cause },
+    );
+  }
 }
 
 /** Opens one stream for the guest. FIFOs open without O_CREAT (a missing FIFO is an error, not a new file). */

@@ -2,12 +2,14 @@
  * The messages between a ChildRunner, its runner processes (runner-main.ts) and the guest thread inside each
  * (runner-guest.ts). Plain JSON over Node's IPC channel and a worker port; nothing here is public API.
  */
+import type { LogRotation } from "./rotating-log.js";
 
 /** Where the runner finds one standard stream: a path it opens itself, or an fd it was started with. */
 export type ChildStdio =
   | { kind: "null" }
   | { kind: "fifo"; path: string }
-  | { kind: "file"; path: string }
+  /** `rotate`: a capped log, rotated by the runner (rotating-log.ts). */
+  | { kind: "file"; path: string; rotate?: LogRotation }
   /** An fd passed in the spawn's stdio array (a caller's fd, or a logging binary's socket). */
   | { kind: "fd"; fd: number };
 

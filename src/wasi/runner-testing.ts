@@ -81,6 +81,13 @@ export function specFor(name: string, args: string[] = [], over: Partial<RunSpec
   };
 }
 
+/** Bytes `from` to `to` of what write-bytes.c writes: byte i = (i * 7 + i / 251) & 0xff. */
+export function writeBytesPattern(to: number, from = 0): Buffer {
+  const out = Buffer.alloc(to - from);
+  for (let i = from; i < to; i++) out[i - from] = (i * 7 + Math.floor(i / 251)) & 0xff;
+  return out;
+}
+
 /** Open fds of this process. */
 export function openFds(): number {
   return readdirSync("/proc/self/fd").length;

@@ -3,6 +3,7 @@
  * out. The child-process runner (child-runner.ts, DESIGN decision 5) is one implementation; tests of the Task
  * service use a fake. Nothing here knows of containers, tasks or containerd.
  */
+import type { LogRotation } from "./rotating-log.js";
 
 /** Where one of the guest's standard streams goes, as runc takes stdio URIs (DESIGN decision 16). */
 export type StdioTarget =
@@ -10,8 +11,11 @@ export type StdioTarget =
   | { kind: "null" }
   /** A FIFO (or any path) opened by the runner: for stdin read-only and blocking, else write-only. */
   | { kind: "fifo"; path: string }
-  /** `file:///path`: appended to. */
-  | { kind: "file"; path: string }
+  /**
+   * `file:///path`: appended to. With `rotate` (`file:///path?max-size=10m&max-file=3`), capped: the runner
+   * rotates it as Docker's json-file driver does (rotating-log.ts).
+   */
+  | { kind: "file"; path: string; rotate?: LogRotation }
   /** `binary:///path?args`: a logging binary started with the stream on fd 3 (stdout) or 4 (stderr). */
   | { kind: "binary"; path: string; args: string[] }
   /** An fd the caller already holds (tests, the CLI); the runner duplicates nothing, it only uses it. */

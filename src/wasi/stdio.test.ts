@@ -18,6 +18,32 @@ describe("parseStdio", () => {
     assert.deepEqual(parseStdio("fifo:///tmp/f"), { kind: "fifo", path: "/tmp/f" });
   });
 
+  it("reads a file's cap and rotation from Docker's log options in the query", () => {
+    assert.deepEqual(parseStdio("file:///var/log/x.log?max-size=10m&max-file=3"), {
+      kind: "file",
+      path: "/var/log/x.log",
+      rotate: { maxSize: 10 * 1024 ** 2, maxFiles: 3 },
+    });
+    assert.deepEqual(parseStdio("file:///x.log?max-size=4096"), {
+      kind: "file",
+      path: "/x.log",
+      rotate: { maxSize: 4096, maxFiles: 1 },
+    });
+    assert.deepEqual(parseStdio("file:///x.log?max-size=-1&max-file=3"), { kind: "file", path: "/x.log" });
+    for (const [uri, pattern] of [
+      ["file:///x.log?max-size=big", /max-size=big: not a size/],
+      ["file:///x.log?max-size=0", /max-size=0: not a size/],
+      ["file:///x.log?max-size=1m&max-file=0", /max-file=0: not a whole number/],
+      ["file:///x.log?compress=true", /compress: unknown log option; nodewasi takes max-size and max-file/],
+    ] as const) {
+      assert.throws(
+        () => parseStdio(uri),
+        (e: unknown) => e instanceof ShimError && e.code === Code.InvalidArgument && pattern.test(e.message),
+        uri,
+      );
+    }
+  });
+
   it("turns binary:// query parameters into arguments in order, as containerd's NewBinaryCmd", () => {
     assert.deepEqual(parseStdio("binary:///usr/bin/logger?id=abc&flag&level=debug"), {
       kind: "binary",

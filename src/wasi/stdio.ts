@@ -1,10 +1,13 @@
 /**
  * stdio URIs as containerd hands them to a shim and runc takes them (DESIGN decision 16; containerd
  * `pkg/process/io.go`): a plain path is a FIFO, `file:///path` is a file appended to, `binary:///path?k=v`
- * starts a logging binary, and an empty string means no stream (/dev/null).
+ * starts a logging binary, and an empty string means no stream (/dev/null). nodewasi's own extension:
+ * `file:///path?max-size=10m&max-file=3` caps the file and rotates it, as Docker's `--log-opt`s do
+ * (rotating-log.ts; `nodewasi run -d` logs this way).
  */
 import { isAbsolute } from "node:path";
 import { invalidArgument } from "../internal/index.js";
+import { parseLogOptions } from "./rotating-log.js";
 import type { RunSpec, StdioTarget } from "./runner.js";
 
 /**
@@ -41,7 +44,10 @@ export function parseStdio(uri: string): StdioTarget {
     );
   }
   if (scheme === "fifo") return { kind: "fifo", path };
-  if (scheme === "file") return { kind: "file", path };
+  if (scheme === "file") {
+    const rotate = parseLogOptions(url.searchParams, `stdio ${JSON.stringify(uri)}:`);
+    return rotate ? { kind: "file", path, rotate } : { kind: "file", path };
+  }
   const args: string[] = [];
   for (const [k, v] of url.searchParams) {
     args.push(k);

@@ -27,6 +27,7 @@ import {
 } from "../../src/rpc/index.js";
 import { ImagesService, StoreImageResolver, TaskService, TasksService } from "../../src/shim/index.js";
 import { ChildRunner } from "../../src/wasi/index.js";
+import { unmountUnder } from "./mounts.js";
 
 /** The repository root (this file runs as dist/test/harness/shim.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -109,6 +110,7 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
   // A test process that ends without `stop()` (an uncaught error, EPIPE on stdout) takes its shims along.
   const reap = () => {
     child.kill("SIGKILL");
+    unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   };
   process.once("exit", reap);
@@ -177,6 +179,8 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
         await exited;
         clearTimeout(timer);
       }
+      // A shim that was killed (or the stand-in, which deletes no task) leaves its tasks' overlays mounted.
+      unmountUnder(dir);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,138 @@
+/**
+ * A task's own writable view of its image's rootfs (issue 10 item 11). The store's rootfs is immutable image
+ * content shared by every task of the image (its module is hardlinked into the module store), so a task never
+ * writes to it; copying it for each task cost seconds for an image of 30,000 files.
+ *
+ * - As root, where the kernel has overlayfs: an overlay with the store's rootfs as its lower layer and an
+ *   upper and work folder in the task's bundle, mounted on `<bundle>/rootfs` (one mount(8) call, whatever
+ *   the image's size) and unmounted on Delete. Overlayfs never writes to a lower layer: a write copies the file
+ *   up first, a delete leaves a whiteout, a hardlink is made in the upper layer, so no guest can change the
+ *   store's inodes through it.
+ * - Elsewhere (not root, no overlayfs, a store path that mount options cannot carry): a copy, as before. A
+ *   hardlink farm would be as cheap, but a guest could then write through a link into the store's file (root
+ *   ignores permission bits, and WASI lets a guest open any file it can see for writing).
+ *
+ * Warm sandboxed runners (src/wasi/child-runner.ts) bound `<root>/tasks` before the overlay existed; they see
+ * it only if that folder is a shared mount point (shareMountPoint, done by the daemon at start), else such a
+ * task starts cold (ChildRunner checks).
+ */
+import { execFile } from "node:child_process";
+import { cp, mkdir, realpath, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { isMountPoint, type Logger, readMountInfo, silentLogger } from "../internal/index.js";
+import { unmountRootfs } from "./rootfs-mounts.js";
+
+const run = promisify(execFile);
+
+export interface TaskRootfs {
+  /** The folder the guest sees as `/`: `<bundle>/rootfs`. */
+  rootfs: string;
+  how: "overlay" | "copy";
+  /** Unmounts the overlay and removes its upper layer (Delete calls it before the bundle goes); absent for a copy. */
+  cleanup?: () => Promise<void>;
+}
+
+/** Whether overlays are tried at all: root, and not found unusable before in this process. */
+let overlayUsable = process.getuid?.() === 0;
+
+/**
+ * Gives a task `<bundle>/rootfs`, its own writable view of `image` (a store rootfs). `bundle` exists and holds
+ * nothing of another task (a daemon removes what a dead one left before it creates any: releaseTaskMounts,
+ * then task-dirs.ts). Folders are made one at a time, so a full device says ENOSPC (ResourceExhausted), and
+ * something already at `rootfs` fails the Create instead of being written over.
+ */
+export async function writableRootfs(
+  image: string,
+  bundle: string,
+  log: Logger = silentLogger,
+): Promise<TaskRootfs> {
+  const rootfs = join(bundle, "rootfs");
+  const upper = join(bundle, "upper");
+  const work = join(bundle, "work");
+  if (overlayUsable && ![image, upper, work].some((p) => /[,:\\\s]/.test(p))) {
+    for (const d of [rootfs, upper, work]) await mkdir(d, { mode: 0o755 });
+    try {
+      await run("mount", [
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        `lowerdir=${image},upperdir=${upper},workdir=${work}`,
+        rootfs,
+      ]);
+      const cleanup = async () => {
+        await unmountRootfs(rootfs);
+        await Promise.all([upper, work].map((d) => rm(d, { recursive: true, force: true })));
+      };
+      return { rootfs, how: "overlay", cleanup };
+    } catch (err) {
+      overlayUsable = false;
+      const e = err as { stderr?: string; message: string };
+      log.warn(
+        `overlayfs is not usable here, every task copies its image's rootfs (slow for big images): ${(e.stderr || e.message).trim()}`,
+      );
+      await Promise.all([upper, work].map((d) => rm(d, { recursive: true, force: true })));
+    }
+  }
+  await cp(image, rootfs, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+  return { rootfs, how: "copy" };
+}
+
+/**
+ * Unmounts every mount below `tasksDir`: the overlays of tasks whose daemon was killed. A daemon calls it as it
+ * starts, when it owns the root and no task of its own exists yet (a second daemon on the same root would take
+ * the first one's rootfs away). Returns how many it unmounted.
+ */
+export async function releaseTaskMounts(tasksDir: string, log: Logger = silentLogger): Promise<number> {
+  const real = await realpath(tasksDir).catch(() => undefined);
+  if (real === undefined) return 0;
+  const stale = readMountInfo()
+    .map((e) => e.mountPoint)
+    .filter((m) => m.startsWith(`${real}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of stale) {
+    await unmountRootfs(m).catch((err: Error) =>
+      log.warn(`unmounting ${m}, left by a killed daemon: ${err.message}`),
+    );
+  }
+  if (stale.length) log.debug(`unmounted ${stale.length} rootfs left by a killed daemon`, { tasksDir });
+  return stale.length;
+}
+
+/**
+ * Makes mounts made below `dir` from now on propagate to the mount namespaces that bound `dir` (warm bwrap
+ * sandboxes; reference bwrap-warm-slots.md). Nothing to do when the mount holding `dir` is shared already (the
+ * default of systemd hosts); else, as root, `dir` becomes a shared mount point: bound onto itself when it is
+ * none yet (the returned function undoes that), made shared when it is one. Not root: nothing can be done, and
+ * nothing is needed (no overlays are mounted then).
+ */
+export async function shareMountPoint(
+  dir: string,
+  log: Logger = silentLogger,
+): Promise<(() => Promise<void>) | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  dir = await realpath(dir); // the mount table holds real paths
+  const table = readMountInfo();
+  const holder = table
+    .filter((e) => dir === e.mountPoint || dir.startsWith(e.mountPoint === "/" ? "/" : `${e.mountPoint}/`))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  // Shared already: by the host (systemd's default), or a bind of `dir` onto itself that a killed daemon left,
+  // which this one takes over and undoes when it stops.
+  if (holder?.shared)
+    return holder.mountPoint === dir && holder.root !== "/" ? () => unmountRootfs(dir) : undefined;
+  const own = holder?.mountPoint !== dir;
+  try {
+    if (own) await run("mount", ["--bind", dir, dir]);
+    await run("mount", ["--make-shared", dir]);
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    log.warn(
+      `cannot make ${dir} a shared mount point, tasks with an overlay rootfs start cold: ${(e.stderr || e.message).trim()}`,
+    );
+    if (own && isMountPoint(dir)) await run("umount", [dir]).catch(() => {});
+    return undefined;
+  }
+  return own ? () => unmountRootfs(dir) : undefined;
+}

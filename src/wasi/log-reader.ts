@@ -1,0 +1,161 @@
+/**
+ * Reads a rotating log (rotating-log.ts) as one stream: its rotated files oldest first, then the one being
+ * written, and with `live`, what is appended afterwards, across rotations, however fast they come. `nodewasi
+ * logs [-f]` prints logs this way.
+ *
+ * Files are followed by inode, not by name: a rotation renames the file being read from `PATH` to `PATH.1`,
+ * and the reader keeps its fd, reads it to its end (the writer has moved on) and then opens the file that came
+ * after it. The writer renames oldest first, so while the file just read is still at `PATH.n`, the one after it
+ * is at `PATH.(n-1)` (`PATH` for n = 1); the reader opens that and checks that the file it left is still at
+ * `PATH.n` afterwards, else the names moved meanwhile and it looks again. A reader too slow for the writer
+ * (a file dropped at the end of the rotation before it was opened) goes on with the oldest file newer than
+ * the one it left: output is skipped then, never repeated, and never out of order. Files are opened with
+ * O_NOFOLLOW, so a symlink planted among them is not read through.
+ */
+import { constants, type Stats } from "node:fs";
+import { type FileHandle, lstat, open, readdir, rm } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { rotatedPath } from "./rotating-log.js";
+
+export interface CopyLogOptions {
+  /**
+   * Keep following while this resolves true (asked between reads, e.g. "the task still runs"); what was
+   * written until it said false is copied too. Absent: copy what is there now and stop.
+   */
+  live?: () => Promise<boolean>;
+  /** How long to wait when there is nothing new (default 200 ms). */
+  pollMs?: number;
+}
+
+const CHUNK = 64 * 1024;
+
+/** Whether the log at `path` has any file: `path` itself or a rotated one. */
+export async function logExists(path: string): Promise<boolean> {
+  return (await lstatOrUndefined(path)) !== undefined || (await rotatedNumbers(path)).length > 0;
+}
+
+/** Removes the log at `path` and its rotated files; resolves whether there was any. */
+export async function removeLog(path: string): Promise<boolean> {
+  const files = [path, ...(await rotatedNumbers(path)).map((n) => rotatedPath(path, n))];
+  let any = false;
+  for (const f of files)
+    any =
+      (await rm(f).then(
+        () => true,
+        () => false,
+      )) || any;
+  return any;
+}
+
+/** Copies the log at `path` to `write` (which resolves once its bytes may be overwritten), as described above. */
+export async function copyLog(path: string, write: (b: Buffer) => Promise<void>, opts: CopyLogOptions = {}) {
+  const buf = Buffer.alloc(CHUNK);
+  const drain = async (f: OpenFile) => {
+    for (;;) {
+      const { bytesRead } = await f.fh.read(buf, 0, CHUNK, f.offset);
+      if (bytesRead === 0) return;
+      f.offset += bytesRead;
+      await write(buf.subarray(0, bytesRead));
+    }
+  };
+  // Newest first, so a rotation while opening makes the same file appear twice (dropped) rather than skipped.
+  const files: OpenFile[] = [];
+  for (const p of [path, ...(await rotatedNumbers(path)).map((n) => rotatedPath(path, n))]) {
+    const f = await openFile(p);
+    if (!f) continue;
+    if (files.some((o) => o.st.ino === f.st.ino)) await f.fh.close();
+    else files.push(f);
+  }
+  files.reverse();
+  let cur = files.pop();
+  try {
+    for (const f of files) {
+      await drain(f);
+      await f.fh.close();
+    }
+    if (!cur) return;
+    await drain(cur);
+    if (!opts.live) return;
+    for (;;) {
+      const alive = await opts.live();
+      await drain(cur);
+      const next = await after(path, cur);
+      if (next) {
+        await drain(cur);
+        await cur.fh.close();
+        cur = next;
+        continue;
+      }
+      if (!alive) return;
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
+    }
+  } finally {
+    await cur?.fh.close();
+    for (const f of files) await f.fh.close().catch(() => {});
+  }
+}
+
+interface OpenFile {
+  fh: FileHandle;
+  st: Stats;
+  offset: number;
+}
+
+/**
+ * The file that came after `cur` in the log at `path`, opened; undefined while `cur` is still the one being
+ * written (or was deleted and nothing newer exists yet).
+ */
+async function after(path: string, cur: OpenFile): Promise<OpenFile | undefined> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const head = await lstatOrUndefined(path);
+    if (head?.ino === cur.st.ino) return undefined;
+    const numbers = await rotatedNumbers(path);
+    let at: number | undefined;
+    for (const n of numbers) if ((await lstatOrUndefined(rotatedPath(path, n)))?.ino === cur.st.ino) at = n;
+    if (at !== undefined) {
+      const next = await openFile(rotatedPath(path, at - 1));
+      const still = (await lstatOrUndefined(rotatedPath(path, at)))?.ino === cur.st.ino;
+      if (next && still) return next;
+      await next?.fh.close();
+    } else {
+      // Dropped off the end of the rotation, or deleted: the oldest file written after it, if any yet.
+      const last = (await cur.fh.stat({ bigint: true })).mtimeNs;
+      for (const n of [...numbers.reverse(), 0]) {
+        const f = await openFile(rotatedPath(path, n));
+        if (!f) continue;
+        if ((await f.fh.stat({ bigint: true })).mtimeNs >= last && f.st.ino !== cur.st.ino) return f;
+        await f.fh.close();
+      }
+      if (head === undefined) return undefined;
+    }
+    await new Promise((r) => setTimeout(r, 5)); // the names were moving: look again
+  }
+  return undefined;
+}
+
+/** Opens `p` for reading without following a symlink; undefined when it is not there (or is a link). */
+async function openFile(p: string): Promise<OpenFile | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ELOOP") return undefined;
+    throw err;
+  }
+  return { fh, st: await fh.stat(), offset: 0 };
+}
+
+/** The numbers n of the rotated files `path.n` there are now, ascending. */
+async function rotatedNumbers(path: string): Promise<number[]> {
+  const base = `${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  return names
+    .filter((f) => f.startsWith(base) && /^[1-9]\d*$/.test(f.slice(base.length)))
+    .map((f) => Number(f.slice(base.length)))
+    .sort((a, b) => a - b);
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  return lstat(p).catch(() => undefined);
+}

@@ -1,0 +1,17 @@
+/**
+ * Mounts a test may leave behind: tasks' overlay rootfs (src/shim/task-rootfs.ts) and the shared bind of their
+ * folder, when the shim holding them was killed or the TaskService under test deleted no task.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, realpathSync } from "node:fs";
+import { readMountInfo } from "../../src/internal/index.js";
+
+/** Detaches every mount below `dir` (deepest first), so that `dir` can be removed. */
+export function unmountUnder(dir: string): void {
+  const real = existsSync(dir) ? realpathSync(dir) : dir;
+  const below = readMountInfo()
+    .map((e) => e.mountPoint)
+    .filter((m) => m.startsWith(`${real}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of below) spawnSync("umount", ["-l", m], { stdio: "ignore" });
+}
