@@ -118,6 +118,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     images: new StoreImageResolver(o.root, o.logger),
     events: o.logEvents ? loggingPublisher(o.logger) : nullPublisher,
     stateDir: o.root,
+    logger: o.logger,
     // Answer the Shutdown RPC first, then stop.
     onShutdown: () => setImmediate(() => void close("shutdown")),
     ...(o.version ? { version: o.version } : {}),
@@ -158,6 +159,8 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
     await tasks.deleteAll((id, err) =>
       o.logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`),
     );
+    // The FIFOs of runs whose command was killed (a live one's are its own: its pid names the folder).
+    await removeDeadRunDirs(ioDirFor(o.address)).catch(() => {});
     await rm(o.address, { force: true });
     await owner.release();
   }
