@@ -6,13 +6,31 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type CliWork, cli, finished, HELLO, makeWork, removeWork, spawnCli, until } from "./run-fixture.js";
+import {
+  type CliWork,
+  cli,
+  finished,
+  HELLO,
+  makeWork,
+  removeWork,
+  spawnCli,
+  stopShim,
+  until,
+} from "./run-fixture.js";
 
 describe("nodewasi run", () => {
   let work: CliWork;
 
   before(async () => {
-    work = await makeWork(["exit-code", "echo-args", "print-env", "cat-stdin", "busy-loop", "write-bytes"]);
+    work = await makeWork([
+      "exit-code",
+      "echo-args",
+      "print-env",
+      "cat-stdin",
+      "busy-loop",
+      "write-bytes",
+      "sleep-ms",
+    ]);
   });
   after(() => removeWork(work));
 
@@ -114,6 +132,37 @@ describe("nodewasi run", () => {
       ioFolders().filter((d) => !before.has(d)),
       [],
       "no run-* FIFO folder is left",
+    );
+  });
+
+  it("run --rm killed by SIGKILL: the task still removes itself when its guest exits, its name is free again", async () => {
+    // Found probing issue 10: --rm was the command's own Delete, so a killed run left its task `stopped` (the
+    // name taken until the daemon idled out) and its FIFO folder. The shim now removes it (auto_remove), as
+    // dockerd does for docker run --rm.
+    const io = join(work.dir, "run", "io");
+    const ioFolders = () => (existsSync(io) ? readdirSync(io) : []);
+    const before = new Set(ioFolders());
+    const child = spawnCli(work, ["run", "--rm", "--name", "orphan", work.image("sleep-ms"), "1500"]);
+    const exited = new Promise((r) => child.once("exit", r));
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d));
+    await until("the guest to sleep", () => out.includes("sleeping"));
+    const mine = ioFolders().filter((d) => !before.has(d));
+    assert.equal(mine.length, 1, "the run made one FIFO folder");
+    child.kill("SIGKILL");
+    await exited;
+    await until(
+      "the task to remove itself",
+      async () => !(await cli(work, ["ps", "-aq"])).stdout.split("\n").includes("orphan"),
+    );
+    const again = await cli(work, ["run", "--rm", "--name", "orphan", work.image("sleep-ms"), "0"]);
+    assert.equal(again.code, 0, again.stderr);
+    // The daemon removes the FIFO folder of a run whose command is dead when it stops (or the next one starts).
+    await stopShim(work.address);
+    assert.deepEqual(
+      ioFolders().filter((d) => mine.includes(d)),
+      [],
+      "the killed run's FIFO folder is gone",
     );
   });
 

@@ -49,7 +49,7 @@ export function runCommand(parent: Command, state: CliState): Command {
       "[args...]",
       "arguments for the guest (replace the image's own); everything after REF is the guest's",
     )
-    .option("--rm", "delete the task once it has exited")
+    .option("--rm", "the shim deletes the task once it has exited (also when this command was killed)")
     .option("-d, --detach", "run in the background: output to <root>/logs/ID.log, print the task id")
     .option("-i, --interactive", "connect this process's stdin to the guest's")
     .option(
@@ -138,6 +138,7 @@ Examples:
         ...(flags.memory !== undefined ? { memory: flags.memory } : {}),
         ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
         ...(flags.plainHttp ? { plainHttp: true } : {}),
+        ...(flags.rm ? { autoRemove: true } : {}),
       });
       const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
       const { connectShim, explainShimLoss } = await import("./shim-client.js");
@@ -187,7 +188,6 @@ Examples:
           id,
           options,
           interactive: flags.interactive === true,
-          remove: flags.rm === true,
           ioDir: ioDirFor(address),
         });
       } catch (err) {

@@ -68,6 +68,8 @@ export interface RunOptionsInput {
   memory?: string;
   platform?: string;
   plainHttp?: boolean;
+  /** --rm: the shim deletes the task once it has exited (CreateOptions.auto_remove). */
+  autoRemove?: boolean;
 }
 
 /** The CreateOptions of a run; the image is already in the store, so the shim never pulls (NEVER). */
@@ -81,5 +83,6 @@ export function createOptionsFor(i: RunOptionsInput): CreateOptions {
     platform: i.platform ?? "",
     plainHttp: i.plainHttp ?? false,
     pullPolicy: PullPolicy.NEVER,
+    autoRemove: i.autoRemove ?? false,
   });
 }

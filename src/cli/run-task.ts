@@ -52,8 +52,6 @@ export interface AttachedRunOptions {
   options: CreateOptions;
   /** Connect process.stdin to the guest's stdin (else /dev/null). */
   interactive: boolean;
-  /** Delete the task after its exit (--rm). */
-  remove: boolean;
   /** Where the stdio FIFOs are made: `io/` beside the shim's socket (RunStdio.create). */
   ioDir: string;
 }
@@ -103,9 +101,10 @@ export async function attachedRun(task: TaskClient, o: AttachedRunOptions): Prom
     }
     started = true;
     if (pending !== undefined) forward(pending);
+    // With --rm (options.autoRemove) the shim has deleted the task by the time Wait answers: deleting it here
+    // would race a task of the same name created since, and a run killed before this point left it behind.
     const { exitStatus } = await waiting;
     await Promise.race([stdio.outputsDone(), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
-    if (o.remove) await task.delete({ id: o.id });
     return exitStatus;
   } finally {
     process.off("SIGINT", onSigint);

@@ -167,6 +167,8 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
       o.logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`),
     );
     await unshare?.().catch((err: Error) => o.logger.warn(err.message));
+    // The FIFOs of runs whose command was killed (a live one's are its own: its pid names the folder).
+    await removeDeadRunDirs(ioDirFor(o.address)).catch(() => {});
     await rm(o.address, { force: true });
     await owner.release();
   }

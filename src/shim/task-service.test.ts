@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,6 +110,25 @@ describe("TaskService", () => {
     assert.equal(deleted.exitStatus, 3);
     assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.exit, Topic.delete]);
     await assert.rejects(svc.state({ id: "t1", execId: "" } as never, ctx()), code(Code.NotFound));
+  });
+
+  it("auto_remove (run --rm): the task deletes itself on exit; Wait answers once it is gone, its id free", async () => {
+    await createFromImage("ar", { autoRemove: true });
+    const waiting = svc.wait({ id: "ar", execId: "" } as never, ctx());
+    await svc.start({ id: "ar", execId: "" } as never, ctx());
+    runner.last().finish(7);
+    assert.equal((await waiting).exitStatus, 7);
+    // Nobody called Delete: the client that asked for --rm may have been killed.
+    await assert.rejects(svc.state({ id: "ar", execId: "" } as never, ctx()), code(Code.NotFound));
+    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.exit, Topic.delete]);
+    assert.equal(existsSync(join(dir, "state", "tasks", "ar")), false, "its folder is gone");
+    await createFromImage("ar");
+
+    // A task killed before it started removes itself too; a Delete meanwhile shares that removal.
+    await createFromImage("ark", { autoRemove: true });
+    await svc.kill({ id: "ark", execId: "", signal: 9, all: false } as never, ctx());
+    await new Promise((r) => setImmediate(r));
+    await assert.rejects(svc.state({ id: "ark", execId: "" } as never, ctx()), code(Code.NotFound));
   });
 
   it("kills with any signal: exit status 128 + signo; a finished process answers NotFound", async () => {
@@ -288,6 +308,22 @@ describe("TaskService", () => {
     await svc.start({ id, execId: "x" } as never, ctx());
     return { init, exec: runner.last() };
   };
+
+  it("a Delete while one waits for the execs shares it: one answer, one /tasks/delete", async () => {
+    const { init, exec } = await startWithExec("dd");
+    exec.kill = (signal) => {
+      exec.signals.push(signal);
+    };
+    init.finish(0);
+    await svc.wait({ id: "dd", execId: "" } as never, ctx());
+    const first = svc.delete({ id: "dd", execId: "" } as never, ctx());
+    const second = svc.delete({ id: "dd", execId: "" } as never, ctx());
+    await new Promise((r) => setTimeout(r, 50));
+    exec.finish(137);
+    assert.equal((await first).exitStatus, 0);
+    assert.equal((await second).exitStatus, 0);
+    assert.equal(events.topics().filter((t) => t === Topic.delete).length, 1);
+  });
 
   it("Stats leaves out an exec whose runner is gone but whose exit is not reported yet, not the whole task", async () => {
     const { init, exec } = await startWithExec("race");

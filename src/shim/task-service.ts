@@ -33,6 +33,7 @@ import {
   invalidArgument,
   type Logger,
   notFound,
+  ShimError,
   unimplemented,
   validateIdentifier,
 } from "../internal/index.js";
@@ -71,7 +72,7 @@ export interface TaskServiceOptions {
   namespace?: string;
   /** How Stats encodes its metrics; default: by the host's cgroup mode (cgroup-metrics.ts). */
   cgroupMode?: CgroupMode;
-  /** Where setup warnings go (an overlay that cannot be mounted); silent by default. */
+  /** Where warnings go (an overlay that cannot be mounted, a task that could not remove itself); silent by default. */
   logger?: Logger;
 }
 
@@ -86,9 +87,14 @@ export interface Container {
   image: string;
   /** Whether the shim made the bundle (and removes it on Delete). */
   ownBundle: boolean;
+  /** CreateOptions.auto_remove: the task deletes itself once its init has exited (docker's --rm, AutoRemove). */
+  autoRemove: boolean;
+  /** The Delete of the init under way: a second Delete (or the auto-removal) shares it. */
+  deleting?: Promise<DeleteAnswer>;
 }
 
 type Impl = ServiceImpl<typeof Task>;
+type DeleteAnswer = Awaited<ReturnType<Impl["delete"]>>;
 
 /** How long Delete of an exited init waits for the execs that went down with it. */
 const EXEC_GRACE_MS = 5000;
@@ -156,6 +162,17 @@ export class TaskService implements Impl {
       }
     }
     if (status.oom) this.#onOom(p);
+    const c = this.containers.get(p.info.containerId);
+    // Before the exit event and before any Wait is answered (they await `deleting`): whoever hears of the exit
+    // finds the task gone and its id free, as `docker run --rm` does in the daemon, so a `run --rm` whose command
+    // was killed leaves nothing behind.
+    if (!p.info.execId && c?.autoRemove) {
+      this.#deleteInit(c, { id: c.id, execId: "" } as DeleteRequest).catch((err: unknown) =>
+        this.#o.logger?.warn(
+          `removing task ${c.id} after its exit (--rm): ${ShimError.from(err).rawMessage}`,
+        ),
+      );
+    }
     this.#o.events.publish(
       Topic.exit,
       TaskExitSchema,
@@ -223,6 +240,7 @@ export class TaskService implements Impl {
       createdAt: new Date(),
       image: options?.image ?? "",
       ownBundle: ownBundle !== undefined,
+      autoRemove: options?.autoRemove === true,
     });
     this.#o.events.publish(
       Topic.create,
@@ -282,12 +300,15 @@ export class TaskService implements Impl {
   };
 
   wait: Impl["wait"] = async (req, ctx) => {
+    const c = this.container(req.id);
     const p = this.#process(req.id, req.execId);
     const aborted = new Promise<never>((_, reject) => {
       if (ctx.signal.aborted) reject(ctx.signal.reason);
       ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true });
     });
     const status = await Promise.race([p.wait(), aborted]);
+    // A task that removes itself answers once it is gone, so its id is free when the waiter hears the status.
+    if (!req.execId && c.autoRemove) await Promise.race([c.deleting?.catch(() => {}), aborted]);
     return { exitStatus: status.code, exitedAt: timestampFromDate(status.at) };
   };
 
@@ -309,6 +330,19 @@ export class TaskService implements Impl {
 
   delete: Impl["delete"] = async (req: DeleteRequest) => {
     const c = this.container(req.id);
+    return req.execId ? this.#delete(c, req) : this.#deleteInit(c, req);
+  };
+
+  /** Deletes the task: a Delete while one is under way (or the auto-removal) shares it. */
+  #deleteInit(c: Container, req: DeleteRequest): Promise<DeleteAnswer> {
+    c.deleting ??= this.#delete(c, req).finally(() => {
+      // A Delete that failed (running execs) may be tried again.
+      if (this.containers.get(c.id) === c) delete c.deleting;
+    });
+    return c.deleting;
+  }
+
+  async #delete(c: Container, req: DeleteRequest): Promise<DeleteAnswer> {
     const p = this.#process(req.id, req.execId);
     if (!req.execId) {
       const running = () =>
@@ -353,7 +387,7 @@ export class TaskService implements Impl {
       }),
     );
     return { pid: p.pid, exitStatus: exit?.code ?? 0, exitedAt };
-  };
+  }
 
   pids: Impl["pids"] = async (req) => {
     const c = this.container(req.id);

@@ -100,7 +100,9 @@ export class RunnerProcess {
       this.child.once("error", (err) =>
         reject(new ShimError(Code.Internal, `runner: cannot start ${file} (${err.message})`, { cause: err })),
       );
-      this.child.once("exit", () => reject(this.diedEarly("while booting")));
+      this.child.once("exit", (code, signal) =>
+        reject(this.diedEarly(`while booting (${signal ? `killed by ${signal}` : `status ${code}`})`)),
+      );
     });
     this.ready.catch(() => {});
     this.ended = new Promise<RunnerEnd>((resolve) => {

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file nodewasi/v1/create_options.proto.
  */
 export const file_nodewasi_v1_create_options: GenFile = /*@__PURE__*/
-  fileDesc("CiBub2Rld2FzaS92MS9jcmVhdGVfb3B0aW9ucy5wcm90bxILbm9kZXdhc2kudjEi7gEKDUNyZWF0ZU9wdGlvbnMSDQoFaW1hZ2UYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSDAoEYXJncxgDIAMoCRILCgNlbnYYBCADKAkSJgoGbW91bnRzGAUgAygLMhYubm9kZXdhc2kudjEuQmluZE1vdW50EhQKDG1lbW9yeV9saW1pdBgGIAEoBBIsCgtwdWxsX3BvbGljeRgHIAEoDjIXLm5vZGV3YXNpLnYxLlB1bGxQb2xpY3kSEgoKcGxhaW5faHR0cBgIIAEoCBIMCgRyb290GAkgASgJEhMKC3dvcmtpbmdfZGlyGAogASgJIkIKCUJpbmRNb3VudBIOCgZzb3VyY2UYASABKAkSEwoLZGVzdGluYXRpb24YAiABKAkSEAoIcmVhZG9ubHkYAyABKAgqMAoKUHVsbFBvbGljeRILCgdNSVNTSU5HEAASCgoGQUxXQVlTEAESCQoFTkVWRVIQAmIGcHJvdG8z");
+  fileDesc("CiBub2Rld2FzaS92MS9jcmVhdGVfb3B0aW9ucy5wcm90bxILbm9kZXdhc2kudjEigwIKDUNyZWF0ZU9wdGlvbnMSDQoFaW1hZ2UYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSDAoEYXJncxgDIAMoCRILCgNlbnYYBCADKAkSJgoGbW91bnRzGAUgAygLMhYubm9kZXdhc2kudjEuQmluZE1vdW50EhQKDG1lbW9yeV9saW1pdBgGIAEoBBIsCgtwdWxsX3BvbGljeRgHIAEoDjIXLm5vZGV3YXNpLnYxLlB1bGxQb2xpY3kSEgoKcGxhaW5faHR0cBgIIAEoCBIMCgRyb290GAkgASgJEhMKC3dvcmtpbmdfZGlyGAogASgJEhMKC2F1dG9fcmVtb3ZlGAsgASgIIkIKCUJpbmRNb3VudBIOCgZzb3VyY2UYASABKAkSEwoLZGVzdGluYXRpb24YAiABKAkSEAoIcmVhZG9ubHkYAyABKAgqMAoKUHVsbFBvbGljeRILCgdNSVNTSU5HEAASCgoGQUxXQVlTEAESCQoFTkVWRVIQAmIGcHJvdG8z");
 
 /**
  * @generated from message nodewasi.v1.CreateOptions
@@ -90,6 +90,15 @@ export type CreateOptions = Message<"nodewasi.v1.CreateOptions"> & {
    * @generated from field: string working_dir = 10;
    */
   workingDir: string;
+
+  /**
+   * Delete the task once its init process has exited, as docker's --rm (AutoRemove) does in the daemon: a Wait
+   * on the init answers once the task is gone (its id free again), and the client that asked need not live to
+   * delete it. `nodewasi run --rm` sets it.
+   *
+   * @generated from field: bool auto_remove = 11;
+   */
+  autoRemove: boolean;
 };
 
 /**
