@@ -1067,6 +1067,72 @@ export const SECTIONS = [
       },
     ],
   },
+  {
+    title: "Issue 10: the conformance judge, and more found from outside",
+    cases: [
+      {
+        id: "judge-stderr",
+        title: "The conformance judge ignores run-dependent numbers in stderr",
+        asked:
+          "a panic message printing an mtime made the judge report 'shim differs from node:wasi' (issue 10 item 15)",
+        tests: [
+          t(
+            "test/conformance/report.test.ts",
+            "exit status and stdout exactly, stderr without its clock readings, mtimes and addresses",
+          ),
+          t(
+            "test/conformance/report.test.ts",
+            "a different status, stdout, panic line or small number still differs",
+          ),
+          t(
+            "test/conformance.test.ts",
+            "runs each test both ways, lists a test failing both ways as a Node limitation, exits 0",
+          ),
+        ],
+      },
+      {
+        id: "run-rm-killed",
+        title: "run --rm whose command is killed leaves no task behind (found)",
+        asked:
+          "found: `run --rm` killed by SIGKILL left its task stopped (its name taken until the daemon idled out) and its FIFO folder; --rm was the command's own Delete",
+        tests: [
+          t(
+            RUN,
+            "run --rm killed by SIGKILL: the task still removes itself when its guest exits, its name is free again",
+          ),
+          t(
+            SERVICE,
+            "auto_remove (run --rm): the task deletes itself on exit; Wait answers once it is gone, its id free",
+          ),
+          t(SERVICE, "a Delete while one waits for the execs shares it: one answer, one /tasks/delete"),
+        ],
+      },
+      {
+        id: "build-special-files",
+        title: "build refuses a FIFO, a device or a module over 1 GiB before reading it (found)",
+        asked:
+          "found: `nodewasi build /dev/zero` read until memory ran out, and a FIFO with no writer hung it forever",
+        tests: [
+          t(
+            "test/build.test.ts",
+            "a FIFO, a device or a file over V8's 1 GiB as the module: refused before reading it, exit 2",
+          ),
+        ],
+      },
+      {
+        id: "archive-from-pipe",
+        title: "An oci-archive read from a pipe (found)",
+        asked:
+          "found: `pull oci-archive:/dev/stdin` (or `<(...)`) failed with ESPIPE: the archive was read by position",
+        tests: [
+          t(
+            "src/oci/layout-source.test.ts",
+            "reads an archive from a pipe, plain and gzip (oci-archive:/dev/stdin, <(...)): no positional read",
+          ),
+        ],
+      },
+    ],
+  },
 ];
 
 /** Closing notes of the report: what the figures leave out, and what the suite found. Markdown lines. */

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -18,6 +17,7 @@ import {
   finished,
   HELLO,
   makeWork,
+  removeWork,
   shimPid,
   spawnCli,
   stopShim,
@@ -53,11 +53,11 @@ describe("stalled registries, from the command line", { skip: skip ?? false }, (
     work = await makeWork([]);
   });
   after(async () => {
-    await stopShim(work.address);
     await stopShim(join(work.dir, "env-daemon", "shim.sock"));
     await proxy?.stop();
     await registry?.stop();
-    await rm(work.dir, { recursive: true, force: true });
+    // A daemon killed mid-pull (below) leaves the shared bind of its tasks folder: removeWork unmounts it.
+    await removeWork(work);
   });
 
   /** Whether a request made since `proxy.requests[first]` has been stalled. */

@@ -3,14 +3,14 @@
  * root, the shim socket and an OCI layout of the example test modules (one tag per module), and a way to find
  * and stop a daemon, so no test leaves one behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, realpathSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { unmountUnder } from "../../test/harness/mounts.js";
 import { Task } from "../gen/index.js";
+import { mountsBelow } from "../internal/index.js";
 import { buildImage, writeLayout } from "../oci/index.js";
 import { closeClient, createClient } from "../rpc/index.js";
 
@@ -139,7 +139,10 @@ export function serve(work: CliWork, address: string): ChildProcess {
  */
 export async function removeWork(work: CliWork): Promise<void> {
   await stopShim(work.address);
-  unmountUnder(work.dir);
+  // What a killed daemon left mounted: tasks' overlays and the shared bind of their folder (task-rootfs.ts).
+  if (existsSync(work.dir)) {
+    for (const m of mountsBelow(realpathSync(work.dir))) spawnSync("umount", ["-l", m], { stdio: "ignore" });
+  }
   await rm(work.dir, { recursive: true, force: true });
 }
 

@@ -49,6 +49,17 @@ export function isMountPoint(path: string, table: MountEntry[] = readMountInfo()
   return table.some((e) => e.mountPoint === want);
 }
 
+/**
+ * The mount points below `dir` (a real path, as the table holds them; `dir` itself excluded), deepest first:
+ * the order they can be unmounted in.
+ */
+export function mountsBelow(dir: string, table: MountEntry[] = readMountInfo()): string[] {
+  return table
+    .map((e) => e.mountPoint)
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
 /** The lower directories of every overlay mounted now (`lowerdir=a:b` of each). */
 export function overlayLowerDirs(table: MountEntry[] = readMountInfo()): Set<string> {
   const dirs = new Set<string>();

@@ -20,7 +20,7 @@ import { execFile } from "node:child_process";
 import { cp, mkdir, realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { isMountPoint, type Logger, readMountInfo, silentLogger } from "../internal/index.js";
+import { isMountPoint, type Logger, mountsBelow, readMountInfo, silentLogger } from "../internal/index.js";
 import { unmountRootfs } from "./rootfs-mounts.js";
 
 const run = promisify(execFile);
@@ -87,10 +87,7 @@ export async function writableRootfs(
 export async function releaseTaskMounts(tasksDir: string, log: Logger = silentLogger): Promise<number> {
   const real = await realpath(tasksDir).catch(() => undefined);
   if (real === undefined) return 0;
-  const stale = readMountInfo()
-    .map((e) => e.mountPoint)
-    .filter((m) => m.startsWith(`${real}/`))
-    .sort((a, b) => b.length - a.length);
+  const stale = mountsBelow(real);
   for (const m of stale) {
     await unmountRootfs(m).catch((err: Error) =>
       log.warn(`unmounting ${m}, left by a killed daemon: ${err.message}`),

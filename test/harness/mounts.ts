@@ -4,14 +4,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
-import { readMountInfo } from "../../src/internal/index.js";
+import { mountsBelow } from "../../src/internal/index.js";
 
 /** Detaches every mount below `dir` (deepest first), so that `dir` can be removed. */
 export function unmountUnder(dir: string): void {
   const real = existsSync(dir) ? realpathSync(dir) : dir;
-  const below = readMountInfo()
-    .map((e) => e.mountPoint)
-    .filter((m) => m.startsWith(`${real}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of below) spawnSync("umount", ["-l", m], { stdio: "ignore" });
+  for (const m of mountsBelow(real)) spawnSync("umount", ["-l", m], { stdio: "ignore" });
 }
