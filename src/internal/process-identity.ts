@@ -8,6 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 
 /** A process, named so that a reused pid cannot pass for it. */
 export interface ProcessIdentity {
@@ -130,11 +131,15 @@ export function mayBeOwner(pid: number, sinceMs: number, slackMs = 5000): boolea
   return started === undefined || started <= sinceMs + slackMs;
 }
 
-/** The command line of `pid`, for messages (`node bin/nodewasi pull x`), cut to `max` characters. */
+/**
+ * The command line of `pid`, for messages (`node bin/nodewasi pull x`), cut to `max` characters. The program is
+ * named by its file name alone, as ps does: a Node installed under a long path otherwise left no room for what
+ * it runs.
+ */
 export function processCommand(pid: number, max = 80): string | undefined {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-    const text = argv.join(" ");
+    const [program, ...args] = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    const text = program === undefined ? "" : [basename(program), ...args].join(" ");
     if (!text) return undefined;
     return text.length > max ? `${text.slice(0, max - 3)}...` : text;
   } catch {
