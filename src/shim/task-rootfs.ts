@@ -17,7 +17,7 @@
  * task starts cold (ChildRunner checks).
  */
 import { execFile } from "node:child_process";
-import { cp, mkdir, realpath, rm } from "node:fs/promises";
+import { cp, mkdir, realpath, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { isMountPoint, type Logger, mountsBelow, readMountInfo, silentLogger } from "../internal/index.js";
@@ -72,7 +72,10 @@ export async function writableRootfs(
       log.warn(
         `overlayfs is not usable here, every task copies its image's rootfs (slow for big images): ${(e.stderr || e.message).trim()}`,
       );
+      // The folder made to mount on goes too (empty: nothing was mounted): Node 22 and later refuse to copy
+      // onto an existing folder with errorOnExist, where Node 20 merged into it.
       await Promise.all([upper, work].map((d) => rm(d, { recursive: true, force: true })));
+      await rmdir(rootfs);
     }
   }
   await cp(image, rootfs, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
