@@ -1120,6 +1120,19 @@ export const SECTIONS = [
         ],
       },
       {
+        id: "overlay-fallback-node22",
+        title: "A shim that cannot mount an overlay copies the image, on Node 22 and 24 too (found)",
+        asked:
+          "found running the suite on Node 24: without mount(8) every task failed to create, 'cp returned EEXIST' (Node 22+ refuse to copy onto the folder left for the mount)",
+        tests: [
+          t(
+            "src/shim/task-rootfs.test.ts",
+            "copies the image when an overlay cannot be mounted (no mount(8) here), and warns once",
+          ),
+          t(SECURITY, "isolation auto warns once, loudly, and runs guests; isolation bwrap refuses to start"),
+        ],
+      },
+      {
         id: "archive-from-pipe",
         title: "An oci-archive read from a pipe (found)",
         asked:
