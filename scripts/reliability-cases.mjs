@@ -646,7 +646,7 @@ export const SECTIONS = [
           t("src/cli/report-error.test.ts", "a digest mismatch in a transfer keeps its hint to pull again"),
           t(
             "src/oci/unpack-limits.test.ts",
-            "names the limit it enforces and no setting that does not exist",
+            "names the limit it enforces and the setting that raises it",
           ),
           t(
             "src/oci/registry/registry-client.test.ts",

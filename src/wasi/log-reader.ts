@@ -58,15 +58,7 @@ export async function copyLog(path: string, write: (b: Buffer) => Promise<void>,
       await write(buf.subarray(0, bytesRead));
     }
   };
-  // Newest first, so a rotation while opening makes the same file appear twice (dropped) rather than skipped.
-  const files: OpenFile[] = [];
-  for (const p of [path, ...(await rotatedNumbers(path)).map((n) => rotatedPath(path, n))]) {
-    const f = await openFile(p);
-    if (!f) continue;
-    if (files.some((o) => o.st.ino === f.st.ino)) await f.fh.close();
-    else files.push(f);
-  }
-  files.reverse();
+  const files = await openAll(path);
   let cur = files.pop();
   try {
     for (const f of files) {
@@ -99,6 +91,31 @@ interface OpenFile {
   fh: FileHandle;
   st: Stats;
   offset: number;
+}
+
+/**
+ * The log's files, opened, oldest first. Opened one by one, newest first, they are in order only if no
+ * rotation came meanwhile: two rotations put a newer file (made meanwhile, now at `PATH.1`) before the older
+ * ones (a loaded `logs -f` printed line 95435, then 95434). So once all are open their names are checked
+ * again, and when any moved they are opened again. A writer that rotates faster than that 50 times over gets
+ * its newest file only: output is skipped, never out of order.
+ */
+async function openAll(path: string): Promise<OpenFile[]> {
+  for (let attempt = 1; ; attempt++) {
+    const opened: { path: string; file: OpenFile }[] = [];
+    for (const p of [path, ...(await rotatedNumbers(path)).map((n) => rotatedPath(path, n))]) {
+      const file = await openFile(p);
+      if (file) opened.push({ path: p, file });
+    }
+    let moved = false;
+    for (const o of opened) moved ||= (await lstatOrUndefined(o.path))?.ino !== o.file.st.ino;
+    // Names that held still give the order; a writer that never let them keeps its newest file only.
+    const keep = moved ? (attempt === 50 ? opened.slice(0, 1) : []) : opened;
+    for (const { file } of opened) if (!keep.some((k) => k.file === file)) await file.fh.close();
+    if (keep.length) return keep.map((k) => k.file).reverse();
+    if (opened.length === 0) return [];
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 /**
