@@ -32,6 +32,14 @@ const CANARY = "NODEWASI_RELIABILITY_CANARY";
 const HOSTNAME = readFileSync("/etc/hostname", "utf8").trim();
 
 /** The lines escape-probe printed for `read` steps that succeeded, other than those `allowed`. */
+/**
+ * Whether a probe read the host's /etc/hostname: a read whose content it is. Not the name anywhere in the
+ * output: this machine is called "vm", which a random temp path held once.
+ */
+function leaksHostname(stdout: string): boolean {
+  return HOSTNAME !== "" && stdout.split("\n").some((l) => l.endsWith(`: ok ${HOSTNAME}`));
+}
+
 function breaches(stdout: string, allowed: string[] = []): string[] {
   return stdout
     .split("\n")
@@ -87,7 +95,7 @@ for (const isolation of ["none", "bwrap"] as const) {
       assert.match(run.stdout, /^read \/data\/note.txt: ok shared on purpose$/m, "the mount is readable");
       for (const l of lines.filter((l) => l.startsWith("symlink")))
         assert.match(l, /: (Operation not permitted|Not capable|No such file or directory)$/, l);
-      assert.ok(!run.stdout.includes(HOSTNAME) || HOSTNAME === "", "the host's hostname leaked");
+      assert.ok(!leaksHostname(run.stdout), `the host's hostname leaked: ${run.stdout}`);
       recordFigures(t, {
         "escape attempts": attempts.length - 1,
         "symlinks tried": attempts.filter((a) => a[0] === "symlink").length,
@@ -208,7 +216,7 @@ for (const isolation of ["none", "bwrap"] as const) {
         assert.deepEqual(breaches(stdout), [], stdout);
         for (const l of stdout.split("\n").filter((l) => /^(rename|link) /.test(l)))
           assert.match(l, /: Operation not permitted$/, l);
-        assert.ok(!stdout.includes(HOSTNAME) || HOSTNAME === "", "the host's hostname leaked");
+        assert.ok(!leaksHostname(stdout), `the host's hostname leaked: ${stdout}`);
         recordFigures(t, {
           "link depth in the image": 40,
           "renames and links tried": attempts.filter((a) => a[0] !== "read").length,
