@@ -644,10 +644,7 @@ export const SECTIONS = [
             "a refused hostile layer says what was refused and why, with no digest hint and no pull-again advice",
           ),
           t("src/cli/report-error.test.ts", "a digest mismatch in a transfer keeps its hint to pull again"),
-          t(
-            "src/oci/unpack-limits.test.ts",
-            "names the limit it enforces and the setting that raises it",
-          ),
+          t("src/oci/unpack-limits.test.ts", "names the limit it enforces and the setting that raises it"),
           t(
             "src/oci/registry/registry-client.test.ts",
             "stops reading a manifest over 4 MiB, declared or streamed",
