@@ -28,7 +28,12 @@ export function autoStartIdleTimeout(env: NodeJS.ProcessEnv = process.env): numb
   return env.NODEWASI_IDLE_TIMEOUT && Number.isInteger(n) && n >= 0 ? n : 30;
 }
 
-const START_TIMEOUT_MS = 10_000;
+/**
+ * How long a daemon this command started may take to listen. It boots in about 0.3 s, but it first waits for a
+ * root's previous owner to finish stopping (root-claim.ts), and on a machine busy with two test suites 10 s
+ * was not enough for both.
+ */
+const START_TIMEOUT_MS = 30_000;
 
 /** Clients of the shim at `address`; no connection is made until the first call. */
 export function shimClients(address: string): ShimClients {

@@ -151,6 +151,9 @@ export async function runTask(
       }),
     });
     const waiting = task.wait({ id });
+    // Awaited below; a Start that fails first must not leave its rejection unhandled (with a short client
+    // deadline on a loaded machine it crashed \`npm run conformance\`: "Deadline exceeded", no report).
+    waiting.catch(() => {});
     const { pid } = await task.start({ id });
     const exit = await waiting;
     const deleted = await task.delete({ id });
