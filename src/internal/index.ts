@@ -6,6 +6,7 @@ export * from "./abort.js";
 export * from "./byte-size.js";
 export * from "./digest.js";
 export * from "./duration.js";
+export * from "./fs.js";
 export * from "./identifier.js";
 export * from "./log.js";
 export * from "./mount-info.js";

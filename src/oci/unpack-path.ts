@@ -4,9 +4,9 @@
  * by an earlier entry cannot redirect a later one (the "symlink then write through it" attack that hit
  * docker cp, CVE-2018-15664, and many tar extractors).
  */
-import { lstat, mkdir, readdir, realpath } from "node:fs/promises";
+import { mkdir, readdir, realpath } from "node:fs/promises";
 import { isAbsolute, join, relative as relativePath, sep } from "node:path";
-import { invalidArgument, type ShimError } from "../internal/index.js";
+import { invalidArgument, lstatOrUndefined, type ShimError } from "../internal/index.js";
 import type { UnpackLimits } from "./unpack-limits.js";
 
 /** An entry's name split into clean components, or a reason it is refused. */
@@ -102,7 +102,6 @@ export function forgetDirs(known: Set<string>, path: string): void {
   for (const d of known) if (d === path || d.startsWith(`${path}/`)) known.delete(d);
 }
 
-/** `lstat` that returns undefined for a missing path (and for a parent that is not a directory). */
 /**
  * The first symlink under `root` that resolves outside it, as a path relative to `root`, or undefined. Each
  * target is checked lexically when its entry is unpacked (symlinkTargetError), which assumes every component
@@ -132,16 +131,6 @@ export async function escapingSymlink(root: string): Promise<string | undefined>
     return undefined;
   };
   return walk(root);
-}
-
-export async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw err;
-  }
 }
 
 function relative(root: string, path: string): string {

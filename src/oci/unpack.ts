@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar, { type ExtractEvents } from "tar-stream";
-import { Code, type Digest, invalidArgument, ShimError } from "../internal/index.js";
+import { Code, type Digest, invalidArgument, lstatOrUndefined, ShimError } from "../internal/index.js";
 import { BatchWriter } from "./batch-writer.js";
 import { decompressionStages } from "./decompress.js";
 import type { LayerCompression } from "./media-types.js";
@@ -22,7 +22,6 @@ import {
   ensureParents,
   escapingSymlink,
   forgetDirs,
-  lstatOrUndefined,
   parseEntryPath,
   refusal,
   symlinkTargetError,

@@ -13,8 +13,9 @@
  * O_NOFOLLOW, so a symlink planted among them is not read through.
  */
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, lstat, open, readdir, rm } from "node:fs/promises";
+import { type FileHandle, open, readdir, rm } from "node:fs/promises";
 import { basename, dirname } from "node:path";
+import { lstatOrUndefined } from "../internal/index.js";
 import { rotatedPath } from "./rotating-log.js";
 
 export interface CopyLogOptions {
@@ -171,8 +172,4 @@ async function rotatedNumbers(path: string): Promise<number[]> {
     .filter((f) => f.startsWith(base) && /^[1-9]\d*$/.test(f.slice(base.length)))
     .map((f) => Number(f.slice(base.length)))
     .sort((a, b) => a - b);
-}
-
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  return lstat(p).catch(() => undefined);
 }
