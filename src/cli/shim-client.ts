@@ -5,11 +5,11 @@
  * `shim.log` beside the socket, so it outlives the command and exits by itself once idle.
  */
 import { spawn } from "node:child_process";
-import { access, mkdir, open, stat } from "node:fs/promises";
+import { mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Images, Task, Tasks } from "../gen/index.js";
-import { Code, ownedBy, readRootOwner, ShimError } from "../internal/index.js";
+import { Code, ownedBy, pathExists, readRootOwner, ShimError } from "../internal/index.js";
 import { type Client, closeClient, connectGrpc, createClient, isListening } from "../rpc/index.js";
 import type { CliContext } from "./context.js";
 
@@ -198,10 +198,7 @@ export async function explainShimLoss(err: unknown, address: string, doing: stri
   const e = ShimError.from(err);
   if (!LOSS_CODES.has(e.code) || !(await stopsListening(address, 1000))) return err;
   const log = join(dirname(address), "shim.log");
-  const logged = await access(log).then(
-    () => true,
-    () => false,
-  );
+  const logged = await pathExists(log);
   const where = logged
     ? `; see its log, ${log}, for why`
     : "; see the output of the `nodewasi shim serve` that served it for why";

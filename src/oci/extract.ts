@@ -4,7 +4,7 @@
  * is the file the image names. Either way the bytes must start with `\0asm`, and a component is refused.
  */
 import { createReadStream } from "node:fs";
-import { access, mkdir, realpath, rename, rm } from "node:fs/promises";
+import { mkdir, realpath, rename, rm } from "node:fs/promises";
 import { dirname, join, posix, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import {
@@ -12,6 +12,7 @@ import {
   failedPrecondition,
   invalidArgument,
   notFound,
+  pathExists,
   readWasmFileHeader,
   type WasmKind,
 } from "../internal/index.js";
@@ -62,7 +63,7 @@ export async function unpackRootfs(
   layers: RootfsLayers,
 ): Promise<UnpackedRootfs> {
   const rootfs = store.rootfsPath(manifest);
-  if (await exists(rootfs)) {
+  if (await pathExists(rootfs)) {
     layers.streamed?.destroy();
     return { path: rootfs };
   }
@@ -191,11 +192,4 @@ export async function extractModule(
     ...(lease ? { lease } : {}),
   });
   return { ...stored, kind, source: loc.module.path };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

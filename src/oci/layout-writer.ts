@@ -3,9 +3,9 @@
  * `blobs/sha256/<hex>`. Used for fixtures, for the committed example image, and by `skopeo copy oci:DIR:TAG`
  * in tests, so the result must be what skopeo and containerd read.
  */
-import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, digestHex, failedPrecondition } from "../internal/index.js";
+import { type Digest, digestHex, failedPrecondition, pathExists } from "../internal/index.js";
 import type { BuiltImage } from "./build.js";
 import { MediaType } from "./media-types.js";
 import { Annotation, type Descriptor, type ImageIndex } from "./types.js";
@@ -66,11 +66,7 @@ async function readIndex(dir: string): Promise<ImageIndex> {
 async function writeBlob(blobDir: string, digest: Digest, data: Buffer): Promise<void> {
   const path = join(blobDir, digestHex(digest));
   // Content addressed: a blob already there holds these bytes. A new one appears whole, by rename.
-  const exists = await access(path).then(
-    () => true,
-    () => false,
-  );
-  if (exists) return;
+  if (await pathExists(path)) return;
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, data);
   await rename(tmp, path);

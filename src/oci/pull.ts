@@ -4,9 +4,8 @@
  * the same image fetches and extracts nothing: blobs, the extraction record and the module are found in the
  * store. Steps and their order follow containerd's fetch-then-unpack; the wasm rules are DESIGN 11 and 12.
  */
-import { access } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import { type Digest, defaultRoot, failedPrecondition, silentLogger } from "../internal/index.js";
+import { type Digest, defaultRoot, failedPrecondition, pathExists, silentLogger } from "../internal/index.js";
 import { extractModule, type UnpackedRootfs, unpackRootfs } from "./extract.js";
 import { fetchBlob } from "./fetch-blob.js";
 import { classifyImage, configIsJson } from "./format.js";
@@ -169,7 +168,7 @@ async function pullLeased(
     const rootfsDir = location.tarLayers.length ? store.rootfsPath(manifestDesc.digest) : undefined;
     const bottom = location.tarLayers[0];
     const side =
-      rootfsDir && bottom && !(await exists(rootfsDir)) && !(await store.has(bottom))
+      rootfsDir && bottom && !(await pathExists(rootfsDir)) && !(await store.has(bottom))
         ? new PassThrough({ highWaterMark: 1 << 20 })
         : undefined;
     const fetches = startFetches(
@@ -271,7 +270,7 @@ async function cachedExtraction(
     if (record.rootfs) await store.discard(store.rootfsPath(manifest));
     return undefined;
   }
-  if (record.rootfs && !(await exists(record.rootfs))) return undefined;
+  if (record.rootfs && !(await pathExists(record.rootfs))) return undefined;
   return { module: record.module, ...(record.rootfs ? { rootfs: record.rootfs } : {}) };
 }
 
@@ -326,11 +325,4 @@ function startFetches(
     fetches.set(layer.digest, p);
   }
   return fetches;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -30,7 +30,15 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { type Digest, DigestStream, dataLoss, digestHex, parseDigest, sha256 } from "../internal/index.js";
+import {
+  type Digest,
+  DigestStream,
+  dataLoss,
+  digestHex,
+  parseDigest,
+  pathExists,
+  sha256,
+} from "../internal/index.js";
 import { atomicWrite, syncDir, tempPath } from "./atomic-write.js";
 import { Ingest } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
@@ -97,12 +105,12 @@ export class ContentStore extends OciLayout {
       join(root, "oci-layout"),
       `${JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION })}\n`,
     );
-    if (!(await exists(join(root, INDEX_FILE))) && (await isEmptyStore(root))) {
+    if (!(await pathExists(join(root, INDEX_FILE))) && (await isEmptyStore(root))) {
       const empty: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
       await createOnce(join(root, INDEX_FILE), `${JSON.stringify(empty, null, 2)}\n`);
     }
     // Without index.json, checkLayout would call the store a foreign folder; index() says what is wrong instead.
-    if (await exists(join(root, INDEX_FILE))) await checkLayout(root);
+    if (await pathExists(join(root, INDEX_FILE))) await checkLayout(root);
     return new ContentStore(root, opts);
   }
 
@@ -380,7 +388,7 @@ export class ContentStore extends OciLayout {
 
 /** Creates `path` with `data` unless it exists; safe when two processes race (link fails on EEXIST). */
 async function createOnce(path: string, data: string): Promise<void> {
-  if (await exists(path)) return;
+  if (await pathExists(path)) return;
   const tmp = tempPath(path);
   await writeFile(tmp, data, { mode: 0o600 });
   try {
@@ -398,11 +406,4 @@ async function isEmptyStore(root: string): Promise<boolean> {
     if ((await readdir(join(root, d)).catch(() => [])).length > 0) return false;
   }
   return true;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -5,9 +5,8 @@
  * service is handed an `ImageResolver`, so tests can give it a fake. Pulls, retries and failures are logged
  * (the shim's log: containerd copies it into its own).
  */
-import { access } from "node:fs/promises";
 import { join } from "node:path";
-import { type Logger, notFound, sha256, silentLogger } from "../internal/index.js";
+import { type Logger, notFound, pathExists, sha256, silentLogger } from "../internal/index.js";
 import type { Platform, PullEvent, PullResult } from "../oci/index.js";
 
 /** containerd's rule for namespace names (containerd pkg/identifiers): safe as one path component. */
@@ -106,14 +105,8 @@ export class StoreImageResolver implements ImageResolver {
     const desc = await store.resolve(oci.sourceName(image));
     const record = desc ? await store.pullRecord(desc) : undefined;
     if (!record) return undefined;
-    const present = (await exists(record.module.path)) && (!record.rootfs || (await exists(record.rootfs)));
+    const present =
+      (await pathExists(record.module.path)) && (!record.rootfs || (await pathExists(record.rootfs)));
     return present ? record : undefined;
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
