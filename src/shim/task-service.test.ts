@@ -6,49 +6,18 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
+import { FakeImages } from "../../test/harness/fake-images.js";
 import { FakeRunner } from "../../test/harness/fake-runner.js";
 import { metricsFigures } from "../../test/harness/metrics.js";
 import { unmountUnder } from "../../test/harness/mounts.js";
 import { CreateOptionsSchema, CreateTaskRequestSchema, Status } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
-import type { PullResult } from "../oci/index.js";
 import { RecordingPublisher } from "./events.js";
-import type { ImageResolver, ResolveRequest } from "./image-resolver.js";
 import { TaskService } from "./task-service.js";
 
 const WASM = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
 const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
 const code = (c: Code) => (e: unknown) => e instanceof ShimError && e.code === c;
-
-/** Resolves every image to one module with a rootfs holding `/hello.wasm`. */
-class FakeImages implements ImageResolver {
-  readonly requests: ResolveRequest[] = [];
-  constructor(readonly dir: string) {}
-  async resolve(req: ResolveRequest): Promise<PullResult> {
-    this.requests.push(req);
-    return {
-      name: req.image,
-      digest: `sha256:${"a".repeat(64)}`,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      manifest: { mediaType: "m", digest: `sha256:${"a".repeat(64)}`, size: 1 },
-      platform: { os: "wasip1", architecture: "wasm" },
-      format: "image",
-      formatDescription: "test",
-      module: {
-        digest: `sha256:${"b".repeat(64)}`,
-        size: 8,
-        kind: "module",
-        path: join(this.dir, "image", "hello.wasm"),
-        source: "/hello.wasm",
-      },
-      rootfs: join(this.dir, "image"),
-      entrypoint: ["/hello.wasm"],
-      env: ["PATH=/bin", "A=image"],
-      workingDir: "/",
-      bytesFetched: 0,
-    };
-  }
-}
 
 describe("TaskService", () => {
   let dir: string;
