@@ -4,29 +4,19 @@
  * from its message, by the one table below (containerd's `runtime/events.go`).
  */
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import {
-  TaskCreateSchema,
-  TaskDeleteSchema,
-  TaskExecAddedSchema,
-  TaskExecStartedSchema,
-  TaskExitSchema,
-  TaskOOMSchema,
-  TaskPausedSchema,
-  TaskResumedSchema,
-  TaskStartSchema,
-} from "../gen/index.js";
+import * as gen from "../gen/index.js";
 
 /** Every task event the shim publishes, and containerd's topic for it. */
 const TOPICS = [
-  [TaskCreateSchema, "/tasks/create"],
-  [TaskStartSchema, "/tasks/start"],
-  [TaskOOMSchema, "/tasks/oom"],
-  [TaskExitSchema, "/tasks/exit"],
-  [TaskDeleteSchema, "/tasks/delete"],
-  [TaskExecAddedSchema, "/tasks/exec-added"],
-  [TaskExecStartedSchema, "/tasks/exec-started"],
-  [TaskPausedSchema, "/tasks/paused"],
-  [TaskResumedSchema, "/tasks/resumed"],
+  [gen.TaskCreateSchema, "/tasks/create"],
+  [gen.TaskStartSchema, "/tasks/start"],
+  [gen.TaskOOMSchema, "/tasks/oom"],
+  [gen.TaskExitSchema, "/tasks/exit"],
+  [gen.TaskDeleteSchema, "/tasks/delete"],
+  [gen.TaskExecAddedSchema, "/tasks/exec-added"],
+  [gen.TaskExecStartedSchema, "/tasks/exec-started"],
+  [gen.TaskPausedSchema, "/tasks/paused"],
+  [gen.TaskResumedSchema, "/tasks/resumed"],
 ] as const;
 
 export type TaskEventSchema = (typeof TOPICS)[number][0];
