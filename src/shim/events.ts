@@ -19,7 +19,9 @@ const TOPICS = [
   [gen.TaskResumedSchema, "/tasks/resumed"],
 ] as const;
 
+/** The schema of an event the shim publishes. */
 export type TaskEventSchema = (typeof TOPICS)[number][0];
+/** containerd's topic of an event the shim publishes. */
 export type TopicName = (typeof TOPICS)[number][1];
 
 const TOPIC_OF: ReadonlyMap<DescMessage, TopicName> = new Map<DescMessage, TopicName>(TOPICS);
