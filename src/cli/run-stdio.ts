@@ -12,15 +12,13 @@ import { Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Code, mayBeOwner, ShimError } from "../internal/index.js";
+import type { Stdio } from "../wasi/index.js";
 
 const openAsync = promisify(open);
 const execFileAsync = promisify(execFile);
 
-export interface RunStdioPaths {
-  stdin: string;
-  stdout: string;
-  stderr: string;
-}
+/** The FIFOs' paths, as the task's stdio URIs ("" for a stream the guest does not get). */
+export type RunStdioPaths = Stdio<string>;
 
 /** A run's folder is `run-<pid>-XXXXXX` in `io/`: the pid of the command that made it, for `removeDeadRunDirs`. */
 const RUN_DIR_PREFIX = "run-";

@@ -6,6 +6,7 @@ import { anyPack } from "@bufbuild/protobuf/wkt";
 import { type CreateOptions, CreateOptionsSchema, type Task } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import type { Client } from "../rpc/index.js";
+import type { Stdio } from "../wasi/index.js";
 import { RunStdio } from "./run-stdio.js";
 
 type TaskClient = Client<typeof Task>;
@@ -13,7 +14,8 @@ type TaskClient = Client<typeof Task>;
 export interface RunTaskRequest {
   id: string;
   options: CreateOptions;
-  stdio: { stdin: string; stdout: string; stderr: string };
+  /** The task's stdio URIs (it never gets a terminal). */
+  stdio: Stdio<string>;
 }
 
 /** How long the output FIFOs may stay open after the guest's exit before the run stops waiting for EOF. */

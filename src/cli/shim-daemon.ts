@@ -131,8 +131,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
   });
   const watch = new IdleWatch({
     timeoutMs: o.idleTimeoutMs,
-    busy: () =>
-      [...tasks.containers.values()].some((c) => ["created", "running", "paused"].includes(c.init.state)),
+    busy: () => [...tasks.containers.values()].some((c) => c.init.canSignal),
     onIdle: () => {
       o.logger.debug(`idle for ${o.idleTimeoutMs / 1000} s, exiting`);
       void close("idle");
@@ -179,7 +178,7 @@ async function serve(o: ShimDaemonOptions, owner: RootOwnership): Promise<ShimDa
 /** Logs each task event at debug level: `event /tasks/exit {"containerId":"..."}`. */
 function loggingPublisher(logger: Logger): EventPublisher {
   return {
-    publish(topic, _schema, event) {
+    publish({ topic, event }) {
       const e = event as {
         containerId?: string;
         id?: string;

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { type Envelope, Events, TaskCreateSchema, TaskExitSchema, TaskStartSchema } from "../gen/index.js";
 import { TtrpcServer } from "../rpc/index.js";
-import { Topic } from "../shim/index.js";
+import { taskEvent } from "../shim/index.js";
 import { TtrpcEventPublisher } from "./ttrpc-event-publisher.js";
 
 interface Received {
@@ -54,9 +54,9 @@ describe("TtrpcEventPublisher", () => {
     try {
       for (let i = 0; i < 20; i++) {
         const id = `c${i}`;
-        pub.publish(Topic.create, TaskCreateSchema, create(TaskCreateSchema, { containerId: id }));
-        pub.publish(Topic.start, TaskStartSchema, create(TaskStartSchema, { containerId: id, pid: i + 1 }));
-        pub.publish(Topic.exit, TaskExitSchema, create(TaskExitSchema, { containerId: id, exitStatus: i }));
+        pub.publish(taskEvent(TaskCreateSchema, { containerId: id }));
+        pub.publish(taskEvent(TaskStartSchema, { containerId: id, pid: i + 1 }));
+        pub.publish(taskEvent(TaskExitSchema, { containerId: id, exitStatus: i }));
       }
       assert.equal(await pub.drain(5000), true);
       assert.equal(got.length, 60);
@@ -66,7 +66,7 @@ describe("TtrpcEventPublisher", () => {
         assert.equal(e.namespace, "test-ns");
         assert.deepEqual(r.namespace, ["test-ns"]);
         assert.ok(e.timestamp && e.timestamp.seconds > 0n);
-        assert.equal(e.topic, [Topic.create, Topic.start, Topic.exit][n % 3]);
+        assert.equal(e.topic, ["/tasks/create", "/tasks/start", "/tasks/exit"][n % 3]);
         const schema = [TaskCreateSchema, TaskStartSchema, TaskExitSchema][n % 3]!;
         assert.equal(e.event?.typeUrl, schema.typeName);
         assert.ok(!e.event?.typeUrl.includes("/"), "no type.googleapis.com/ prefix");
@@ -86,12 +86,12 @@ describe("TtrpcEventPublisher", () => {
     const server = await fakeContainerd(socket, got, 3);
     const pub = new TtrpcEventPublisher({ address: socket, namespace: "ns", backoffMs: 5 });
     try {
-      pub.publish(Topic.create, TaskCreateSchema, create(TaskCreateSchema, { containerId: "a" }));
-      pub.publish(Topic.start, TaskStartSchema, create(TaskStartSchema, { containerId: "a" }));
+      pub.publish(taskEvent(TaskCreateSchema, { containerId: "a" }));
+      pub.publish(taskEvent(TaskStartSchema, { containerId: "a" }));
       assert.equal(await pub.drain(5000), true);
       assert.deepEqual(
         got.map((r) => r.envelope.topic),
-        [Topic.create, Topic.start],
+        ["/tasks/create", "/tasks/start"],
       );
     } finally {
       await pub.close();
@@ -111,11 +111,11 @@ describe("TtrpcEventPublisher", () => {
       maxAttempts: 1000,
     });
     try {
-      pub.publish(Topic.create, TaskCreateSchema, create(TaskCreateSchema, { containerId: "a" }));
+      pub.publish(taskEvent(TaskCreateSchema, { containerId: "a" }));
       await until("create", () => got.length === 1);
       await server.close(0);
-      pub.publish(Topic.start, TaskStartSchema, create(TaskStartSchema, { containerId: "a" }));
-      pub.publish(Topic.exit, TaskExitSchema, create(TaskExitSchema, { containerId: "a" }));
+      pub.publish(taskEvent(TaskStartSchema, { containerId: "a" }));
+      pub.publish(taskEvent(TaskExitSchema, { containerId: "a" }));
       await new Promise((r) => setTimeout(r, 150));
       assert.equal(got.length, 1, "nothing delivered while containerd is down");
       assert.equal(pub.pending, 2);
@@ -123,7 +123,7 @@ describe("TtrpcEventPublisher", () => {
       assert.equal(await pub.drain(5000), true);
       assert.deepEqual(
         got.map((r) => r.envelope.topic),
-        [Topic.create, Topic.start, Topic.exit],
+        ["/tasks/create", "/tasks/start", "/tasks/exit"],
       );
       assert.equal(pub.dropped, 0);
     } finally {
@@ -142,7 +142,7 @@ describe("TtrpcEventPublisher", () => {
     });
     try {
       for (const id of ["a", "b", "c"]) {
-        pub.publish(Topic.create, TaskCreateSchema, create(TaskCreateSchema, { containerId: id }));
+        pub.publish(taskEvent(TaskCreateSchema, { containerId: id }));
       }
       assert.equal(await pub.drain(5000), true);
       assert.equal(pub.dropped, 3);

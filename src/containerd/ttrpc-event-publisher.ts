@@ -9,12 +9,12 @@
  * order they were published (create, start, exit, delete), 5 s per call, a failed call retried with growing
  * delay after reconnecting, dropped (and logged) after `maxAttempts`.
  */
-import { create, type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, timestampNow } from "@bufbuild/protobuf/wkt";
 import { EnvelopeSchema, Events } from "../gen/index.js";
 import { type Logger, silentLogger } from "../internal/index.js";
 import { connectTtrpc, createTtrpcClient, type TtrpcConnection } from "../rpc/index.js";
-import type { EventPublisher, TopicName } from "../shim/index.js";
+import type { EventPublisher, TaskEvent, TopicName } from "../shim/index.js";
 
 export interface TtrpcEventPublisherOptions {
   /** containerd's ttrpc address (`$TTRPC_ADDRESS`: a bare path, or `unix:///path`). */
@@ -63,7 +63,7 @@ export class TtrpcEventPublisher implements EventPublisher {
   }
 
   /** Queues the event (never throws, never blocks); it goes out after every event published before it. */
-  publish<D extends DescMessage>(topic: TopicName, schema: D, event: MessageShape<D>): void {
+  publish({ topic, schema, event }: TaskEvent): void {
     if (this.#closed) return;
     if (this.#queue.length >= this.#o.maxQueue) {
       this.dropped++;

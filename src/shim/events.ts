@@ -1,41 +1,54 @@
 /**
  * How the Task service announces what happened (DESIGN decision 15): it is handed a publisher and knows
- * nothing of where events go (containerd over ttrpc, the CLI, a test's list). Topics are containerd's.
+ * nothing of where events go (containerd over ttrpc, the CLI's log, a test's list). Each event's topic follows
+ * from its message, by the one table below (containerd's `runtime/events.go`).
  */
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import * as gen from "../gen/index.js";
 
-export const Topic = {
-  create: "/tasks/create",
-  start: "/tasks/start",
-  exit: "/tasks/exit",
-  delete: "/tasks/delete",
-  execAdded: "/tasks/exec-added",
-  execStarted: "/tasks/exec-started",
-  paused: "/tasks/paused",
-  resumed: "/tasks/resumed",
-  oom: "/tasks/oom",
-} as const;
+/** Every task event the shim publishes, and containerd's topic for it. */
+const TOPICS = [
+  [gen.TaskCreateSchema, "/tasks/create"],
+  [gen.TaskStartSchema, "/tasks/start"],
+  [gen.TaskOOMSchema, "/tasks/oom"],
+  [gen.TaskExitSchema, "/tasks/exit"],
+  [gen.TaskDeleteSchema, "/tasks/delete"],
+  [gen.TaskExecAddedSchema, "/tasks/exec-added"],
+  [gen.TaskExecStartedSchema, "/tasks/exec-started"],
+  [gen.TaskPausedSchema, "/tasks/paused"],
+  [gen.TaskResumedSchema, "/tasks/resumed"],
+] as const;
 
-export type TopicName = (typeof Topic)[keyof typeof Topic];
+/** The schema of an event the shim publishes. */
+export type TaskEventSchema = (typeof TOPICS)[number][0];
+/** containerd's topic of an event the shim publishes. */
+export type TopicName = (typeof TOPICS)[number][1];
 
-export interface PublishedEvent<D extends DescMessage = DescMessage> {
+const TOPIC_OF: ReadonlyMap<DescMessage, TopicName> = new Map<DescMessage, TopicName>(TOPICS);
+
+/** One event as a publisher receives it: the message, its schema (to encode it) and its topic. */
+export interface TaskEvent<D extends TaskEventSchema = TaskEventSchema> {
   topic: TopicName;
   schema: D;
   event: MessageShape<D>;
 }
 
-/** Receives events in the order they happened; must not throw (a transport queues and retries). */
-export interface EventPublisher {
-  publish<D extends DescMessage>(topic: TopicName, schema: D, event: MessageShape<D>): void;
+/** The event of `schema` with the fields of `init`, under the topic the table gives it. */
+export function taskEvent<D extends TaskEventSchema>(schema: D, init: MessageInitShape<D>): TaskEvent<D> {
+  return { topic: TOPIC_OF.get(schema)!, schema, event: create(schema, init) };
 }
 
-/** Keeps every event in memory, and lets tests wait for one: the publisher of tests and of `nodewasi run`. */
-export class RecordingPublisher implements EventPublisher {
-  readonly events: PublishedEvent[] = [];
-  #waiters: { match: (e: PublishedEvent) => boolean; resolve: (e: PublishedEvent) => void }[] = [];
+/** Receives events in the order they happened; must not throw (a transport queues and retries). */
+export interface EventPublisher {
+  publish(e: TaskEvent): void;
+}
 
-  publish<D extends DescMessage>(topic: TopicName, schema: D, event: MessageShape<D>): void {
-    const e = { topic, schema, event } as unknown as PublishedEvent;
+/** Keeps every event in memory, and lets tests wait for one: the publisher of the Task service's unit tests. */
+export class RecordingPublisher implements EventPublisher {
+  readonly events: TaskEvent[] = [];
+  #waiters: { match: (e: TaskEvent) => boolean; resolve: (e: TaskEvent) => void }[] = [];
+
+  publish(e: TaskEvent): void {
     this.events.push(e);
     this.#waiters = this.#waiters.filter((w) => {
       if (!w.match(e)) return true;
@@ -45,7 +58,7 @@ export class RecordingPublisher implements EventPublisher {
   }
 
   /** Resolves with the first event (already seen or future) that `match` accepts. */
-  next(match: (e: PublishedEvent) => boolean): Promise<PublishedEvent> {
+  next(match: (e: TaskEvent) => boolean): Promise<TaskEvent> {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve) => this.#waiters.push({ match, resolve }));

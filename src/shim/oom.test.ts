@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CreateTaskRequestSchema, Status, TaskOOMSchema } from "../gen/index.js";
 import { ChildRunner } from "../wasi/index.js";
-import { RecordingPublisher, Topic } from "./events.js";
+import { RecordingPublisher } from "./events.js";
 import { TaskService } from "./task-service.js";
 
 const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
@@ -60,7 +60,13 @@ describe("TaskOOM from a guest that hits its memory limit", () => {
   it("publishes create, start, oom, exit, delete; TaskOOM names the container and decodes from its Any", async () => {
     const { events, exitStatus } = await run("capped", 100, 4 * 1024 * 1024);
     assert.equal(exitStatus, 1, "grow-memory exits 1 when the grow fails");
-    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.oom, Topic.exit, Topic.delete]);
+    assert.deepEqual(events.topics(), [
+      "/tasks/create",
+      "/tasks/start",
+      "/tasks/oom",
+      "/tasks/exit",
+      "/tasks/delete",
+    ]);
     const oom = events.events[2]!;
     assert.equal(oom.schema, TaskOOMSchema);
     // As the ttrpc publisher packs it (bare type URL = the schema's name) and containerd decodes it.
@@ -74,10 +80,10 @@ describe("TaskOOM from a guest that hits its memory limit", () => {
   it("publishes no oom when the growth fits the limit, or when there is no limit", async () => {
     const fits = await run("fits", 10, 4 * 1024 * 1024);
     assert.equal(fits.exitStatus, 0);
-    assert.ok(!fits.events.topics().includes(Topic.oom));
+    assert.ok(!fits.events.topics().includes("/tasks/oom"));
     const free = await run("free", 100);
     assert.equal(free.exitStatus, 0);
-    assert.ok(!free.events.topics().includes(Topic.oom));
+    assert.ok(!free.events.topics().includes("/tasks/oom"));
   });
 
   it("is published as soon as the guest calls the host after the failed grow, while it still runs", {
@@ -99,10 +105,10 @@ describe("TaskOOM from a guest that hits its memory limit", () => {
     execFileSync("wat2wasm", [w, "-o", join(dir, "stay.wasm")]);
     const { svc, events } = await created("stays", await readFile(join(dir, "stay.wasm")), [], 65536);
     await svc.start({ id: "stays", execId: "" } as never, ctx());
-    await events.next((e) => e.topic === Topic.oom);
+    await events.next((e) => e.topic === "/tasks/oom");
     assert.equal((await svc.state({ id: "stays", execId: "" } as never, ctx())).status, Status.RUNNING);
     await svc.kill({ id: "stays", execId: "", signal: 9, all: false } as never, ctx());
     assert.equal((await svc.wait({ id: "stays", execId: "" } as never, ctx())).exitStatus, 137);
-    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.oom, Topic.exit]);
+    assert.deepEqual(events.topics(), ["/tasks/create", "/tasks/start", "/tasks/oom", "/tasks/exit"]);
   });
 });

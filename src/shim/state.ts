@@ -1,7 +1,8 @@
 /**
- * The lifecycle of a task's process, as one explicit state machine (runwasi's `state.rs`): a transition not
- * in the table is a `FailedPrecondition` naming both states, so every RPC that changes state checks it the
- * same way and says the same thing.
+ * The lifecycle of a task's process, as one explicit state machine (runwasi's `task_state.rs`, runc's shim
+ * `pkg/process/*_state.go`): each transition names the states it may leave and the one it enters, and any
+ * other is a `FailedPrecondition` naming both states, so every RPC that changes state checks it the same way
+ * and says the same thing. TaskProcess holds the state privately and moves it only through this table.
  */
 
 import { Status } from "../gen/index.js";
@@ -9,21 +10,36 @@ import { failedPrecondition } from "../internal/index.js";
 
 export type ProcessState = "created" | "running" | "paused" | "stopped" | "deleted";
 
-const NEXT: Record<ProcessState, readonly ProcessState[]> = {
-  created: ["running", "stopped", "deleted"],
-  running: ["paused", "stopped"],
-  paused: ["running", "stopped"],
-  stopped: ["deleted"],
-  deleted: [],
+/** What happens to a process: Start, Pause, Resume, its exit (or a Kill before it started), Delete. */
+export type Transition = "start" | "pause" | "resume" | "stop" | "delete";
+
+const TABLE: Record<Transition, { from: readonly ProcessState[]; to: ProcessState }> = {
+  start: { from: ["created"], to: "running" },
+  pause: { from: ["running"], to: "paused" },
+  // Not from created: runc's shim refuses to resume a process that never started.
+  resume: { from: ["paused"], to: "running" },
+  // A created process stops when it is killed before its guest ran; a paused one when killed.
+  stop: { from: ["created", "running", "paused"], to: "stopped" },
+  delete: { from: ["created", "stopped"], to: "deleted" },
 };
 
-/** Throws `FailedPrecondition("invalid state transition: A => B")` unless `from -> to` is allowed. */
-export function checkTransition(from: ProcessState, to: ProcessState, what: string): void {
-  if (!NEXT[from].includes(to)) {
-    throw failedPrecondition(`${what}: invalid state transition: ${from} => ${to}`, {
-      details: { from, to },
+/** Whether `transition` may leave `state`. */
+export function allows(state: ProcessState, transition: Transition): boolean {
+  return TABLE[transition].from.includes(state);
+}
+
+/**
+ * The state `transition` leads to from `state`; throws `FailedPrecondition("<what>: invalid state transition:
+ * A => B")` (details `{from, to}`) when the table does not allow it.
+ */
+export function transition(state: ProcessState, t: Transition, what: string): ProcessState {
+  const { to } = TABLE[t];
+  if (!allows(state, t)) {
+    throw failedPrecondition(`${what}: invalid state transition: ${state} => ${to}`, {
+      details: { from: state, to },
     });
   }
+  return to;
 }
 
 /** The containerd status a state is reported as. */

@@ -1,8 +1,11 @@
 /**
- * One process of a task: the init process of a container or an exec. It owns its state (state.ts), its
- * guest (a RunningProcess from the runner) and the promise every Wait shares, which settles on exit whether
- * Wait came before Start or after the exit (containerd calls Wait before Start).
+ * One process of a task: the init process of a container or an exec. It owns its state, which moves only
+ * through the transitions of state.ts (start, pause, resume, stop, delete) and is read through predicates
+ * (`isLive`, `canSignal`, `can`), its guest (a RunningProcess from the runner) and the promise every Wait
+ * shares, which settles on exit whether Wait came before Start or after the exit (containerd calls Wait before
+ * Start).
  */
+import type { Status } from "../gen/index.js";
 import { Code, failedPrecondition, notFound, ShimError } from "../internal/index.js";
 import {
   type ExitStatus,
@@ -10,9 +13,10 @@ import {
   type Runner,
   type RunningProcess,
   type RunSpec,
+  type StdioUris,
   signalName,
 } from "../wasi/index.js";
-import { checkTransition, type ProcessState } from "./state.js";
+import { allows, type ProcessState, type Transition, toStatus, transition } from "./state.js";
 
 export interface ProcessInfo {
   containerId: string;
@@ -20,16 +24,16 @@ export interface ProcessInfo {
   execId: string;
   spec: RunSpec;
   /** The stdio URIs as given, reported back by State. */
-  stdio: { stdin: string; stdout: string; stderr: string; terminal: boolean };
+  stdio: StdioUris;
 }
 
 export class TaskProcess {
   readonly info: ProcessInfo;
-  state: ProcessState = "created";
-  pid = 0;
-  exit: ExitStatus | undefined;
+  #state: ProcessState = "created";
+  #pid = 0;
+  #exit: ExitStatus | undefined;
   /** Whether /tasks/oom went out for this process (once at most). */
-  oomReported = false;
+  #oomReported = false;
   #guest: RunningProcess | undefined;
   /** While Start is in flight: aborted by a Kill, which the runner then carries out (Runner.start). */
   #starting: AbortController | undefined;
@@ -51,13 +55,51 @@ export class TaskProcess {
       : `task ${this.info.containerId}`;
   }
 
+  get state(): ProcessState {
+    return this.#state;
+  }
+
+  /** The state as containerd reports it (State, `nodewasi ps`). */
+  get status(): Status {
+    return toStatus(this.#state);
+  }
+
+  /** The guest's pid once started (it stays after the exit, as containerd reports it); 0 before. */
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** The exit status once stopped. */
+  get exit(): ExitStatus | undefined {
+    return this.#exit;
+  }
+
+  /** Whether its guest runs (or is paused): it has a pid to measure, and it ends with its container's init. */
+  get isLive(): boolean {
+    return this.#state === "running" || this.#state === "paused";
+  }
+
+  /** Whether a Kill is taken: the process has not stopped (a created one then stops at once: kill()). */
+  get canSignal(): boolean {
+    return allows(this.#state, "stop");
+  }
+
+  /** Whether `t` is allowed from the current state (state.ts). */
+  can(t: Transition): boolean {
+    return allows(this.#state, t);
+  }
+
+  #to(t: Transition): void {
+    this.#state = transition(this.#state, t, this.name);
+  }
+
   /**
    * Starts the guest; `onExit` runs once it has exited (after the state is stopped). The process stays created
    * until the runner has started the guest; a Kill meanwhile ends the runner, and once it has ended the process
    * is stopped with 128 + signo and this rejects (Aborted).
    */
   async start(runner: Runner, onExit: (p: TaskProcess) => void): Promise<number> {
-    checkTransition(this.state, "running", this.name);
+    transition(this.#state, "start", this.name); // refused unless created; the move is made once the guest runs
     if (this.#starting) throw failedPrecondition(`${this.name} is already starting`);
     const starting = new AbortController();
     this.#starting = starting;
@@ -71,19 +113,19 @@ export class TaskProcess {
       this.#starting = undefined;
     }
     this.#guest = guest;
-    this.pid = guest.pid;
-    this.state = "running";
+    this.#pid = guest.pid;
+    this.#to("start");
     guest.exited.then(
       (status) => this.#stopped(status, onExit),
       (err: unknown) =>
         this.#stopped({ code: 255, at: new Date(), trap: ShimError.from(err).rawMessage }, onExit),
     );
-    return this.pid;
+    return this.#pid;
   }
 
   #stopped(status: ExitStatus, onExit: (p: TaskProcess) => void): void {
-    this.state = "stopped";
-    this.exit = status;
+    this.#to("stop");
+    this.#exit = status;
     this.#settle(status);
     onExit(this);
   }
@@ -91,6 +133,13 @@ export class TaskProcess {
   /** Settles when the running guest hit its memory cap (RunningProcess.oom); undefined before start. */
   get oom(): Promise<void> | undefined {
     return this.#guest?.oom;
+  }
+
+  /** True the first time only: /tasks/oom goes out once per process, from the runner's report or the exit's. */
+  reportOom(): boolean {
+    if (this.#oomReported) return false;
+    this.#oomReported = true;
+    return true;
   }
 
   /** Settles on exit. */
@@ -106,9 +155,7 @@ export class TaskProcess {
    * as runc's shim does.
    */
   kill(signal: number, onExit: (p: TaskProcess) => void): void {
-    if (this.state === "stopped" || this.state === "deleted") {
-      throw notFound(`${this.name}: process already finished`);
-    }
+    if (!this.canSignal) throw notFound(`${this.name}: process already finished`);
     if (this.#starting) {
       if (!this.#starting.signal.aborted) {
         this.#killedStarting = signal;
@@ -119,25 +166,24 @@ export class TaskProcess {
       }
       return;
     }
-    if (this.state === "created") {
-      checkTransition(this.state, "stopped", this.name);
+    if (this.#state === "created") {
       this.#stopped(killedBy(signal), onExit);
       return;
     }
-    if (this.state === "paused" && signal !== 9) this.#guest?.resume();
+    if (this.#state === "paused" && signal !== 9) this.#guest?.resume();
     this.#guest?.kill(signal);
   }
 
   pause(): void {
-    checkTransition(this.state, "paused", this.name);
+    const next = transition(this.#state, "pause", this.name);
     this.#guest?.pause();
-    this.state = "paused";
+    this.#state = next;
   }
 
   resume(): void {
-    if (this.state !== "paused") checkTransition(this.state, "running", this.name);
+    const next = transition(this.#state, "resume", this.name);
     this.#guest?.resume();
-    this.state = "running";
+    this.#state = next;
   }
 
   closeStdin(): void {
@@ -145,8 +191,8 @@ export class TaskProcess {
   }
 
   stats() {
-    if (!this.#guest || this.state === "stopped") {
-      throw failedPrecondition(`${this.name} is ${this.state}: no process to measure`);
+    if (!this.#guest || !this.isLive) {
+      throw failedPrecondition(`${this.name} is ${this.#state}: no process to measure`);
     }
     return this.#guest.stats();
   }
@@ -154,7 +200,6 @@ export class TaskProcess {
   /** Marks the process deleted (after checking it may be: not while its Start is in flight). */
   delete(): void {
     if (this.#starting) throw failedPrecondition(`${this.name} is starting; kill it first`);
-    checkTransition(this.state, "deleted", this.name);
-    this.state = "deleted";
+    this.#to("delete");
   }
 }

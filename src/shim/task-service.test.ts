@@ -6,49 +6,18 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
+import { FakeImages } from "../../test/harness/fake-images.js";
 import { FakeRunner } from "../../test/harness/fake-runner.js";
 import { metricsFigures } from "../../test/harness/metrics.js";
 import { unmountUnder } from "../../test/harness/mounts.js";
 import { CreateOptionsSchema, CreateTaskRequestSchema, Status } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
-import type { PullResult } from "../oci/index.js";
-import { RecordingPublisher, Topic } from "./events.js";
-import type { ImageResolver, ResolveRequest } from "./image-resolver.js";
+import { RecordingPublisher } from "./events.js";
 import { TaskService } from "./task-service.js";
 
 const WASM = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
 const ctx = () => ({ signal: new AbortController().signal, metadata: {} });
 const code = (c: Code) => (e: unknown) => e instanceof ShimError && e.code === c;
-
-/** Resolves every image to one module with a rootfs holding `/hello.wasm`. */
-class FakeImages implements ImageResolver {
-  readonly requests: ResolveRequest[] = [];
-  constructor(readonly dir: string) {}
-  async resolve(req: ResolveRequest): Promise<PullResult> {
-    this.requests.push(req);
-    return {
-      name: req.image,
-      digest: `sha256:${"a".repeat(64)}`,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      manifest: { mediaType: "m", digest: `sha256:${"a".repeat(64)}`, size: 1 },
-      platform: { os: "wasip1", architecture: "wasm" },
-      format: "image",
-      formatDescription: "test",
-      module: {
-        digest: `sha256:${"b".repeat(64)}`,
-        size: 8,
-        kind: "module",
-        path: join(this.dir, "image", "hello.wasm"),
-        source: "/hello.wasm",
-      },
-      rootfs: join(this.dir, "image"),
-      entrypoint: ["/hello.wasm"],
-      env: ["PATH=/bin", "A=image"],
-      workingDir: "/",
-      bytesFetched: 0,
-    };
-  }
-}
 
 describe("TaskService", () => {
   let dir: string;
@@ -108,7 +77,7 @@ describe("TaskService", () => {
     assert.equal(state.exitStatus, 3);
     const deleted = await svc.delete({ id: "t1", execId: "" } as never, ctx());
     assert.equal(deleted.exitStatus, 3);
-    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.exit, Topic.delete]);
+    assert.deepEqual(events.topics(), ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]);
     await assert.rejects(svc.state({ id: "t1", execId: "" } as never, ctx()), code(Code.NotFound));
   });
 
@@ -120,7 +89,7 @@ describe("TaskService", () => {
     assert.equal((await waiting).exitStatus, 7);
     // Nobody called Delete: the client that asked for --rm may have been killed.
     await assert.rejects(svc.state({ id: "ar", execId: "" } as never, ctx()), code(Code.NotFound));
-    assert.deepEqual(events.topics(), [Topic.create, Topic.start, Topic.exit, Topic.delete]);
+    assert.deepEqual(events.topics(), ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]);
     assert.equal(existsSync(join(dir, "state", "tasks", "ar")), false, "its folder is gone");
     await createFromImage("ar");
 
@@ -189,7 +158,7 @@ describe("TaskService", () => {
       assert.equal(state.exitStatus, 143);
       assert.equal(runner.guests.length, 0, "no guest ever ran");
       await svc.delete({ id: "sk", execId: "" } as never, ctx());
-      assert.deepEqual(events.topics(), [Topic.create, Topic.exit, Topic.delete]);
+      assert.deepEqual(events.topics(), ["/tasks/create", "/tasks/exit", "/tasks/delete"]);
     } finally {
       runner.hold = undefined;
     }
@@ -203,6 +172,12 @@ describe("TaskService", () => {
       assert.match(e.message, /invalid state transition: created => paused/);
       return true;
     });
+    // A created task has no guest to resume: it stays created (it was reported RUNNING, with pid 0).
+    await assert.rejects(
+      svc.resume({ id: "s" } as never, ctx()),
+      /invalid state transition: created => running/,
+    );
+    assert.equal((await svc.state({ id: "s", execId: "" } as never, ctx())).status, Status.CREATED);
     await svc.start({ id: "s", execId: "" } as never, ctx());
     await assert.rejects(svc.start({ id: "s", execId: "" } as never, ctx()), /running => running/);
     await assert.rejects(svc.delete({ id: "s", execId: "" } as never, ctx()), /running => deleted/);
@@ -211,7 +186,7 @@ describe("TaskService", () => {
     assert.equal((await svc.state({ id: "s", execId: "" } as never, ctx())).status, Status.PAUSED);
     await svc.resume({ id: "s" } as never, ctx());
     assert.equal(runner.last().paused, false);
-    assert.deepEqual(events.topics().slice(-2), [Topic.paused, Topic.resumed]);
+    assert.deepEqual(events.topics().slice(-2), ["/tasks/paused", "/tasks/resumed"]);
   });
 
   it("answers NotFound, AlreadyExists and Unimplemented as containerd expects", async () => {
@@ -248,7 +223,7 @@ describe("TaskService", () => {
     await svc.delete({ id: "e", execId: "x1" } as never, ctx());
     assert.deepEqual(
       events.topics().filter((t) => t.startsWith("/tasks/exec")),
-      [Topic.execAdded, Topic.execStarted],
+      ["/tasks/exec-added", "/tasks/exec-started"],
     );
     // The deleted exec is no longer measured: the fake's memory figure is 1024 * pid.
     const stats = metricsFigures((await svc.stats({ id: "e" } as never, ctx())).stats);
@@ -322,7 +297,7 @@ describe("TaskService", () => {
     exec.finish(137);
     assert.equal((await first).exitStatus, 0);
     assert.equal((await second).exitStatus, 0);
-    assert.equal(events.topics().filter((t) => t === Topic.delete).length, 1);
+    assert.equal(events.topics().filter((t) => t === "/tasks/delete").length, 1);
   });
 
   it("Stats leaves out an exec whose runner is gone but whose exit is not reported yet, not the whole task", async () => {
@@ -370,8 +345,8 @@ describe("TaskService", () => {
     assert.deepEqual(exec.signals, [9]);
     assert.equal((await svc.delete({ id: "fall", execId: "" } as never, ctx())).exitStatus, 0);
     assert.deepEqual(
-      events.topics().filter((t) => t === Topic.exit),
-      [Topic.exit, Topic.exit],
+      events.topics().filter((t) => t === "/tasks/exit"),
+      ["/tasks/exit", "/tasks/exit"],
       "the exec's exit and the init's",
     );
   });

@@ -6,7 +6,7 @@
  * the shim only when no task is left. Events go to the injected publisher, in order per process.
  */
 import { rm } from "node:fs/promises";
-import { create } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { anyIs, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type CallContext,
@@ -37,7 +37,7 @@ import {
   unimplemented,
   validateIdentifier,
 } from "../internal/index.js";
-import type { Runner } from "../wasi/index.js";
+import { type Runner, stdioUris } from "../wasi/index.js";
 import {
   type CgroupMode,
   ContainerCounters,
@@ -45,9 +45,8 @@ import {
   hostCgroupMode,
   measureProcesses,
 } from "./cgroup-metrics.js";
-import { type EventPublisher, Topic } from "./events.js";
+import { type EventPublisher, type TaskEventSchema, taskEvent } from "./events.js";
 import type { ImageResolver } from "./image-resolver.js";
-import { toStatus } from "./state.js";
 import { taskDir } from "./task-dirs.js";
 import { TaskProcess } from "./task-process.js";
 import { setupExec, setupFromBundle, setupFromImage, type TaskSetup } from "./task-setup.js";
@@ -137,15 +136,14 @@ export class TaskService implements Impl {
     return { id, namespace: namespace ?? this.#o.namespace ?? "" };
   }
 
+  /** Publishes the event of `schema` (its topic by events.ts's table) with the fields of `init`. */
+  #publish<D extends TaskEventSchema>(schema: D, init: MessageInitShape<D>): void {
+    this.#o.events.publish(taskEvent(schema, init));
+  }
+
   /** Publishes /tasks/oom, once per process: when the runner reports it, else with the exit status. */
   #onOom = (p: TaskProcess): void => {
-    if (p.oomReported) return;
-    p.oomReported = true;
-    this.#o.events.publish(
-      Topic.oom,
-      TaskOOMSchema,
-      create(TaskOOMSchema, { containerId: p.info.containerId }),
-    );
+    if (p.reportOom()) this.#publish(TaskOOMSchema, { containerId: p.info.containerId });
   };
 
   /**
@@ -158,7 +156,7 @@ export class TaskService implements Impl {
     // namespace goes with it); here each exec is a runner of its own and would run on, unreachable by Delete.
     if (!p.info.execId) {
       for (const e of this.containers.get(p.info.containerId)?.execs.values() ?? []) {
-        if (e.state === "running" || e.state === "paused") e.kill(9, this.#onExit);
+        if (e.isLive) e.kill(9, this.#onExit);
       }
     }
     if (status.oom) this.#onOom(p);
@@ -173,17 +171,13 @@ export class TaskService implements Impl {
         ),
       );
     }
-    this.#o.events.publish(
-      Topic.exit,
-      TaskExitSchema,
-      create(TaskExitSchema, {
-        containerId: p.info.containerId,
-        id: p.info.execId || p.info.containerId,
-        pid: p.pid,
-        exitStatus: status.code,
-        exitedAt: timestampFromDate(status.at),
-      }),
-    );
+    this.#publish(TaskExitSchema, {
+      containerId: p.info.containerId,
+      id: p.info.execId || p.info.containerId,
+      pid: p.pid,
+      exitStatus: status.code,
+      exitedAt: timestampFromDate(status.at),
+    });
   };
 
   create: Impl["create"] = async (req: CreateTaskRequest, ctx) => {
@@ -230,7 +224,7 @@ export class TaskService implements Impl {
       containerId: req.id,
       execId: "",
       spec: setup.spec,
-      stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+      stdio: stdioUris(req),
     });
     this.containers.set(req.id, {
       id: req.id,
@@ -242,40 +236,21 @@ export class TaskService implements Impl {
       ownBundle: ownBundle !== undefined,
       autoRemove: options?.autoRemove === true,
     });
-    this.#o.events.publish(
-      Topic.create,
-      TaskCreateSchema,
-      create(TaskCreateSchema, {
-        containerId: req.id,
-        bundle: setup.bundle,
-        rootfs: req.rootfs,
-        io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
-        pid: 0,
-      }),
-    );
+    this.#publish(TaskCreateSchema, {
+      containerId: req.id,
+      bundle: setup.bundle,
+      rootfs: req.rootfs,
+      io: init.info.stdio,
+      pid: 0,
+    });
     return { pid: 0 };
   };
 
   start: Impl["start"] = async (req) => {
     const p = this.#process(req.id, req.execId);
     const pid = await p.start(this.#o.runner, this.#onExit);
-    if (req.execId) {
-      this.#o.events.publish(
-        Topic.execStarted,
-        TaskExecStartedSchema,
-        create(TaskExecStartedSchema, {
-          containerId: req.id,
-          execId: req.execId,
-          pid,
-        }),
-      );
-    } else {
-      this.#o.events.publish(
-        Topic.start,
-        TaskStartSchema,
-        create(TaskStartSchema, { containerId: req.id, pid }),
-      );
-    }
+    if (req.execId) this.#publish(TaskExecStartedSchema, { containerId: req.id, execId: req.execId, pid });
+    else this.#publish(TaskStartSchema, { containerId: req.id, pid });
     // After /tasks/start (or /tasks/exec-started): the guest may have hit its cap already.
     void p.oom?.then(() => this.#onOom(p));
     return { pid };
@@ -289,11 +264,8 @@ export class TaskService implements Impl {
       execId: req.execId,
       bundle: c.setup.bundle,
       pid: p.pid,
-      status: toStatus(p.state),
-      stdin: p.info.stdio.stdin,
-      stdout: p.info.stdio.stdout,
-      stderr: p.info.stdio.stderr,
-      terminal: p.info.stdio.terminal,
+      status: p.status,
+      ...p.info.stdio,
       exitStatus: p.exit?.code ?? 0,
       ...(p.exit ? { exitedAt: timestampFromDate(p.exit.at) } : {}),
     };
@@ -319,8 +291,7 @@ export class TaskService implements Impl {
     }
     if (req.all && !req.execId) {
       for (const p of [...c.execs.values(), c.init]) {
-        if (p.state === "running" || p.state === "paused" || p.state === "created")
-          p.kill(req.signal, this.#onExit);
+        if (p.canSignal) p.kill(req.signal, this.#onExit);
       }
       return {};
     }
@@ -345,8 +316,7 @@ export class TaskService implements Impl {
   async #delete(c: Container, req: DeleteRequest): Promise<DeleteAnswer> {
     const p = this.#process(req.id, req.execId);
     if (!req.execId) {
-      const running = () =>
-        [...c.execs.values()].filter((e) => e.state === "running" || e.state === "paused");
+      const running = () => [...c.execs.values()].filter((e) => e.isLive);
       // Execs killed when the init exited may still be flushing their output: give them a moment to finish.
       if (running().length && c.init.state === "stopped") {
         let timer: NodeJS.Timeout | undefined;
@@ -375,24 +345,20 @@ export class TaskService implements Impl {
       else if (c.image) await rm(c.setup.rootfs, { recursive: true, force: true });
     }
     const exitedAt = timestampFromDate(exit?.at ?? new Date());
-    this.#o.events.publish(
-      Topic.delete,
-      TaskDeleteSchema,
-      create(TaskDeleteSchema, {
-        containerId: req.id,
-        id: req.execId || req.id,
-        pid: p.pid,
-        exitStatus: exit?.code ?? 0,
-        exitedAt,
-      }),
-    );
+    this.#publish(TaskDeleteSchema, {
+      containerId: req.id,
+      id: req.execId || req.id,
+      pid: p.pid,
+      exitStatus: exit?.code ?? 0,
+      exitedAt,
+    });
     return { pid: p.pid, exitStatus: exit?.code ?? 0, exitedAt };
   }
 
   pids: Impl["pids"] = async (req) => {
     const c = this.container(req.id);
     const processes = [c.init, ...c.execs.values()]
-      .filter((p) => p.pid > 0 && (p.state === "running" || p.state === "paused"))
+      .filter((p) => p.pid > 0 && p.isLive)
       .map((p) => ({ pid: p.pid }));
     return { processes };
   };
@@ -404,8 +370,8 @@ export class TaskService implements Impl {
   pause: Impl["pause"] = async (req) => {
     const c = this.container(req.id);
     c.init.pause();
-    for (const e of c.execs.values()) if (e.state === "running") e.pause();
-    this.#o.events.publish(Topic.paused, TaskPausedSchema, create(TaskPausedSchema, { containerId: req.id }));
+    for (const e of c.execs.values()) if (e.can("pause")) e.pause();
+    this.#publish(TaskPausedSchema, { containerId: req.id });
     return {};
   };
 
@@ -413,12 +379,8 @@ export class TaskService implements Impl {
   resume: Impl["resume"] = async (req) => {
     const c = this.container(req.id);
     c.init.resume();
-    for (const e of c.execs.values()) if (e.state === "paused") e.resume();
-    this.#o.events.publish(
-      Topic.resumed,
-      TaskResumedSchema,
-      create(TaskResumedSchema, { containerId: req.id }),
-    );
+    for (const e of c.execs.values()) if (e.can("resume")) e.resume();
+    this.#publish(TaskResumedSchema, { containerId: req.id });
     return {};
   };
 
@@ -426,24 +388,17 @@ export class TaskService implements Impl {
     const c = this.container(req.id);
     validateIdentifier(req.execId, `Exec in ${req.id}: the exec id`);
     if (c.execs.has(req.execId)) throw alreadyExists(`exec ${req.execId} already exists in task ${req.id}`);
-    if (c.init.state !== "running" && c.init.state !== "paused") {
+    if (!c.init.isLive) {
       throw failedPrecondition(`Exec in ${req.id}: the task is ${c.init.state}, not running`);
     }
     if (!req.spec) throw invalidArgument(`Exec ${req.execId} in ${req.id}: no process spec`);
-    const stdio = { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal };
+    const stdio = stdioUris(req);
     const spec = {
       ...(await setupExec(c.setup, req.spec.value, stdio, `exec ${req.execId} in ${req.id}`)),
       ...this.#ids(req.id, ctx),
     };
     c.execs.set(req.execId, new TaskProcess({ containerId: req.id, execId: req.execId, spec, stdio }));
-    this.#o.events.publish(
-      Topic.execAdded,
-      TaskExecAddedSchema,
-      create(TaskExecAddedSchema, {
-        containerId: req.id,
-        execId: req.execId,
-      }),
-    );
+    this.#publish(TaskExecAddedSchema, { containerId: req.id, execId: req.execId });
     return {};
   };
 
@@ -486,7 +441,7 @@ export class TaskService implements Impl {
 
   stats: Impl["stats"] = async (req) => {
     const c = this.container(req.id);
-    const live = [c.init, ...c.execs.values()].filter((p) => p.state === "running" || p.state === "paused");
+    const live = [c.init, ...c.execs.values()].filter((p) => p.isLive);
     const measured = await measureProcesses(live);
     if (!measured.size) throw failedPrecondition(`task ${req.id} has no running process to measure`);
     const counters = this.#counters.get(c) ?? new ContainerCounters();
@@ -511,7 +466,7 @@ export class TaskService implements Impl {
    */
   async killAll(graceMs = 2000): Promise<void> {
     const ctx = { signal: new AbortController().signal, metadata: {} };
-    const live = [...this.containers.values()].filter((c) => c.init.state !== "stopped");
+    const live = [...this.containers.values()].filter((c) => c.init.canSignal);
     await Promise.all(
       live.map(async (c) => {
         await this.kill({ id: c.id, execId: "", signal: 9, all: true } as KillRequest, ctx).catch(() => {});

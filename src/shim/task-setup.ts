@@ -9,7 +9,7 @@ import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
 import { Code, invalidArgument, type Logger, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
-import { type RunSpec, stdioTargets } from "../wasi/index.js";
+import { type RunSpec, type StdioUris, stdioTargets } from "../wasi/index.js";
 import {
   envRecord,
   type ModuleRef,
@@ -35,13 +35,6 @@ export interface TaskSetup {
   image?: PullResult;
   /** Undoes what setup did outside the bundle's files (a rootfs mount); TaskService.delete calls it. */
   cleanup?: () => Promise<void>;
-}
-
-export interface StdioRequest {
-  stdin: string;
-  stdout: string;
-  stderr: string;
-  terminal: boolean;
 }
 
 const POLICY: Record<PullPolicy, Policy> = {
@@ -206,7 +199,7 @@ async function specFromBundle(b: BundleInput, rootfs: string): Promise<TaskSetup
 export async function setupExec(
   container: TaskSetup,
   processJson: Uint8Array,
-  stdio: StdioRequest,
+  stdio: StdioUris,
   what: string,
 ): Promise<RunSpec> {
   const process = parseProcessSpec(processJson, what);

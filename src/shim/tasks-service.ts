@@ -5,7 +5,6 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl, Tasks } from "../gen/index.js";
 import { notFound } from "../internal/index.js";
-import { toStatus } from "./state.js";
 import type { Container, TaskService } from "./task-service.js";
 
 type Impl = ServiceImpl<typeof Tasks>;
@@ -15,7 +14,7 @@ function info(c: Container) {
   return {
     id: c.id,
     pid: p.pid,
-    status: toStatus(p.state),
+    status: p.status,
     image: c.image,
     createdAt: timestampFromDate(c.createdAt),
     exitStatus: p.exit?.code ?? 0,

@@ -2,28 +2,24 @@
  * The messages between a ChildRunner, its runner processes (runner-main.ts) and the guest thread inside each
  * (runner-guest.ts). Plain JSON over Node's IPC channel and a worker port; nothing here is public API.
  */
-import type { LogRotation } from "./rotating-log.js";
+import type { Stdio, StdioTarget } from "./runner.js";
 
-/** Where the runner finds one standard stream: a path it opens itself, or an fd it was started with. */
-export type ChildStdio =
-  | { kind: "null" }
-  | { kind: "fifo"; path: string }
-  /** `rotate`: a capped log, rotated by the runner (rotating-log.ts). */
-  | { kind: "file"; path: string; rotate?: LogRotation }
-  /** An fd passed in the spawn's stdio array (a caller's fd, or a logging binary's socket). */
-  | { kind: "fd"; fd: number };
+/**
+ * Where the runner finds one standard stream: a StdioTarget it can open itself (null, a FIFO, a file), or an fd
+ * it was started with (`fd`: a caller's fd, or a logging binary's socket, passed in the spawn's stdio array).
+ * Never `binary`: the logging binary is the shim's to start, as containerd's shim starts it (binary-logger.ts),
+ * outside the runner's sandbox, and the runner gets the logger's sockets as fds.
+ */
+export type ChildStdio = Exclude<StdioTarget, { kind: "binary" }>;
 
 /** A RunSpec as the runner receives it: stdio resolved to what the child can open, the cap in pages. */
-export interface ChildSpec {
+export interface ChildSpec extends Stdio<ChildStdio> {
   module: string;
   /** RunSpec.moduleDigest: the runner refuses a module whose bytes hash otherwise. */
   moduleDigest?: string;
   args: string[];
   env: Record<string, string>;
   preopens: Record<string, string>;
-  stdin: ChildStdio;
-  stdout: ChildStdio;
-  stderr: ChildStdio;
   /** Memory cap in 64 KiB pages, applied by rewriting the module and by `--wasm-max-mem-pages`. */
   maxPages?: number;
   entry?: string;

@@ -5,6 +5,16 @@
  */
 import type { LogRotation } from "./rotating-log.js";
 
+/**
+ * The three standard streams of a process, each described by a `T`: a stdio URI where the CLI and containerd
+ * hand them to the shim (StdioUris), a StdioTarget in a RunSpec, a ChildStdio in what a runner process receives.
+ */
+export interface Stdio<T> {
+  stdin: T;
+  stdout: T;
+  stderr: T;
+}
+
 /** Where one of the guest's standard streams goes, as runc takes stdio URIs (DESIGN decision 16). */
 export type StdioTarget =
   /** Nothing: /dev/null. */
@@ -21,7 +31,7 @@ export type StdioTarget =
   /** An fd the caller already holds (tests, the CLI); the runner duplicates nothing, it only uses it. */
   | { kind: "fd"; fd: number };
 
-export interface RunSpec {
+export interface RunSpec extends Stdio<StdioTarget> {
   /** Path of the module file on the host. */
   module: string;
   /**
@@ -37,9 +47,6 @@ export interface RunSpec {
   preopens: Record<string, string>;
   /** Guest working directory inside the rootfs, where a relative module path is found; WASI has no chdir. */
   cwd?: string;
-  stdin: StdioTarget;
-  stdout: StdioTarget;
-  stderr: StdioTarget;
   /** Cap on linear memory in bytes (DESIGN decision 9); undefined = the module's own limit. */
   memoryLimit?: number;
   /** Export to call instead of `_start` (`module.wasm#func`), for reactors. */

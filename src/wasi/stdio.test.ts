@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ShimError } from "../internal/index.js";
-import { parseStdio, stdioTargets } from "./stdio.js";
+import { parseStdio, stdioTargets, stdioUris } from "./stdio.js";
 
 describe("parseStdio", () => {
   it("reads the four forms containerd sends", () => {
@@ -78,8 +78,15 @@ describe("stdioTargets", () => {
     const t = stdioTargets({ stdin: "", stdout: "/f/out", stderr: "", terminal: true });
     assert.deepEqual(t.stderr, { kind: "fifo", path: "/f/out" });
     assert.equal(t.stderr, t.stdout, "the same object, so the runner opens the FIFO once");
-    const u = stdioTargets({ stdin: "/f/in", stdout: "/f/out", stderr: "/f/err" });
+    const u = stdioTargets({ stdin: "/f/in", stdout: "/f/out", stderr: "/f/err", terminal: false });
     assert.deepEqual(u.stderr, { kind: "fifo", path: "/f/err" });
     assert.deepEqual(u.stdin, { kind: "fifo", path: "/f/in" });
+  });
+});
+
+describe("stdioUris", () => {
+  it("keeps the four stdio fields of a request and nothing else", () => {
+    const req = { id: "t", bundle: "/b", stdin: "/f/in", stdout: "/f/out", stderr: "", terminal: true };
+    assert.deepEqual(stdioUris(req), { stdin: "/f/in", stdout: "/f/out", stderr: "", terminal: true });
   });
 });

@@ -8,7 +8,20 @@
 import { isAbsolute } from "node:path";
 import { invalidArgument } from "../internal/index.js";
 import { parseLogOptions } from "./rotating-log.js";
-import type { RunSpec, StdioTarget } from "./runner.js";
+import type { Stdio, StdioTarget } from "./runner.js";
+
+/**
+ * A process's stdio as the CLI and containerd hand it to the shim (CreateTaskRequest, ExecProcessRequest, the
+ * TaskCreate event's TaskIO): one URI per stream (parseStdio), and whether the caller asked for a terminal.
+ */
+export interface StdioUris extends Stdio<string> {
+  terminal: boolean;
+}
+
+/** The stdio URIs of a request that carries them among other fields (Create, Exec), and nothing else. */
+export function stdioUris(r: StdioUris): StdioUris {
+  return { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal };
+}
 
 /**
  * Parses one stdio URI. `binary://` query parameters become the logger's arguments in order, each key then
@@ -61,12 +74,7 @@ export function parseStdio(uri: string): StdioTarget {
  * target (DESIGN decision 16: no pty, both streams interleave on one FIFO as a terminal would show them) and the
  * stderr URI, which containerd leaves empty then, is ignored.
  */
-export function stdioTargets(io: {
-  stdin: string;
-  stdout: string;
-  stderr: string;
-  terminal?: boolean;
-}): Pick<RunSpec, "stdin" | "stdout" | "stderr"> {
+export function stdioTargets(io: StdioUris): Stdio<StdioTarget> {
   const stdout = parseStdio(io.stdout);
   return { stdin: parseStdio(io.stdin), stdout, stderr: io.terminal ? stdout : parseStdio(io.stderr) };
 }

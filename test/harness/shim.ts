@@ -266,7 +266,7 @@ async function serveFromLibrary(config: ShimOptions & { root: string; address: s
     images: new StoreImageResolver(config.root),
     events: {
       // The same lines as `nodewasi --debug shim serve` logs, so `ShimHandle.events()` reads both.
-      publish(topic, _schema, event) {
+      publish({ topic, event }) {
         if (config.debug === false) return;
         const e = event as unknown as ShimEvent;
         const fields = {
