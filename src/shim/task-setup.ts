@@ -8,7 +8,7 @@ import { isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
 import { PullPolicy } from "../gen/index.js";
 import { Code, invalidArgument, type Logger, ShimError } from "../internal/index.js";
-import type { PullResult } from "../oci/index.js";
+import type { PullPolicy as Policy, PullResult } from "../oci/index.js";
 import { type RunSpec, stdioTargets } from "../wasi/index.js";
 import {
   envRecord,
@@ -22,7 +22,7 @@ import {
 } from "./bundle.js";
 import { imageArgv, runFromAnnotatedImage } from "./bundle-image.js";
 import { annotatedImage } from "./image-annotations.js";
-import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
+import type { ImageResolver } from "./image-resolver.js";
 import { ensurePauseModule } from "./pause-module.js";
 import { mountRootfs } from "./rootfs-mounts.js";
 import { writableRootfs } from "./task-rootfs.js";
