@@ -10,8 +10,9 @@ import type { Descriptor, Platform } from "./types.js";
  * When a pull goes to the image's source, as Kubernetes' imagePullPolicy and `docker run --pull` put it:
  * `always` resolves the reference at its source every time (what is stored already is not fetched again);
  * `missing` answers from the store when the image is there (its pull record, module and rootfs), fetching
- * nothing; `never` answers from the store or fails with NotFound. The one definition: the shim's resolver takes
- * this type.
+ * nothing; `never` answers from the store or fails with NotFound. The one definition: the shim's resolver, its
+ * Images service and the CLI take this type, and the nodewasi.v1 enum is translated to it in one place
+ * (src/shim/pull-codec.ts).
  */
 export type PullPolicy = "always" | "missing" | "never";
 
