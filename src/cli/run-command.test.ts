@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -164,6 +165,21 @@ describe("nodewasi run", () => {
       [],
       "the killed run's FIFO folder is gone",
     );
+  });
+
+  it("--pull missing runs a stored image with no progress, and pulls again one whose module left the store", async () => {
+    const image = work.image("exit-code");
+    assert.equal((await cli(work, ["run", "--rm", image, "0"])).code, 0);
+    const stored = await cli(work, ["run", "--rm", image, "7"]);
+    assert.equal(stored.code, 7, stored.stderr);
+    assert.equal(stored.stderr, "", "nothing to fetch, nothing shown");
+    const oci = await import("../oci/index.js");
+    const store = await oci.ContentStore.open(work.root);
+    const record = await store.pullRecord((await store.resolve(oci.sourceName(image)))!);
+    await rm(record!.module.path);
+    const again = await cli(work, ["run", "--rm", "--pull", "missing", image, "8"]);
+    assert.equal(again.code, 8, again.stderr);
+    assert.match(again.stderr, /extracted module sha256:/);
   });
 
   it("--pull never on an image not in the store exits 3 and says what to do", async () => {

@@ -11,8 +11,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { Code, invalidArgument, ShimError, validateIdentifier } from "../internal/index.js";
+import type { PullPolicy } from "../oci/index.js";
 import { type CliState, contextFor } from "./context.js";
-import type { PullPolicyName } from "./ensure-image.js";
 import { ioDirFor, socketPath } from "./shim-address.js";
 
 export interface RunFlags {
@@ -24,7 +24,7 @@ export interface RunFlags {
   memory?: string;
   platform?: string;
   plainHttp?: boolean;
-  pull: PullPolicyName;
+  pull: PullPolicy;
   name?: string;
   logOpt: string[];
 }
@@ -64,7 +64,7 @@ export function runCommand(parent: Command, state: CliState): Command {
     .option("--plain-http", "talk plain HTTP to the registry (loopback registries always may)")
     .addOption(
       new Option("--pull <policy>", "pull the image: always, missing (when not stored), never")
-        .choices(["always", "missing", "never"])
+        .choices(["always", "missing", "never"] satisfies PullPolicy[])
         .default("missing"),
     )
     .option(

@@ -1,12 +1,24 @@
 /**
- * The contract of `pull` (src/oci/pull.ts): what it takes, what it reports while it works, and what it returns.
- * The CLI renders `PullEvent`s as progress bars on a terminal and plain lines otherwise; `--json` prints the
- * `PullResult`.
+ * The contract of `pull` (src/oci/pull.ts): what it takes (the pull policy among it), what it reports while it
+ * works, and what it returns. The CLI renders `PullEvent`s as progress bars on a terminal and plain lines
+ * otherwise; `--json` prints the `PullResult`.
  */
 import type { Digest, Logger, WasmKind } from "../internal/index.js";
 import type { Descriptor, Platform } from "./types.js";
 
+/**
+ * When a pull goes to the image's source, as Kubernetes' imagePullPolicy and `docker run --pull` put it:
+ * `always` resolves the reference at its source every time (what is stored already is not fetched again);
+ * `missing` answers from the store when the image is there (its pull record, module and rootfs), fetching
+ * nothing; `never` answers from the store or fails with NotFound. The one definition: the shim's resolver, its
+ * Images service and the CLI take this type, and the nodewasi.v1 enum is translated to it in one place
+ * (src/shim/pull-codec.ts).
+ */
+export type PullPolicy = "always" | "missing" | "never";
+
 export interface PullOptions {
+  /** Whether to go to the source at all (default `always`). */
+  policy?: PullPolicy;
   /** The content store root; default `defaultRoot()`. */
   root?: string;
   /** Override platform selection (`wasi/wasm`). */
@@ -22,7 +34,17 @@ export interface PullOptions {
   concurrency?: number;
   /** The longest wait for a store lock another live process holds (default: while it renews it; lock.ts). */
   lockTimeoutMs?: number;
+  /**
+   * Progress, in order. A pull answered from the store by its policy reports nothing: its only answer is the
+   * result (so a caller shows no progress for it).
+   */
   onEvent?: (event: PullEvent) => void;
+  /**
+   * Called once when the pull goes to the source, before anything is fetched: always with policy `always`, with
+   * `missing` only when the store does not have the image. The shim logs its "pulling" line here, and not for
+   * an image it runs from the store.
+   */
+  onFetch?: () => void;
   logger?: Logger;
   signal?: AbortSignal;
 }

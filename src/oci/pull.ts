@@ -2,17 +2,26 @@
  * `pull`: fetch an image from a registry, an OCI layout or an archive into the content store, choose the wasm
  * manifest, fetch what it needs (layers in parallel, each verified), and extract the module. The second pull of
  * the same image fetches and extracts nothing: blobs, the extraction record and the module are found in the
- * store. Steps and their order follow containerd's fetch-then-unpack; the wasm rules are DESIGN 11 and 12.
+ * store. The pull policy decides first whether to go to the source at all: with `missing` or `never` an image
+ * the store has is the answer, and its source is not even opened. Steps and their order follow containerd's
+ * fetch-then-unpack; the wasm rules are DESIGN 11 and 12.
  */
 import { PassThrough } from "node:stream";
-import { type Digest, defaultRoot, failedPrecondition, pathExists, silentLogger } from "../internal/index.js";
+import {
+  type Digest,
+  defaultRoot,
+  failedPrecondition,
+  notFound,
+  pathExists,
+  silentLogger,
+} from "../internal/index.js";
 import { extractModule, type UnpackedRootfs, unpackRootfs } from "./extract.js";
 import { fetchBlob } from "./fetch-blob.js";
 import { classifyImage, configIsJson } from "./format.js";
 import type { FetchedManifest, ImageSource } from "./image-source.js";
 import { describeHolder } from "./lock.js";
 import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from "./manifest.js";
-import { openSource } from "./open-source.js";
+import { openSource, sourceName } from "./open-source.js";
 import { configPlatform, formatPlatform, platformMatches, selectManifest } from "./platform.js";
 import type { PullEvent, PullOptions, PullResult } from "./pull-types.js";
 import { ContentStore, type Lease } from "./store.js";
@@ -20,27 +29,68 @@ import { removeLeftovers } from "./store-leftovers.js";
 import { Tee } from "./tee.js";
 import { Annotation, type Descriptor, type ImageConfig, type Platform } from "./types.js";
 
+/**
+ * Pulls `input` into the store at `opts.root`, as `opts.policy` says (pull-types.ts `PullPolicy`): with `missing`
+ * or `never`, an image the store has (`storedImage`) is the answer, and nothing is opened, fetched or reported;
+ * with `never`, one it has not is NotFound. Otherwise the source is opened and `pullFrom` runs.
+ */
 export async function pull(input: string, opts: PullOptions = {}): Promise<PullResult> {
-  const { source, name } = await openSource(input, {
+  const policy = opts.policy ?? "always";
+  // A reference that does not parse fails before the store is touched (InvalidArgument).
+  const name = sourceName(input);
+  const emit = opts.onEvent;
+  const store = await ContentStore.open(opts.root ?? defaultRoot(), {
+    ...(emit
+      ? {
+          onLockWait: (w) =>
+            emit({ type: "waiting", what: w.what, holder: describeHolder(w.holder), waitedMs: w.waitedMs }),
+        }
+      : {}),
+    ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
+  });
+  if (policy !== "always") {
+    const stored = await storedImage(store, name);
+    if (stored) {
+      opts.logger?.debug(`using ${name} from the store`, { manifest: stored.manifest.digest });
+      return stored;
+    }
+    if (policy === "never") {
+      throw notFound(`image ${name} is not in the store and the pull policy is never; pull it first`);
+    }
+  }
+  opts.onFetch?.();
+  const { source } = await openSource(input, {
     ...(opts.plainHttp !== undefined ? { plainHttp: opts.plainHttp } : {}),
     ...(opts.registryTimeoutMs !== undefined ? { registryTimeoutMs: opts.registryTimeoutMs } : {}),
     logger: opts.logger ?? silentLogger,
   });
   try {
-    const emit = opts.onEvent;
-    const store = await ContentStore.open(opts.root ?? defaultRoot(), {
-      ...(emit
-        ? {
-            onLockWait: (w) =>
-              emit({ type: "waiting", what: w.what, holder: describeHolder(w.holder), waitedMs: w.waitedMs }),
-          }
-        : {}),
-      ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
-    });
     return await pullFrom(store, source, name, opts);
   } finally {
     await source.close();
   }
+}
+
+/**
+ * `name` as the store has it: the record of the last pull of the manifest it names, when what that pull
+ * extracted is still there (`extractedPresent`), as the result of a pull that fetched nothing. The record is
+ * kept per manifest, so it may come from a pull of another name of the same manifest: name, digest and media
+ * type are `name`'s own. Undefined when the name, its record, the module or the rootfs is missing.
+ */
+async function storedImage(store: ContentStore, name: string): Promise<PullResult | undefined> {
+  const desc = await store.resolve(name);
+  const record = desc ? await store.pullRecord(desc) : undefined;
+  if (!desc || !record || !(await extractedPresent(record))) return undefined;
+  return { ...record, name, digest: desc.digest, mediaType: desc.mediaType, bytesFetched: 0 };
+}
+
+/**
+ * Whether the files a pull record names are there: the module and, for an image with tar layers, its rootfs.
+ * Their contents are not hashed here: a pull verifies the module before it reuses it (`cachedExtraction`), and
+ * the runner verifies the bytes it compiles (`RunSpec.moduleDigest`).
+ */
+async function extractedPresent(record: Pick<PullResult, "module" | "rootfs">): Promise<boolean> {
+  return (await pathExists(record.module.path)) && (!record.rootfs || (await pathExists(record.rootfs)));
 }
 
 /**
@@ -270,7 +320,7 @@ async function cachedExtraction(
     if (record.rootfs) await store.discard(store.rootfsPath(manifest));
     return undefined;
   }
-  if (record.rootfs && !(await pathExists(record.rootfs))) return undefined;
+  if (!(await extractedPresent(record))) return undefined;
   return { module: record.module, ...(record.rootfs ? { rootfs: record.rootfs } : {}) };
 }
 

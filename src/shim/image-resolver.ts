@@ -1,13 +1,13 @@
 /**
- * How a task created from an image reference gets its module: from the store when the pull policy allows and
- * the image is there, else by pulling it. Two callers: `CreateOptions.image` (the `nodewasi run` path), and a
- * containerd bundle whose rootfs has no module but whose annotations name an image (bundle-image.ts). The Task
- * service is handed an `ImageResolver`, so tests can give it a fake. Pulls, retries and failures are logged
- * (the shim's log: containerd copies it into its own).
+ * How a task created from an image reference gets its module: oci's `pull` with the task's pull policy (from
+ * the store when the policy allows and the image is there, else from its source). Two callers:
+ * `CreateOptions.image` (the `nodewasi run` path), and a containerd bundle whose rootfs has no module but whose
+ * annotations name an image (bundle-image.ts). The Task service is handed an `ImageResolver`, so tests can give
+ * it a fake. Pulls, retries and failures are logged (the shim's log: containerd copies it into its own).
  */
 import { join } from "node:path";
-import { type Logger, notFound, pathExists, sha256, silentLogger } from "../internal/index.js";
-import type { Platform, PullEvent, PullResult } from "../oci/index.js";
+import { type Logger, sha256, silentLogger } from "../internal/index.js";
+import type { Platform, PullEvent, PullPolicy, PullResult } from "../oci/index.js";
 
 /** containerd's rule for namespace names (containerd pkg/identifiers): safe as one path component. */
 const NAMESPACE_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
@@ -24,8 +24,6 @@ export function namespaceStoreRoot(root: string, namespace: string): string {
   const dir = NAMESPACE_RE.test(ns) ? ns : `ns-${sha256(Buffer.from(ns)).slice(7, 23)}`;
   return join(root, "containerd", dir);
 }
-
-export type PullPolicy = "missing" | "always" | "never";
 
 export interface ResolveRequest {
   image: string;
@@ -57,18 +55,8 @@ export class StoreImageResolver implements ImageResolver {
     // rootfs unpacked, and containerd waits for the daemon's boot on every `ctr run`.
     const oci = await import("../oci/index.js");
     const platform: Platform | undefined = req.platform ? oci.parsePlatform(req.platform) : undefined;
-    if (req.policy !== "always") {
-      const stored = await this.#stored(oci, req.image);
-      if (stored) {
-        this.#logger.debug(`using ${stored.name} from the store`, { manifest: stored.manifest.digest });
-        return stored;
-      }
-      if (req.policy === "never") {
-        throw notFound(`image ${req.image} is not in the store and the pull policy is never; pull it first`);
-      }
-    }
     const log = this.#logger;
-    log.info(`pulling ${req.image}${req.why ? ` (${req.why})` : ""}`, { root: this.root });
+    let fetching = false;
     const onEvent = (e: PullEvent) => {
       if (e.type === "blob-retry") {
         log.warn(`pulling ${req.image}: blob ${e.digest} failed (${e.reason}); retry ${e.attempt}`, {
@@ -79,34 +67,31 @@ export class StoreImageResolver implements ImageResolver {
       req.onEvent?.(e);
     };
     try {
+      // The policy is the pull's: an image it answers from the store is logged there (at debug), not here.
       const result = await oci.pull(req.image, {
         root: this.root,
+        policy: req.policy,
         logger: log,
         onEvent,
+        onFetch: () => {
+          fetching = true;
+          log.info(`pulling ${req.image}${req.why ? ` (${req.why})` : ""}`, { root: this.root });
+        },
         ...(platform ? { platform } : {}),
         ...(req.plainHttp !== undefined ? { plainHttp: req.plainHttp } : {}),
         ...(req.signal ? { signal: req.signal } : {}),
       });
-      log.info(`pulled ${result.name}: ${result.formatDescription}`, {
-        manifest: result.manifest.digest,
-        module: result.module.digest,
-        bytesFetched: result.bytesFetched,
-      });
+      if (fetching) {
+        log.info(`pulled ${result.name}: ${result.formatDescription}`, {
+          manifest: result.manifest.digest,
+          module: result.module.digest,
+          bytesFetched: result.bytesFetched,
+        });
+      }
       return result;
     } catch (err) {
-      log.warn(`pulling ${req.image} failed: ${(err as Error).message}`);
+      if (fetching) log.warn(`pulling ${req.image} failed: ${(err as Error).message}`);
       throw err;
     }
-  }
-
-  /** The last pull of `image` when its module and rootfs are still in the store. */
-  async #stored(oci: typeof import("../oci/index.js"), image: string): Promise<PullResult | undefined> {
-    const store = await oci.ContentStore.open(this.root);
-    const desc = await store.resolve(oci.sourceName(image));
-    const record = desc ? await store.pullRecord(desc) : undefined;
-    if (!record) return undefined;
-    const present =
-      (await pathExists(record.module.path)) && (!record.rootfs || (await pathExists(record.rootfs)));
-    return present ? record : undefined;
   }
 }

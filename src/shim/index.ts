@@ -10,6 +10,7 @@ export * from "./events.js";
 export * from "./image-annotations.js";
 export * from "./image-resolver.js";
 export * from "./images-service.js";
+export * from "./pull-codec.js";
 export * from "./root-claim.js";
 export * from "./rootfs-mounts.js";
 export * from "./state.js";

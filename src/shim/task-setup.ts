@@ -6,7 +6,6 @@
 import { mkdir } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { CreateOptions, CreateTaskRequest } from "../gen/index.js";
-import { PullPolicy } from "../gen/index.js";
 import { Code, invalidArgument, type Logger, ShimError } from "../internal/index.js";
 import type { PullResult } from "../oci/index.js";
 import { type RunSpec, type StdioUris, stdioTargets } from "../wasi/index.js";
@@ -22,8 +21,9 @@ import {
 } from "./bundle.js";
 import { imageArgv, runFromAnnotatedImage } from "./bundle-image.js";
 import { annotatedImage } from "./image-annotations.js";
-import type { ImageResolver, PullPolicy as Policy } from "./image-resolver.js";
+import type { ImageResolver } from "./image-resolver.js";
 import { ensurePauseModule } from "./pause-module.js";
+import { pullPolicyOf } from "./pull-codec.js";
 import { mountRootfs } from "./rootfs-mounts.js";
 import { writableRootfs } from "./task-rootfs.js";
 
@@ -36,12 +36,6 @@ export interface TaskSetup {
   /** Undoes what setup did outside the bundle's files (a rootfs mount); TaskService.delete calls it. */
   cleanup?: () => Promise<void>;
 }
-
-const POLICY: Record<PullPolicy, Policy> = {
-  [PullPolicy.MISSING]: "missing",
-  [PullPolicy.ALWAYS]: "always",
-  [PullPolicy.NEVER]: "never",
-};
 
 /** The annotation containerd's CRI sets in a container's runtime spec: `sandbox` for a pod's pause container. */
 export const CRI_CONTAINER_TYPE = "io.kubernetes.cri.container-type";
@@ -72,7 +66,7 @@ export async function setupFromImage(
   }
   const image = await resolver.resolve({
     image: opts.image,
-    policy: POLICY[opts.pullPolicy] ?? "missing",
+    policy: pullPolicyOf(opts.pullPolicy, "missing"),
     plainHttp: opts.plainHttp,
     ...(opts.platform ? { platform: opts.platform } : {}),
     ...(signal ? { signal } : {}),

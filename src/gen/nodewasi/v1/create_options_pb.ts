@@ -142,13 +142,14 @@ export const BindMountSchema: GenMessage<BindMount> = /*@__PURE__*/
   messageDesc(file_nodewasi_v1_create_options, 1);
 
 /**
- * When the shim pulls the image of a CreateOptions.
+ * When a pull goes to the image's source (src/oci/pull-types.ts PullPolicy): CreateOptions.pull_policy, and
+ * PullRequest.policy (where unset means ALWAYS).
  *
  * @generated from enum nodewasi.v1.PullPolicy
  */
 export enum PullPolicy {
   /**
-   * Pull when the store does not have the reference (the default).
+   * Pull when the store does not have the image (its module and rootfs); the default of CreateOptions.
    *
    * @generated from enum value: MISSING = 0;
    */
@@ -162,7 +163,7 @@ export enum PullPolicy {
   ALWAYS = 1,
 
   /**
-   * Never pull; FailedPrecondition when the store does not have it.
+   * Never pull; NotFound when the store does not have it.
    *
    * @generated from enum value: NEVER = 2;
    */
