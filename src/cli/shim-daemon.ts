@@ -16,7 +16,7 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Images, Task, Tasks } from "../gen/index.js";
+import { Images, Task, TASK_NAMES, Tasks } from "../gen/index.js";
 import type { Logger } from "../internal/index.js";
 import { addService, createGrpcServer, listenUnix, shutdownServer } from "../rpc/index.js";
 import {
@@ -62,8 +62,6 @@ export interface ShimDaemon {
   /** Stops the daemon (idempotent); resolves as `closed` does. */
   close(reason: string): Promise<string>;
 }
-
-const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
 /**
  * Starts serving; rejects (ShimError) when the root has another owner (FailedPrecondition naming it) or the

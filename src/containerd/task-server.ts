@@ -4,7 +4,7 @@
  * (identical messages, DESIGN decision 1): 1.7 calls v3 over gRPC, 2.x picks by the version it was told.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { Task } from "../gen/index.js";
+import { TASK_NAMES, Task } from "../gen/index.js";
 import type { Logger } from "../internal/index.js";
 import {
   addService,
@@ -15,8 +15,6 @@ import {
   shutdownServer,
 } from "../rpc/index.js";
 import { type BootstrapMode, transportOf } from "./bootstrap.js";
-
-const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
 export interface TaskServer {
   /** Stops taking calls; running ones get `graceMs` to answer. Node removes the socket file. */

@@ -15,10 +15,10 @@ import { errorToStatus } from "./status.js";
 export interface AddServiceOptions {
   /**
    * Fully-qualified service names to register the implementation under, instead of the descriptor's own.
-   * containerd's task API is one set of messages under two names: pass
-   * `["containerd.task.v2.Task", "containerd.task.v3.Task"]` with the v2 descriptor.
+   * containerd's task API is one set of messages under two names: pass `TASK_NAMES` (gen/task-names.ts) with
+   * the v2 Task descriptor.
    */
-  names?: string[];
+  names?: readonly string[];
   /** Where errors that are not `ShimError`s (bugs, most likely) are logged; they still reach the caller. */
   logger?: Logger;
 }
