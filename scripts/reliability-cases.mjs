@@ -924,7 +924,7 @@ export const SECTIONS = [
           "task-idle.test cancelled under load: the 1 s shim exited before the harness saw it serve (issue 10 item 14)",
         tests: [
           t(
-            "src/cli/idle-watch.test.ts",
+            "src/shim/idle-watch.test.ts",
             "counts from start(), not from its construction: a shim slow to bind its socket is not idle yet",
           ),
           t(

@@ -3,14 +3,16 @@
  * bin/nodewasi and real daemons: a second daemon on a root refuses, naming the first; commands whose --root
  * and --address disagree are refused; a daemon killed with SIGKILL leaves task folders, its socket and the
  * FIFOs of runs whose command died, and the next daemon on the root removes them; two runs that start a
- * daemon at the same moment share one; a daemon started while the owner is still stopping waits for it.
+ * daemon at the same moment share one; a daemon started while the owner is still stopping waits for it; a
+ * daemon that cannot serve, or dies first, is reported with why and where its log is.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { readdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ExitCode } from "../src/cli/index.js";
 import {
   alive,
   BIN,
@@ -24,10 +26,27 @@ import {
   until,
 } from "../src/cli/run-fixture.js";
 import { readRootOwner } from "../src/internal/index.js";
+import { acquireLock } from "../src/oci/index.js";
 import { claimRoot } from "../src/shim/index.js";
 import { unmountUnder } from "./harness/mounts.js";
 
 const exists = (path: string) => existsSync(path);
+
+/** The pid of a `nodewasi shim serve` for `address` (from /proc/N/cmdline), if one runs. */
+function daemonServing(address: string): number | undefined {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const at = argv.indexOf("--address");
+    if (at >= 0 && argv[at + 1] === address && argv.includes("serve")) return Number(name);
+  }
+  return undefined;
+}
 
 describe("one daemon per state root", () => {
   let work: CliWork;
@@ -179,6 +198,48 @@ describe("starting the daemon", () => {
     const pid = await shimPid(work.address);
     assert.equal((await readRootOwner(work.root))?.pid, pid);
     await stopShim(work.address);
+  });
+
+  it("a daemon that cannot serve says why, and the run names its log", async () => {
+    const root = join(work.dir, "root-unservable");
+    const address = join(work.dir, "unservable", "shim.sock");
+    await mkdir(dirname(address), { recursive: true });
+    await writeFile(address, "not a socket");
+    const r = await cli(work, ["--root", root, "run", "--rm", work.image("echo-args")], { address });
+    assert.equal(r.code, ExitCode.Unavailable, r.stderr);
+    const log = join(dirname(address), "shim.log");
+    const why = `${address} exists and is not a socket; remove it or pick another path`;
+    assert.ok(
+      r.stderr.includes(`the shim daemon started for ${address} could not start: ${why}; see ${log}`),
+      r.stderr,
+    );
+    assert.match(r.stderr, /hint: read .*shim\.log, or run `nodewasi --address .* --debug shim serve`/);
+    assert.ok((await readFile(log, "utf8")).includes(why), "the daemon's own report is in its log");
+    assert.equal(await readRootOwner(root), undefined, "the daemon gave the root back");
+  });
+
+  it("a daemon that dies before it serves: the run says how it ended, and names its log", async () => {
+    const root = join(work.dir, "root-killed");
+    const address = join(work.dir, "killed", "shim.sock");
+    await mkdir(root, { recursive: true });
+    // The daemon waits for the claim lock (up to 10 s) before it can serve: the moment it is killed in.
+    const lock = await acquireLock(join(root, "owner.lock"));
+    try {
+      const run = finished(
+        spawnCli(work, ["--root", root, "run", "--rm", work.image("echo-args")], { address }),
+      );
+      await until("the daemon to start", () => daemonServing(address) !== undefined);
+      process.kill(daemonServing(address)!, "SIGKILL");
+      const r = await run;
+      assert.equal(r.code, ExitCode.Unavailable, r.stderr);
+      const log = join(dirname(address), "shim.log");
+      assert.ok(
+        r.stderr.includes(`the shim daemon started for ${address} ended (SIGKILL); see ${log}`),
+        r.stderr,
+      );
+    } finally {
+      await lock?.release();
+    }
   });
 
   it("a daemon started while the root's owner is still stopping waits for it, then serves", async () => {

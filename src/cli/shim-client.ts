@@ -4,12 +4,19 @@
  * shim (DESIGN "Flows"): `nodewasi shim serve --idle-timeout 30` detached, its output appended to
  * `shim.log` beside the socket, so it outlives the command and exits by itself once idle.
  */
-import { spawn } from "node:child_process";
 import { mkdir, open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Images, Task, Tasks } from "../gen/index.js";
-import { Code, ownedBy, pathExists, readRootOwner, ShimError } from "../internal/index.js";
+import {
+  Code,
+  type LaunchOutcome,
+  launchDaemon,
+  ownedBy,
+  pathExists,
+  readRootOwner,
+  ShimError,
+} from "../internal/index.js";
 import { type Client, closeClient, connectGrpc, createClient, isListening } from "../rpc/index.js";
 import type { CliContext } from "./context.js";
 
@@ -55,9 +62,9 @@ export function shimClients(address: string): ShimClients {
 
 /**
  * Clients of the shim at `address` when one listens there; else, with `start`, a daemon is started for
- * `ctx.root` and awaited (10 s at most), and without it the result is undefined. Throws FailedPrecondition
- * when `ctx.root` is owned by a daemon on another address (naming it), or when the daemon on `address` owns
- * another root: one daemon per root (DESIGN decision 18), and the command's root and daemon must agree.
+ * `ctx.root` and awaited, and without it the result is undefined. Throws FailedPrecondition when `ctx.root` is
+ * owned by a daemon on another address (naming it), or when the daemon on `address` owns another root: one
+ * daemon per root (DESIGN decision 18), and the command's root and daemon must agree.
  */
 export async function connectShim(
   ctx: CliContext,
@@ -72,7 +79,8 @@ export async function connectShim(
   }
   const shim = shimClients(address);
   if (!opts.start) return shim;
-  // A daemon that has just gone idle still has its socket while it stops: ask it, and start another if need be.
+  // A daemon that has just gone idle still has its socket while it stops: ask it, and start another if need
+  // be (which waits for the stopping one to give the root up: shim/root-claim.ts).
   const answered = await shim.task.connect({ id: "" }, { timeoutMs: 3000 }).then(
     (r) => {
       ctx.logger.debug(`shim on ${address}`, { pid: r.shimPid, version: r.version });
@@ -85,13 +93,14 @@ export async function connectShim(
   );
   if (answered) return shim;
   shim.close();
-  const deadline = Date.now() + 3000;
-  while ((await isListening(address)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (!(await isListening(address))) await startDaemon(ctx, address);
+  await startDaemon(ctx, address);
   return shimClients(address);
 }
 
-/** Spawns `nodewasi shim serve` detached and waits until its socket accepts connections. */
+/**
+ * Launches `nodewasi shim serve` detached, its output appended to `shim.log` beside the socket, and waits on
+ * its readiness pipe (internal/daemon-readiness.ts) until it serves or says why it cannot.
+ */
 async function startDaemon(ctx: CliContext, address: string): Promise<void> {
   const bin = fileURLToPath(new URL("../../../bin/nodewasi", import.meta.url));
   const logPath = join(dirname(address), "shim.log");
@@ -101,43 +110,57 @@ async function startDaemon(ctx: CliContext, address: string): Promise<void> {
   const args = [bin, "--root", ctx.root, "--address", address, ...(ctx.debug ? ["--debug"] : [])];
   args.push("shim", "serve", "--idle-timeout", String(idle));
   ctx.logger.debug(`no shim listens on ${address}; starting one`, { idleTimeout: idle, log: logPath });
-  let exited: string | undefined;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let outcome: LaunchOutcome;
   try {
-    const child = spawn(process.execPath, args, {
-      detached: true,
-      // The daemon must not keep the command's working directory busy; references and paths reach it absolute.
-      cwd: "/",
-      stdio: ["ignore", log.fd, log.fd],
-    });
-    child.once("exit", (code, signal) => (exited = signal ?? `exit status ${code}`));
-    child.once("error", (err) => (exited = err.message));
-    child.unref();
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!(await isListening(address))) {
-      if (exited !== undefined || Date.now() > deadline) {
-        // Two commands may start a daemon at once: the loser's refuses (the root is owned) or finds the
-        // address taken, while the winner gets ready to serve on it.
-        if (await isListening(address)) return;
-        const owner = await readRootOwner(ctx.root);
-        if (owner && !(await sameSocket(owner.address, address))) throw ownedBy(ctx.root, owner);
-        if (owner && Date.now() <= deadline) {
-          await new Promise((r) => setTimeout(r, 50));
-          continue;
-        }
-        throw new ShimError(
-          Code.Unavailable,
-          `the shim daemon started for ${address} ${exited ? `ended (${exited})` : `did not listen within ${START_TIMEOUT_MS / 1000} s`}; see ${logPath}`,
-          {
-            details: {
-              hint: `read ${logPath}, or run \`nodewasi --address ${address} --debug shim serve\` in another terminal`,
-            },
-          },
-        );
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // The daemon must not keep the command's working directory busy; references and paths reach it absolute.
+    outcome = await launchDaemon({ args, cwd: "/", output: log.fd, timeoutMs: START_TIMEOUT_MS });
   } finally {
     await log.close();
+  }
+  if (outcome.state === "ready") return;
+  // Two commands may start a daemon at once: the loser's refuses (the root is owned), while the winner gets
+  // ready to serve on the same address.
+  const owner = await readRootOwner(ctx.root);
+  if (owner && !(await sameSocket(owner.address, address))) throw ownedBy(ctx.root, owner);
+  if (owner && (await servesWithin(address, deadline - Date.now()))) return;
+  throw new ShimError(
+    Code.Unavailable,
+    `the shim daemon started for ${address} ${notServing(outcome)}; see ${logPath}`,
+    {
+      ...(outcome.state === "failed" ? { cause: outcome.error } : {}),
+      details: {
+        hint: `read ${logPath}, or run \`nodewasi --address ${address} --debug shim serve\` in another terminal`,
+      },
+    },
+  );
+}
+
+/** Why a launched daemon does not serve, as the end of a sentence about it. */
+function notServing(outcome: Exclude<LaunchOutcome, { state: "ready" }>): string {
+  switch (outcome.state) {
+    case "failed":
+      return `could not start: ${outcome.error.rawMessage}`;
+    case "ended":
+      return `ended (${outcome.status})`;
+    case "silent":
+      return `did not listen within ${START_TIMEOUT_MS / 1000} s`;
+  }
+}
+
+/**
+ * Whether the daemon another command started on `address` serves within `ms`: gRPC's own wait for a channel
+ * to connect (it retries with backoff), not a poll of the socket.
+ */
+async function servesWithin(address: string, ms: number): Promise<boolean> {
+  const shim = shimClients(address);
+  try {
+    await shim.task.connect({ id: "" }, { waitForReady: true, timeoutMs: Math.max(ms, 0) });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    shim.close();
   }
 }
 

@@ -4,7 +4,8 @@
  * 0), as does a Shutdown RPC once no task is left, or `--idle-timeout`.
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { createLogger } from "../internal/index.js";
+import { createLogger, daemonReadiness } from "../internal/index.js";
+import type { Daemon } from "../shim/index.js";
 import { type CliState, contextFor } from "./context.js";
 import { socketPath } from "./shim-address.js";
 
@@ -66,27 +67,32 @@ Examples:
   $ nodewasi --debug shim serve --isolation none --pool 4`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
-      const ctx = contextFor(cmd, state);
-      const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
-      const logger = createLogger({ level: ctx.debug ? "debug" : "warn", name: "nodewasi shim" });
-      const { startShimDaemon } = await import("./shim-daemon.js");
-      const daemon = await startShimDaemon({
-        root: ctx.root,
-        address,
-        idleTimeoutMs: flags.idleTimeout * 1000,
-        isolation: flags.isolation,
-        logger,
-        logEvents: ctx.debug,
-        version,
-        ...(flags.pool !== undefined ? { pool: flags.pool } : {}),
-      });
-      const onSignal = (signal: NodeJS.Signals) => void daemon.close(signal);
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
-      const reason = await daemon.closed;
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      logger.debug(`stopped (${reason})`);
+      // `nodewasi run` waits on this when it started the daemon (shim-client.ts).
+      const readiness = daemonReadiness();
+      let daemon: Daemon;
+      try {
+        const ctx = contextFor(cmd, state);
+        const address = socketPath(cmd.optsWithGlobals<{ address?: string }>().address);
+        const logger = createLogger({ level: ctx.debug ? "debug" : "warn", name: "nodewasi shim" });
+        const { startShimDaemon } = await import("./shim-daemon.js");
+        daemon = await startShimDaemon({
+          root: ctx.root,
+          address,
+          idleTimeoutMs: flags.idleTimeout * 1000,
+          isolation: flags.isolation,
+          logger,
+          logEvents: ctx.debug,
+          version,
+          ...(flags.pool !== undefined ? { pool: flags.pool } : {}),
+        });
+      } catch (err) {
+        readiness.failed(err);
+        throw err;
+      }
+      readiness.ready();
+      const { stopOnSignals } = await import("../shim/index.js");
+      stopOnSignals(daemon);
+      await daemon.closed;
     });
   return shim;
 }

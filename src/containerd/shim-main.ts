@@ -16,10 +16,10 @@
  * module, when it runs: `start` and `delete` load neither protobuf, grpc-js nor the Task service (a test in
  * shim-main.test.ts lists what they load).
  */
-import { closeSync, readFileSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ShimError } from "../internal/index.js";
+import { daemonReadiness, ShimError } from "../internal/index.js";
 import { parseShimFlags } from "./shim-flags.js";
 
 export const SHIM_NAME = "containerd-shim-nodewasi-v1";
@@ -98,7 +98,7 @@ export async function shimMain(argv: readonly string[], io: ShimIo): Promise<num
         const probing = ChildRunner.probeIsolation();
         const { shimServe } = await import("./shim-serve.js");
         await probing;
-        await shimServe(flags, { bundle, version, ready: readyPipe() });
+        await shimServe(flags, { bundle, version, readiness: daemonReadiness() });
         return 0;
       } catch {
         return 1;
@@ -128,19 +128,4 @@ async function drainStdin(stream: NodeJS.ReadableStream): Promise<void> {
       // Runtime options: none apply to nodewasi.
     }
   } catch {}
-}
-
-/** Writes the readiness line to fd 3 (start's pipe), once; nothing when fd 3 is not open. */
-function readyPipe(): (line: string) => void {
-  let sent = false;
-  return (line) => {
-    if (sent) return;
-    sent = true;
-    try {
-      writeSync(3, `${line}\n`);
-      closeSync(3);
-    } catch {
-      // Run by hand, without `start`: nobody waits.
-    }
-  };
 }

@@ -71,6 +71,23 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     await assert.rejects(stat(sock));
   });
 
+  test("a daemon that cannot serve: start says why the daemon gave, exits 1 and records no address", async () => {
+    await mkdir(join(dir, "b4"));
+    await writeFile(join(dir, "b4", "config.json"), JSON.stringify({ annotations: {} }));
+    const sock = socketPath("/run/ctd.sock", "ns", "blocked", join(dir, "s"));
+    await mkdir(dirname(sock), { recursive: true });
+    await writeFile(sock, "not a socket");
+    const r = await runShimBinary([...flags("blocked"), "start"], join(dir, "b4"), env);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.equal(
+      r.stderr,
+      `containerd-shim-nodewasi-v1 start: [failed_precondition] ${sock} exists and is not a socket; remove it or pick another path\n`,
+    );
+    await assert.rejects(stat(join(dir, "b4", "address")));
+    await assert.rejects(stat(join(dir, "b4", "shim.pid")), "no pid of a daemon that is not serving");
+  });
+
   test("the daemon answers task v3 too, and SIGTERM stops it and removes the socket", async () => {
     const r = await runShimBinary([...flags("solo"), "start"], join(dir, "b3"), env);
     assert.equal(r.code, 0);

@@ -9,17 +9,16 @@
  * 3. A live shim of the same group already listening there is reused (one shim per pod), with the reply it
  *    recorded when it started.
  * 4. Otherwise this binary is re-run as `serve` with `process.execPath`, detached (`setsid`), stdio to
- *    /dev/null (inheriting containerd's pipes would hang `CombinedOutput`), and a readiness pipe on fd 3: the
- *    daemon writes `ready` once it listens, or `error <code> <message>`.
+ *    /dev/null (inheriting containerd's pipes would hang `CombinedOutput`), and `start` waits on its readiness
+ *    pipe (internal/daemon-readiness.ts): `ready` once it listens, or why it could not.
  * 5. The `unix://` address is written atomically to `address` in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC,
  *    then rename), also under gRPC: Go shims write only the address there, and containerd 1.7+ keeps the JSON
  *    reply in its own `bootstrap.json`, reading `address` only to migrate a shim that has none (as ttrpc).
  */
-import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Code, isListening, ShimError } from "../internal/index.js";
+import { Code, isListening, launchDaemon, ShimError } from "../internal/index.js";
 import { bootstrapMode, recordedReply, startReply } from "./bootstrap.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { groupingId, socketAddress, socketPath } from "./socket-address.js";
@@ -78,52 +77,28 @@ async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Pro
     ...(flags.debug ? ["-debug"] : []),
     "serve",
   ];
-  const child = spawn(process.execPath, args, {
+  const outcome = await launchDaemon({
+    args,
     cwd: o.bundle,
-    detached: true,
-    stdio: ["ignore", "ignore", "ignore", "pipe"],
-    env: o.env ?? process.env,
+    output: "ignore",
+    timeoutMs: READY_TIMEOUT_MS,
+    ...(o.env ? { env: o.env } : {}),
   });
-  const ready = child.stdio[3] as NodeJS.ReadableStream;
-  const outcome = await new Promise<"ready" | ShimError>((resolve) => {
-    let text = "";
-    const timer = setTimeout(
-      () =>
-        resolve(
-          new ShimError(
-            Code.DeadlineExceeded,
-            `the shim daemon did not listen within ${READY_TIMEOUT_MS} ms`,
-          ),
-        ),
-      READY_TIMEOUT_MS,
-    );
-    const done = (v: "ready" | ShimError) => {
-      clearTimeout(timer);
-      resolve(v);
-    };
-    // The first line decides: the pipe may stay open in processes the daemon spawned meanwhile.
-    const decide = () => {
-      const line = text.split("\n")[0]!.trim();
-      if (line === "ready") return done("ready");
-      const m = /^error (\d+) ([\s\S]*)$/.exec(line);
-      if (m) return done(new ShimError(Number(m[1]) as Code, m[2]!));
-      done(new ShimError(Code.Internal, `the shim daemon exited before listening${line ? `: ${line}` : ""}`));
-    };
-    ready.on("data", (chunk: Buffer) => {
-      text += chunk.toString("utf8");
-      if (text.includes("\n")) decide();
-    });
-    ready.on("error", () => {});
-    ready.on("end", decide);
-    child.once("error", (err) => done(ShimError.from(err, Code.Internal)));
-  });
-  (ready as unknown as { destroy(): void }).destroy();
-  if (outcome === "ready" && child.pid) {
-    // Read by `delete` to kill what a daemon that died left in its process group.
-    await writeFile(join(o.bundle, "shim.pid"), String(child.pid)).catch(() => {});
+  switch (outcome.state) {
+    case "ready":
+      // Read by `delete` to kill what a daemon that died left in its process group.
+      await writeFile(join(o.bundle, "shim.pid"), String(outcome.pid)).catch(() => {});
+      return "ready";
+    case "failed":
+      return outcome.error;
+    case "ended":
+      return new ShimError(Code.Internal, `the shim daemon exited before listening (${outcome.status})`);
+    case "silent":
+      return new ShimError(
+        Code.DeadlineExceeded,
+        `the shim daemon did not listen within ${READY_TIMEOUT_MS} ms`,
+      );
   }
-  child.unref();
-  return outcome;
 }
 
 /** Writes `<bundle>/address` atomically, as Go's `shim.WriteAddress` does. */

@@ -3,44 +3,26 @@
  * default, gRPC for `grpc-v2` / `grpc-v3`. Both register `containerd.task.v2.Task` and `containerd.task.v3.Task`
  * (identical messages, DESIGN decision 1): 1.7 calls v3 over gRPC, 2.x picks by the version it was told.
  */
-import type * as grpc from "@grpc/grpc-js";
-import { Task } from "../gen/index.js";
+import { TASK_NAMES, Task } from "../gen/index.js";
 import type { Logger } from "../internal/index.js";
-import {
-  addService,
-  createGrpcServer,
-  listenUnix,
-  type ServiceImpl,
-  serveTtrpc,
-  shutdownServer,
-} from "../rpc/index.js";
+import { addService, type ServiceImpl, serveGrpc, serveTtrpc, shutdownServer } from "../rpc/index.js";
+import type { DaemonServer } from "../shim/index.js";
 import { type BootstrapMode, transportOf } from "./bootstrap.js";
 
-const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
-
-export interface TaskServer {
-  /** Stops taking calls; running ones get `graceMs` to answer. Node removes the socket file. */
-  close(graceMs: number): Promise<void>;
-}
-
-/** Serves `tasks` on the unix socket `path`; throws the listen's `ShimError` (nothing left open then). */
+/**
+ * Serves `tasks` on the unix socket `path`; throws the listen's `ShimError` (nothing left open then). Closing
+ * it removes the socket file.
+ */
 export async function serveTasks(
   mode: BootstrapMode,
   path: string,
   tasks: ServiceImpl<typeof Task>,
   logger: Logger,
-): Promise<TaskServer> {
+): Promise<DaemonServer> {
   if (transportOf(mode) === "ttrpc") {
     const server = await serveTtrpc(path, (s) => s.register(Task, tasks, { names: TASK_NAMES }), { logger });
     return { close: (graceMs) => server.close(graceMs) };
   }
-  const server: grpc.Server = createGrpcServer();
-  addService(server, Task, tasks, { names: TASK_NAMES, logger });
-  try {
-    await listenUnix(server, path);
-  } catch (err) {
-    server.forceShutdown();
-    throw err;
-  }
+  const server = await serveGrpc(path, (s) => addService(s, Task, tasks, { names: TASK_NAMES, logger }));
   return { close: (graceMs) => shutdownServer(server, graceMs) };
 }

@@ -1,8 +1,8 @@
 /**
  * Protobuf messages and service descriptors generated from proto/ by `npm run generate` (buf + protoc-gen-es);
- * only this file is written by hand. Each message `M` comes as a type `M` and a schema `MSchema`:
- * `create(MSchema, {...})`, `toBinary(MSchema, m)`, `fromBinary(MSchema, bytes)` from "@bufbuild/protobuf";
- * `anyPack`, `anyUnpack`, `timestampFromDate`, `EmptySchema` from "@bufbuild/protobuf/wkt".
+ * only this file, service-impl.ts and task-names.ts are written by hand. Each message `M` comes as a type `M`
+ * and a schema `MSchema`: `create(MSchema, {...})`, `toBinary(MSchema, m)`, `fromBinary(MSchema, bytes)` from
+ * "@bufbuild/protobuf"; `anyPack`, `anyUnpack`, `timestampFromDate`, `EmptySchema` from "@bufbuild/protobuf/wkt".
  *
  * Names are flat except where two packages collide: containerd.task.v3 is `taskV3.*` (the same messages as
  * v2, which are flat), google.rpc.Status is `RpcStatus` (containerd's task `Status` enum keeps its name),
@@ -35,5 +35,7 @@ export * as ttrpc from "./ttrpc/request_pb.js";
 export * from "./nodewasi/v1/create_options_pb.js";
 export * from "./nodewasi/v1/images_pb.js";
 export * from "./nodewasi/v1/tasks_pb.js";
-// Hand-written: the transport-free shape of a service implementation (ServiceImpl, CallContext).
+// Hand-written: the transport-free shape of a service implementation (ServiceImpl, CallContext), and the
+// names the Task service answers under.
 export type * from "./service-impl.js";
+export { TASK_NAMES } from "./task-names.js";

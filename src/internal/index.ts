@@ -4,6 +4,7 @@
  */
 export * from "./abort.js";
 export * from "./byte-size.js";
+export * from "./daemon-readiness.js";
 export * from "./digest.js";
 export * from "./duration.js";
 export * from "./fs.js";

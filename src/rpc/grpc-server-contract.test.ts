@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { Images, Task } from "../gen/index.js";
+import { Images, TASK_NAMES, Task } from "../gen/index.js";
 import { fakeImages, fakeTask, startGrpcFixture, type TaskLog } from "./grpc-fixture.js";
 import { addService } from "./grpc-server.js";
 
@@ -52,9 +52,7 @@ describe("the gRPC wire contract, seen by a proto-loader client", () => {
 
   before(async () => {
     fixture = await startGrpcFixture((server) => {
-      addService(server, Task, fakeTask(log), {
-        names: ["containerd.task.v2.Task", "containerd.task.v3.Task"],
-      });
+      addService(server, Task, fakeTask(log), { names: TASK_NAMES });
       addService(server, Images, fakeImages());
     });
   });

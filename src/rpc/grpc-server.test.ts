@@ -5,15 +5,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { CreateOptionsSchema, Images, Status, Task, taskV3 } from "../gen/index.js";
+import { CreateOptionsSchema, Images, Status, TASK_NAMES, Task, taskV3 } from "../gen/index.js";
 import { Code, type ShimError } from "../internal/index.js";
 import { closeClient, createClient } from "./grpc-client.js";
 import { fakeImages, fakeTask, type ImagesLog, startGrpcFixture, type TaskLog } from "./grpc-fixture.js";
-import { addService, createGrpcServer, shutdownServer } from "./grpc-server.js";
+import { addService, createGrpcServer, serveGrpc, shutdownServer } from "./grpc-server.js";
 import { listenUnix } from "./listen-unix.js";
 import type { ServiceImpl } from "./service.js";
-
-const TASK_NAMES = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
 describe("gRPC server on a unix socket", () => {
   let fixture: Awaited<ReturnType<typeof startGrpcFixture>>;
@@ -196,6 +194,26 @@ describe("listenUnix", () => {
       await assert.rejects(listenUnix(server, `/tmp/${"x".repeat(120)}`), { code: Code.InvalidArgument });
     } finally {
       server.forceShutdown();
+      await fixture.close();
+    }
+  });
+
+  it("serveGrpc serves what its setup registers, and throws the listen's error", async () => {
+    const fixture = await startGrpcFixture(() => {});
+    const path = join(fixture.dir, "served.sock");
+    const server = await serveGrpc(path, (s) => addService(s, Task, fakeTask(), { names: TASK_NAMES }));
+    try {
+      const task = createClient(Task, path);
+      assert.equal((await task.connect({})).taskPid, 42);
+      closeClient(task);
+      const file = join(fixture.dir, "file");
+      await writeFile(file, "keep me");
+      await assert.rejects(
+        serveGrpc(file, (s) => addService(s, Task, fakeTask())),
+        { code: Code.FailedPrecondition },
+      );
+    } finally {
+      await shutdownServer(server, 100);
       await fixture.close();
     }
   });

@@ -9,21 +9,22 @@ import type * as grpc from "@grpc/grpc-js";
 import { Code, type Logger, ShimError, silentLogger } from "../internal/index.js";
 import { grpcJs } from "./grpc-js.js";
 import { methodDefinition } from "./grpc-method.js";
+import { listenUnix } from "./listen-unix.js";
 import { type CallContext, isSupportedMethod, methodOf, type ServiceImpl } from "./service.js";
 import { errorToStatus } from "./status.js";
 
 export interface AddServiceOptions {
   /**
    * Fully-qualified service names to register the implementation under, instead of the descriptor's own.
-   * containerd's task API is one set of messages under two names: pass
-   * `["containerd.task.v2.Task", "containerd.task.v3.Task"]` with the v2 descriptor.
+   * containerd's task API is one set of messages under two names: pass `TASK_NAMES` (gen/task-names.ts) with
+   * the v2 Task descriptor.
    */
-  names?: string[];
+  names?: readonly string[];
   /** Where errors that are not `ShimError`s (bugs, most likely) are logged; they still reach the caller. */
   logger?: Logger;
 }
 
-/** A grpc-js server with nodewasi's defaults; add services, then `listenUnix`. */
+/** A grpc-js server with nodewasi's defaults; add services, then `listenUnix` (or all three: `serveGrpc`). */
 export function createGrpcServer(options: grpc.ServerOptions = {}): grpc.Server {
   return new (grpcJs().Server)(options);
 }
@@ -70,6 +71,22 @@ export function shutdownServer(server: grpc.Server, graceMs = 5000): Promise<voi
       resolve();
     });
   });
+}
+
+/**
+ * A gRPC server with the services `setup` registers, listening on the unix socket `path` (`listenUnix`); on a
+ * listen failure the server is shut down and the `ShimError` thrown. The twin of `serveTtrpc`.
+ */
+export async function serveGrpc(path: string, setup: (server: grpc.Server) => void): Promise<grpc.Server> {
+  const server = createGrpcServer();
+  setup(server);
+  try {
+    await listenUnix(server, path);
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  return server;
 }
 
 type Unary = (request: unknown, ctx: CallContext) => Promise<unknown>;

@@ -13,10 +13,10 @@ import { type TtrpcHandler, type TtrpcHandlers, TtrpcServerConnection } from "./
 
 export interface TtrpcRegisterOptions {
   /**
-   * Fully-qualified service names to answer under, instead of the descriptor's own: pass
-   * `["containerd.task.v2.Task", "containerd.task.v3.Task"]` with the v2 descriptor.
+   * Fully-qualified service names to answer under, instead of the descriptor's own: pass `TASK_NAMES`
+   * (gen/task-names.ts) with the v2 Task descriptor.
    */
-  names?: string[];
+  names?: readonly string[];
 }
 
 export interface TtrpcServerOptions {

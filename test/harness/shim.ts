@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
-import { Images, Task, Tasks } from "../../src/gen/index.js";
+import { Images, TASK_NAMES, Task, Tasks } from "../../src/gen/index.js";
 import {
   addService,
   type Client,
@@ -282,7 +282,7 @@ async function serveFromLibrary(config: ShimOptions & { root: string; address: s
     onShutdown: () => setImmediate(() => void exit()),
     version: "test-harness",
   });
-  addService(server, Task, tasks, { names: ["containerd.task.v2.Task", "containerd.task.v3.Task"] });
+  addService(server, Task, tasks, { names: TASK_NAMES });
   addService(server, Images, new ImagesService(config.root));
   addService(server, Tasks, new TasksService(tasks));
   await listenUnix(server, config.address);

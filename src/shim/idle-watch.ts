@@ -1,7 +1,8 @@
 /**
- * When a standalone shim is idle (DESIGN "Flows": the daemon `nodewasi run` starts exits once idle): no RPC
- * in flight and no task created, running or paused, for `timeoutMs` in a row. Stopped tasks do not keep a
- * shim alive: a detached task that ended has written its log under `<root>/logs`, which outlives the shim.
+ * When a daemon is idle (DESIGN "Flows": the daemon `nodewasi run` starts exits once idle; daemon.ts's
+ * `idleTimeoutMs`): no RPC in flight and no task created, running or paused, for `timeoutMs` in a row. Stopped
+ * tasks do not keep a daemon alive: a detached task that ended has written its log under `<root>/logs`, which
+ * outlives the daemon.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "../gen/index.js";
