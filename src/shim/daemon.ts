@@ -165,8 +165,8 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
     timeoutMs > 0
       ? new IdleWatch({
           timeoutMs,
-          busy: () =>
-            [...tasks.containers.values()].some((c) => c.init.canSignal) /* its init has not exited */,
+          // A task whose init has not exited keeps the daemon up; stopped tasks do not.
+          busy: () => [...tasks.containers.values()].some((c) => c.init.canSignal),
           onIdle: () => void close("idle"),
         })
       : undefined;
