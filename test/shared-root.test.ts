@@ -11,6 +11,8 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { readRootOwner } from "../src/internal/index.js";
+import { claimRoot } from "../src/shim/index.js";
 import {
   alive,
   BIN,
@@ -22,9 +24,7 @@ import {
   spawnCli,
   stopShim,
   until,
-} from "../src/cli/run-fixture.js";
-import { readRootOwner } from "../src/internal/index.js";
-import { claimRoot } from "../src/shim/index.js";
+} from "./harness/index.js";
 import { unmountUnder } from "./harness/mounts.js";
 
 const exists = (path: string) => existsSync(path);

@@ -5,10 +5,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
+import {
+  fakeImages,
+  fakeTask,
+  type ImagesLog,
+  startGrpcFixture,
+  type TaskLog,
+} from "../../test/harness/index.js";
 import { CreateOptionsSchema, Images, Status, Task, taskV3 } from "../gen/index.js";
 import { Code, type ShimError } from "../internal/index.js";
 import { closeClient, createClient } from "./grpc-client.js";
-import { fakeImages, fakeTask, type ImagesLog, startGrpcFixture, type TaskLog } from "./grpc-fixture.js";
 import { addService, createGrpcServer, shutdownServer } from "./grpc-server.js";
 import { listenUnix } from "./listen-unix.js";
 import type { ServiceImpl } from "./service.js";

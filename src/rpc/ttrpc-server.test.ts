@@ -4,12 +4,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
+import { startTtrpcFixture, type TtrpcFixture, unimplementedService } from "../../test/harness/index.js";
 import { CreateOptionsSchema, Events, Images, Status, Task, taskV3 } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
-import { unimplementedService } from "./grpc-fixture.js";
 import type { ServiceImpl } from "./service.js";
 import { connectTtrpc, createTtrpcClient, type TtrpcConnection } from "./ttrpc-client.js";
-import { startTtrpcFixture, type TtrpcFixture } from "./ttrpc-fixture.js";
 import { serveTtrpc } from "./ttrpc-server.js";
 
 /** Polls `check` until it holds (2 s at most). */
