@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SRC = join(ROOT, "src");
@@ -87,6 +88,30 @@ export function testOnly(files: string[], read = (f: string) => readFileSync(f, 
     .map((f) => `${relative(ROOT, f)}: only tests import it (move it to test/harness)`);
 }
 
+/**
+ * Class members and parameter properties declared with TypeScript's `private` (STYLE: `#private` fields, which
+ * the runtime enforces too). A `private constructor` has no `#` form and is allowed.
+ */
+export function tsPrivates(files: string[], read = (f: string) => readFileSync(f, "utf8")): string[] {
+  const out: string[] = [];
+  for (const file of files) {
+    const source = ts.createSourceFile(file, read(file), ts.ScriptTarget.Latest, true);
+    const visit = (node: ts.Node): void => {
+      const isPrivate =
+        ts.canHaveModifiers(node) &&
+        ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword);
+      if (isPrivate && !ts.isConstructorDeclaration(node)) {
+        const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+        const name = (node as ts.NamedDeclaration).name?.getText(source) ?? "?";
+        out.push(`${relative(ROOT, file)}:${line}: private ${name}: use #${name}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return out;
+}
+
 /** Every broken rule in the tree, as readable lines. */
 export function violations(files: string[], read = (f: string) => readFileSync(f, "utf8")): string[] {
   const out: string[] = [];
@@ -120,6 +145,32 @@ describe("architecture", () => {
 
   it("keeps code that only tests use out of src/", () => {
     assert.deepEqual(testOnly(sources(SRC)), []);
+  });
+
+  it("uses #private members, not TypeScript's private, outside generated code", () => {
+    const written = sources(SRC).filter((f) => !f.startsWith(join(SRC, "gen") + sep));
+    assert.deepEqual(tsPrivates(written), []);
+  });
+
+  it("sees a TypeScript private member or parameter property, and lets a private constructor be", () => {
+    const file = join(SRC, "wasi", "x.ts");
+    const text = [
+      "class A {",
+      "  private readonly a = 1;",
+      "  #b = 2;",
+      "  private constructor(private c: number, readonly d: number) {}",
+      "  private e(): void {}",
+      '  f = "private g";',
+      "}",
+    ].join("\n");
+    assert.deepEqual(
+      tsPrivates([file], () => text),
+      [
+        "src/wasi/x.ts:2: private a: use #a",
+        "src/wasi/x.ts:4: private c: use #c",
+        "src/wasi/x.ts:5: private e: use #e",
+      ],
+    );
   });
 
   it("sees a src/ file that only tests import", () => {
