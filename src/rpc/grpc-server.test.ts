@@ -12,7 +12,7 @@ import {
   startGrpcFixture,
   type TaskLog,
 } from "../../test/harness/index.js";
-import { CreateOptionsSchema, Images, Status, Task, taskV3 } from "../gen/index.js";
+import { CreateOptionsSchema, Images, Status, Task } from "../gen/index.js";
 import { Code, type ShimError } from "../internal/index.js";
 import { closeClient, createClient } from "./grpc-client.js";
 import { addService, createGrpcServer, shutdownServer } from "./grpc-server.js";
@@ -56,7 +56,7 @@ describe("gRPC server on a unix socket", () => {
 
   it("answers the same implementation under containerd.task.v2.Task and containerd.task.v3.Task", async () => {
     const v2 = createClient(Task, fixture.socket);
-    const v3 = createClient(taskV3.Task, `unix://${fixture.socket}`);
+    const v3 = createClient(Task, `unix://${fixture.socket}`, { name: "containerd.task.v3.Task" });
     try {
       const options = anyPack(CreateOptionsSchema, create(CreateOptionsSchema, { image: "oci:./hello" }));
       assert.equal((await v3.create({ id: "both", options })).pid, 42);
