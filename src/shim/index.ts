@@ -3,19 +3,13 @@
  * machine, bundles and rootfs, stdio, and the events interface. Never imports `rpc`; the composition roots
  * (`cli`, `containerd`) serve these objects over gRPC or ttrpc.
  */
-export * from "./bundle.js";
-export * from "./bundle-image.js";
-export * from "./cgroup-metrics.js";
-export * from "./events.js";
-export * from "./image-annotations.js";
-export * from "./image-resolver.js";
-export * from "./images-service.js";
-export * from "./root-claim.js";
-export * from "./rootfs-mounts.js";
-export * from "./state.js";
-export * from "./task-dirs.js";
-export * from "./task-process.js";
-export * from "./task-rootfs.js";
-export * from "./task-service.js";
-export * from "./task-setup.js";
-export * from "./tasks-service.js";
+export { hostCgroupMode } from "./cgroup-metrics.js";
+export { type EventPublisher, nullPublisher, Topic, type TopicName } from "./events.js";
+export { namespaceStoreRoot, StoreImageResolver } from "./image-resolver.js";
+export { ImagesService } from "./images-service.js";
+export { claimRoot, type RootOwnership } from "./root-claim.js";
+export { unmountRootfs } from "./rootfs-mounts.js";
+export { removeLeftoverTasks, tasksDir } from "./task-dirs.js";
+export { releaseTaskMounts, shareMountPoint } from "./task-rootfs.js";
+export { TaskService } from "./task-service.js";
+export { TasksService } from "./tasks-service.js";

@@ -132,7 +132,8 @@ export class ChildRunner implements Runner {
   }
 
   async start(spec: RunSpec, kill?: AbortSignal): Promise<RunningProcess> {
-    if (this.#closed) throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
+    if (this.#closed)
+      throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
     kill?.throwIfAborted();
     checkPreopens(spec.preopens);
     const loggers: BinaryLogger[] = [];
