@@ -12,7 +12,44 @@
  *   `writeLayout`; `storeImage` (a built image into the store, as a pull), `loadImage`, `writeLayoutArchive`.
  * - Modules: `inspectWasm` (module or component, imports, exports, memory).
  * - Errors: every failure is a `ShimError` with a gRPC `Code`.
+ * - Logging: `createLogger` makes the `Logger` the options above take.
  */
-export * from "./internal/index.js";
-export * from "./oci/index.js";
-export * from "./wasi/index.js";
+export {
+  Code,
+  createLogger,
+  type Digest,
+  type Logger,
+  ShimError,
+  type ShimErrorOptions,
+} from "./internal/index.js";
+export {
+  type BuildImageOptions,
+  type BuildIndexOptions,
+  type BuiltImage,
+  buildImage,
+  buildIndex,
+  type ClassifyOptions,
+  ContentStore,
+  classifyImage,
+  type ImageFormat,
+  type IndexEntry,
+  type LayoutImage,
+  loadImage,
+  type ModuleLocation,
+  type Platform,
+  type PullOptions,
+  type PullResult,
+  parsePlatform,
+  parseReference,
+  pull,
+  type Reference,
+  RegistryClient,
+  type RegistryClientOptions,
+  type StoreOptions,
+  selectManifest,
+  storeImage,
+  type WasmFormat,
+  writeLayout,
+  writeLayoutArchive,
+} from "./oci/index.js";
+export { inspectWasm, type WasmInfo } from "./wasi/index.js";

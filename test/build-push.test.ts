@@ -8,8 +8,8 @@ import { execFileSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type CliWork, cli, makeWork, REPO } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
+import { type CliWork, cli, makeWork, REPO } from "./harness/index.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
 
 const skip = registrySkipReason() ?? toolSkipReason("skopeo");

@@ -10,7 +10,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CliWork, cli, makeWork } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
 import {
   buildImage,
@@ -24,6 +23,7 @@ import {
   pushImage,
   writeLayout,
 } from "../src/oci/index.js";
+import { type CliWork, cli, makeWork } from "./harness/index.js";
 import { helloModule } from "./harness/modules.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
 

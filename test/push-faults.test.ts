@@ -10,11 +10,11 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CliWork, cli, makeWork } from "../src/cli/run-fixture.js";
 import { digestHex, sha256 } from "../src/internal/index.js";
 import { buildImage, type CopyResult, pull, writeLayout } from "../src/oci/index.js";
 import { useDockerConfig } from "./harness/docker-config.js";
 import { type FaultProxy, type FaultRule, startFaultProxy } from "./harness/fault-proxy.js";
+import { type CliWork, cli, makeWork } from "./harness/index.js";
 import { bigModule, helloModule } from "./harness/modules.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
 

@@ -11,8 +11,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BIN } from "../src/cli/run-fixture.js";
 import { buildImage, writeLayout } from "../src/oci/index.js";
+import { BIN } from "./harness/index.js";
 import { interruptAt } from "./harness/interrupt.js";
 
 /** HEAD: 404; POST: a session; PUT or PATCH: read 64 KiB of the body, then stop reading (the upload stalls). */

@@ -9,9 +9,9 @@ import { execFileSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CliWork, cli, makeWork, stopShim } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
 import { buildImage, buildIndex, type CopyResult, copy, writeLayout } from "../src/oci/index.js";
+import { type CliWork, cli, makeWork, stopShim } from "./harness/index.js";
 import { helloModule } from "./harness/modules.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
 

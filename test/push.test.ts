@@ -11,7 +11,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CliWork, cli, makeWork, stopShim } from "../src/cli/run-fixture.js";
 import { sha256 } from "../src/internal/index.js";
 import {
   type BuiltImage,
@@ -25,6 +24,7 @@ import {
   writeLayout,
 } from "../src/oci/index.js";
 import { type FaultProxy, startFaultProxy } from "./harness/fault-proxy.js";
+import { type CliWork, cli, makeWork, stopShim } from "./harness/index.js";
 import { bigModule, helloModule } from "./harness/modules.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
 

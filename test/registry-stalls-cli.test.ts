@@ -9,6 +9,8 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { buildImage } from "../src/oci/build.js";
+import { type FaultProxy, startFaultProxy } from "./harness/fault-proxy.js";
 import {
   alive,
   BIN,
@@ -22,9 +24,7 @@ import {
   spawnCli,
   stopShim,
   until,
-} from "../src/cli/run-fixture.js";
-import { buildImage } from "../src/oci/build.js";
-import { type FaultProxy, startFaultProxy } from "./harness/fault-proxy.js";
+} from "./harness/index.js";
 import { bigModule, helloModule } from "./harness/modules.js";
 import { pushBuilt } from "./harness/push.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";

@@ -10,6 +10,8 @@ import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Task } from "../src/gen/index.js";
+import { closeClient, createClient } from "../src/rpc/index.js";
 import {
   type CliWork,
   cli,
@@ -19,10 +21,8 @@ import {
   shimPid,
   spawnCli,
   until,
-} from "../src/cli/run-fixture.js";
-import { Task } from "../src/gen/index.js";
-import { closeClient, createClient } from "../src/rpc/index.js";
-import { writeBytesPattern } from "../src/wasi/runner-testing.js";
+  writeBytesPattern,
+} from "./harness/index.js";
 import { recordFigures } from "./harness/reliability.js";
 
 const MiB = 1024 * 1024;

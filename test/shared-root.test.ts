@@ -13,6 +13,9 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ExitCode } from "../src/cli/index.js";
+import { readRootOwner } from "../src/internal/index.js";
+import { acquireLock } from "../src/oci/index.js";
+import { claimRoot } from "../src/shim/index.js";
 import {
   alive,
   BIN,
@@ -24,10 +27,7 @@ import {
   spawnCli,
   stopShim,
   until,
-} from "../src/cli/run-fixture.js";
-import { readRootOwner } from "../src/internal/index.js";
-import { acquireLock } from "../src/oci/index.js";
-import { claimRoot } from "../src/shim/index.js";
+} from "./harness/index.js";
 import { unmountUnder } from "./harness/mounts.js";
 
 const exists = (path: string) => existsSync(path);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { alive, type CliWork, cli, makeWork, shimPid, stopShim, until } from "./run-fixture.js";
+import { alive, type CliWork, cli, makeWork, shimPid, stopShim, until } from "../../test/harness/index.js";
 
 interface PsEntry {
   id: string;

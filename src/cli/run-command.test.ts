@@ -17,7 +17,7 @@ import {
   spawnCli,
   stopShim,
   until,
-} from "./run-fixture.js";
+} from "../../test/harness/index.js";
 
 describe("nodewasi run", () => {
   let work: CliWork;

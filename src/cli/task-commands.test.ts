@@ -7,8 +7,6 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Task } from "../gen/index.js";
-import { closeClient, createClient } from "../rpc/index.js";
 import {
   alive,
   type CliWork,
@@ -21,7 +19,9 @@ import {
   shimPid,
   spawnCli,
   until,
-} from "./run-fixture.js";
+} from "../../test/harness/index.js";
+import { Task } from "../gen/index.js";
+import { closeClient, createClient } from "../rpc/index.js";
 
 describe("detached tasks: run -d, ps, logs, kill, rm", () => {
   let work: CliWork;

@@ -4,15 +4,14 @@
  * and a schema `MSchema`: `create(MSchema, {...})`, `toBinary(MSchema, m)`, `fromBinary(MSchema, bytes)` from
  * "@bufbuild/protobuf"; `anyPack`, `anyUnpack`, `timestampFromDate`, `EmptySchema` from "@bufbuild/protobuf/wkt".
  *
- * Names are flat except where two packages collide: containerd.task.v3 is `taskV3.*` (the same messages as
- * v2, which are flat), google.rpc.Status is `RpcStatus` (containerd's task `Status` enum keeps its name),
+ * Names are flat except where two packages collide: google.rpc.Status is `RpcStatus` (containerd's task `Status` enum keeps its name),
  * ttrpc's frame payloads are `ttrpc.Request` / `ttrpc.Response`, and containerd/cgroups' metrics (the same
  * message names in two packages) are `cgroupsV1.*` / `cgroupsV2.*`.
  */
 
-// containerd.task.v2: the Task service (`Task`) and its messages, served under v2 and v3 names.
+// containerd.task.v2: the Task service (`Task`) and its messages, served under v2 and v3 names. containerd.task.v3
+// is not generated: proto/.../v3/shim.proto is the same service message for message (buf.gen.yaml).
 export * from "./containerd/runtime/task/v2/shim_pb.js";
-export * as taskV3 from "./containerd/runtime/task/v3/shim_pb.js";
 // containerd.types.Mount; containerd.v1.types Status, ExitReason, Process, ProcessInfo.
 export * from "./containerd/types/mount_pb.js";
 // containerd.types RuntimeInfo / RuntimeVersion: what a shim prints for `-info`.

@@ -2,18 +2,56 @@
  * Leaf helpers every other folder may use: the one error type with gRPC codes, digests, logging, abort and
  * timeouts, state paths, containerd's identifier rule, the mount table. Imports nothing from the rest of nodewasi.
  */
-export * from "./abort.js";
-export * from "./byte-size.js";
-export * from "./daemon-readiness.js";
-export * from "./digest.js";
-export * from "./duration.js";
-export * from "./fs.js";
-export * from "./identifier.js";
-export * from "./log.js";
-export * from "./mount-info.js";
-export * from "./paths.js";
-export * from "./process-identity.js";
-export * from "./root-owner.js";
-export * from "./shim-error.js";
-export * from "./socket-probe.js";
-export * from "./wasm-header.js";
+export { sleep } from "./abort.js";
+export { parseByteSize } from "./byte-size.js";
+export {
+  type DaemonReadiness,
+  daemonReadiness,
+  type LaunchOutcome,
+  launchDaemon,
+} from "./daemon-readiness.js";
+export {
+  type Digest,
+  DigestStream,
+  digestHex,
+  isDigest,
+  parseDigest,
+  sha256,
+  verifyContent,
+} from "./digest.js";
+export { formatDurationSetting, parseDuration } from "./duration.js";
+export { lstatOrUndefined, pathExists } from "./fs.js";
+export { validateIdentifier } from "./identifier.js";
+export { createLogger, type Logger, redact, silentLogger } from "./log.js";
+export { isMountPoint, type MountEntry, mountsBelow, overlayLowerDirs, readMountInfo } from "./mount-info.js";
+export { defaultRoot, defaultRuntimeDir } from "./paths.js";
+export {
+  bootId,
+  clockTicks,
+  isSameProcess,
+  mayBeOwner,
+  type ProcessIdentity,
+  processCommand,
+  selfIdentity,
+} from "./process-identity.js";
+export {
+  OWNER_SOCKET,
+  ownedBy,
+  probeRootOwner,
+  type RootOwner,
+  readRootOwner,
+  withSocketPath,
+} from "./root-owner.js";
+export {
+  alreadyExists,
+  Code,
+  dataLoss,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  ShimError,
+  type ShimErrorOptions,
+  unimplemented,
+} from "./shim-error.js";
+export { isListening } from "./socket-probe.js";
+export { readWasmFileHeader, readWasmHeader, type WasmKind } from "./wasm-header.js";

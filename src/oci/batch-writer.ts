@@ -42,10 +42,27 @@ export class BatchWriter {
     await this.#pending;
     const bufs = this.#batch;
     this.discard();
-    const writing = bufs.length ? this.#fh.writev(bufs) : Promise.resolve();
+    const writing = bufs.length ? writeAll(this.#fh, bufs) : Promise.resolve();
     // Marked handled now: the write may fail (ENOSPC) while the caller waits on its source, and an unhandled
     // rejection ends the process (the whole shim). The next `write` or `flush` still sees the error.
     writing.catch(() => {});
     this.#pending = writing;
+  }
+}
+
+/**
+ * Writes every byte of `bufs`. A write may be short without failing: a disk that fills up takes what fits and
+ * says so only by the count (writev(2)), so the rest is written again, and that write fails with the reason
+ * (ENOSPC). Taking the count as all would lose the rest while the caller counts it as written.
+ */
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  let done = (await fh.writev(bufs)).bytesWritten;
+  if (done === total) return;
+  const rest = Buffer.concat(bufs).subarray(done);
+  while (done < total) {
+    const { bytesWritten } = await fh.write(rest, done - (total - rest.length));
+    if (bytesWritten === 0) throw Object.assign(new Error("write wrote nothing"), { code: "EIO" });
+    done += bytesWritten;
   }
 }

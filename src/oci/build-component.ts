@@ -57,11 +57,15 @@ export function componentWorld(bytes: Uint8Array): ComponentWorld {
 
 class Reader {
   pos = 0;
-  constructor(private readonly b: Uint8Array) {}
+  readonly #b: Uint8Array;
+
+  constructor(b: Uint8Array) {
+    this.#b = b;
+  }
 
   byte(): number {
-    if (this.pos >= this.b.length) throw new Error("unexpected end of the binary");
-    return this.b[this.pos++]!;
+    if (this.pos >= this.#b.length) throw new Error("unexpected end of the binary");
+    return this.#b[this.pos++]!;
   }
 
   /** Unsigned LEB128 (also skips an s33 type index or a one-byte primitive value type). */
@@ -77,8 +81,8 @@ class Reader {
 
   string(): string {
     const len = this.u32();
-    if (this.pos + len > this.b.length) throw new Error("name runs past the end");
-    const s = Buffer.from(this.b.subarray(this.pos, this.pos + len)).toString("utf8");
+    if (this.pos + len > this.#b.length) throw new Error("name runs past the end");
+    const s = Buffer.from(this.#b.subarray(this.pos, this.pos + len)).toString("utf8");
     this.pos += len;
     return s;
   }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fakeImages, fakeTask, startGrpcFixture, type TaskLog } from "../../test/harness/index.js";
 import { Images, Task } from "../gen/index.js";
 import { Code } from "../internal/index.js";
 import { closeClient, connectGrpc, createClient } from "./grpc-client.js";
-import { fakeImages, fakeTask, startGrpcFixture, type TaskLog } from "./grpc-fixture.js";
 import { addService, createGrpcServer, shutdownServer } from "./grpc-server.js";
 import { listenUnix } from "./listen-unix.js";
 
@@ -53,7 +53,8 @@ describe("gRPC client", () => {
   it("rejects with DeadlineExceeded past timeoutMs (per call, or the client's default)", async () => {
     const task = createClient(Task, fixture.socket, { name: "containerd.task.v3.Task", timeoutMs: 50 });
     try {
-      await task.create({ id: "late" });
+      // The client's 50 ms default is for `wait`; a create on a busy machine may take longer than that.
+      await task.create({ id: "late" }, { timeoutMs: 30_000 });
       const started = Date.now();
       await assert.rejects(task.wait({ id: "late" }), { code: Code.DeadlineExceeded });
       assert.ok(Date.now() - started < 1000);

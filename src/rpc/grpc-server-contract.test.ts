@@ -8,8 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { fakeImages, fakeTask, startGrpcFixture, type TaskLog } from "../../test/harness/index.js";
 import { Images, TASK_NAMES, Task } from "../gen/index.js";
-import { fakeImages, fakeTask, startGrpcFixture, type TaskLog } from "./grpc-fixture.js";
 import { addService } from "./grpc-server.js";
 
 /** proto/ of the checkout: this file runs as dist/src/rpc/*.test.js. */

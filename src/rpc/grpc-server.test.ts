@@ -5,10 +5,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { CreateOptionsSchema, Images, Status, TASK_NAMES, Task, taskV3 } from "../gen/index.js";
+import {
+  fakeImages,
+  fakeTask,
+  type ImagesLog,
+  startGrpcFixture,
+  type TaskLog,
+} from "../../test/harness/index.js";
+import { CreateOptionsSchema, Images, Status, TASK_NAMES, Task } from "../gen/index.js";
 import { Code, type ShimError } from "../internal/index.js";
 import { closeClient, createClient } from "./grpc-client.js";
-import { fakeImages, fakeTask, type ImagesLog, startGrpcFixture, type TaskLog } from "./grpc-fixture.js";
 import { addService, createGrpcServer, serveGrpc, shutdownServer } from "./grpc-server.js";
 import { listenUnix } from "./listen-unix.js";
 import type { ServiceImpl } from "./service.js";
@@ -48,7 +54,7 @@ describe("gRPC server on a unix socket", () => {
 
   it("answers the same implementation under containerd.task.v2.Task and containerd.task.v3.Task", async () => {
     const v2 = createClient(Task, fixture.socket);
-    const v3 = createClient(taskV3.Task, `unix://${fixture.socket}`);
+    const v3 = createClient(Task, `unix://${fixture.socket}`, { name: "containerd.task.v3.Task" });
     try {
       const options = anyPack(CreateOptionsSchema, create(CreateOptionsSchema, { image: "oci:./hello" }));
       assert.equal((await v3.create({ id: "both", options })).pid, 42);

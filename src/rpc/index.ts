@@ -4,11 +4,9 @@
  * (@grpc/grpc-js, unix sockets) and ttrpc (written here: docs/TTRPC.md). Errors cross the wire through `errorToStatus` and
  * `statusToError` only. Knows nothing of tasks: it imports internal and gen, nothing else.
  */
-export * from "./grpc-client.js";
-export * from "./grpc-server.js";
-export * from "./listen-unix.js";
-export * from "./service.js";
-export * from "./status.js";
-export * from "./ttrpc-client.js";
-export * from "./ttrpc-frame.js";
-export * from "./ttrpc-server.js";
+export { type Client, type ClientOptions, closeClient, connectGrpc, createClient } from "./grpc-client.js";
+export { addService, createGrpcServer, serveGrpc, shutdownServer } from "./grpc-server.js";
+export { isListening, listenUnix } from "./listen-unix.js";
+export type { ServiceImpl } from "./service.js";
+export { connectTtrpc, createTtrpcClient, TtrpcConnection } from "./ttrpc-client.js";
+export { serveTtrpc, TtrpcServer } from "./ttrpc-server.js";

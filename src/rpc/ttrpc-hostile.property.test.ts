@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
+import { RawPeer, startTtrpcFixture, type TtrpcFixture } from "../../test/harness/index.js";
 import { checkProperty } from "../../test/harness/property.js";
 import { ConnectRequestSchema, ConnectResponseSchema, ttrpc } from "../gen/index.js";
 import { Code } from "../internal/index.js";
-import { RawPeer, startTtrpcFixture, type TtrpcFixture } from "./ttrpc-fixture.js";
 import { encodeFrame, HEADER_LENGTH, MessageType } from "./ttrpc-frame.js";
 
 const V2 = "containerd.task.v2.Task";

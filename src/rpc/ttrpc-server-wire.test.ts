@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
+import { RawPeer, startTtrpcFixture, type TtrpcFixture } from "../../test/harness/index.js";
 import { ConnectRequestSchema, ConnectResponseSchema, Task, ttrpc } from "../gen/index.js";
 import { Code } from "../internal/index.js";
 import { connectTtrpc, createTtrpcClient } from "./ttrpc-client.js";
-import { RawPeer, startTtrpcFixture, type TtrpcFixture } from "./ttrpc-fixture.js";
 import { encodeFrame, HEADER_LENGTH, MESSAGE_LENGTH_MAX, MessageType } from "./ttrpc-frame.js";
 
 const V2 = "containerd.task.v2.Task";

@@ -4,12 +4,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { CreateOptionsSchema, Events, Images, Status, Task, taskV3 } from "../gen/index.js";
+import { startTtrpcFixture, type TtrpcFixture, unimplementedService } from "../../test/harness/index.js";
+import { CreateOptionsSchema, Events, Images, Status, Task } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
-import { unimplementedService } from "./grpc-fixture.js";
 import type { ServiceImpl } from "./service.js";
 import { connectTtrpc, createTtrpcClient, type TtrpcConnection } from "./ttrpc-client.js";
-import { startTtrpcFixture, type TtrpcFixture } from "./ttrpc-fixture.js";
 import { serveTtrpc } from "./ttrpc-server.js";
 
 /** Polls `check` until it holds (2 s at most). */
@@ -73,7 +72,7 @@ describe("ttrpc server and client on a unix socket", () => {
 
   it("round-trips Task calls under containerd.task.v2.Task and containerd.task.v3.Task on one connection", async () => {
     const v2 = createTtrpcClient(Task, conn);
-    const v3 = createTtrpcClient(taskV3.Task, conn);
+    const v3 = createTtrpcClient(Task, conn, { name: "containerd.task.v3.Task" });
     const connected = await v2.connect({ id: "t" }, { metadata: { "x-test": "ns1" } });
     assert.equal(connected.shimPid, process.pid);
     assert.equal(connected.version, "ns1");
@@ -149,7 +148,7 @@ describe("ttrpc server and client on a unix socket", () => {
       { metadata: { "Containerd-Namespace-TTRPC": "default" } },
     );
     assert.deepEqual(forwarded.at(-1), { topic: "/tasks/start", namespace: ["default"] });
-    const task = createTtrpcClient(taskV3.Task, conn);
+    const task = createTtrpcClient(Task, conn, { name: "containerd.task.v3.Task" });
     await task.create(
       { id: "md" },
       { metadata: { "containerd-namespace-ttrpc": "k8s.io", "x-multi": ["a", "b"] } },
@@ -186,7 +185,7 @@ describe("ttrpc server and client on a unix socket", () => {
     await assert.rejects(
       serveTtrpc(join(fixture.dir, "other.sock"), (s) => {
         s.register(Task, unimplementedService(Task));
-        s.register(taskV3.Task, unimplementedService(taskV3.Task), { names: ["containerd.task.v2.Task"] });
+        s.register(Task, unimplementedService(Task), { names: ["containerd.task.v2.Task"] });
       }),
       TypeError,
     );

@@ -4,23 +4,21 @@
  * runner, resolver, Task service, root ownership, idle watch, one stop order). Never imports `rpc`: the
  * composition roots (`cli`, `containerd`) hand the daemon their transport, gRPC or ttrpc.
  */
-export * from "./bundle.js";
-export * from "./bundle-image.js";
-export * from "./cgroup-metrics.js";
-export * from "./daemon.js";
-export * from "./events.js";
-export * from "./idle-watch.js";
-export * from "./image-annotations.js";
-export * from "./image-resolver.js";
-export * from "./images-service.js";
-export * from "./logging-publisher.js";
-export * from "./pull-codec.js";
-export * from "./root-claim.js";
-export * from "./rootfs-mounts.js";
-export * from "./state.js";
-export * from "./task-dirs.js";
-export * from "./task-process.js";
-export * from "./task-rootfs.js";
-export * from "./task-service.js";
-export * from "./task-setup.js";
-export * from "./tasks-service.js";
+export { hostCgroupMode } from "./cgroup-metrics.js";
+export { type Daemon, type DaemonServer, startDaemon, stopOnSignals } from "./daemon.js";
+export { type EventPublisher, nullPublisher, type TaskEvent, type TopicName, taskEvent } from "./events.js";
+export {
+  type ImageResolver,
+  namespaceStoreRoot,
+  type ResolveRequest,
+  StoreImageResolver,
+} from "./image-resolver.js";
+export { ImagesService } from "./images-service.js";
+export { loggingPublisher } from "./logging-publisher.js";
+export { pullEventOf, pullPolicyMsg } from "./pull-codec.js";
+export { claimRoot, type RootOwnership } from "./root-claim.js";
+export { unmountRootfs } from "./rootfs-mounts.js";
+export { removeLeftoverTasks, tasksDir } from "./task-dirs.js";
+export { releaseTaskMounts, shareMountPoint } from "./task-rootfs.js";
+export { TaskService } from "./task-service.js";
+export { TasksService } from "./tasks-service.js";

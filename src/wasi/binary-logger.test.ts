@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { specFor, tempDir } from "../../test/harness/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
-import { specFor, tempDir } from "./runner-testing.js";
 import { parseStdio } from "./stdio.js";
 
 const tmp = tempDir("nodewasi-logger-");

@@ -8,10 +8,10 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { childPids, tempDir } from "../../test/harness/index.js";
 import { recordFigures } from "../../test/harness/reliability.js";
 import { createLogger, type Logger } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
-import { childPids, tempDir } from "./runner-testing.js";
 import { findBwrap } from "./sandbox.js";
 
 const skip = findBwrap() ? false : "bwrap is missing or cannot create namespaces here";

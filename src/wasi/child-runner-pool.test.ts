@@ -4,9 +4,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFi
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { mkfifo, readFifoChunks, specFor, tempDir, testModule } from "../../test/harness/index.js";
 import { ChildRunner } from "./child-runner.js";
 import type { RunSpec } from "./runner.js";
-import { mkfifo, readFifoChunks, specFor, tempDir, testModule } from "./runner-testing.js";
 import { findBwrap } from "./sandbox.js";
 
 /**

@@ -4,11 +4,18 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  childPids,
+  mkfifo,
+  openFifoWriter,
+  readFifoChunks,
+  specFor,
+  tempDir,
+} from "../../test/harness/index.js";
 import { recordFigures } from "../../test/harness/reliability.js";
 import { Code, ShimError } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
 import type { ExitStatus, RunningProcess } from "./runner.js";
-import { childPids, mkfifo, openFifoWriter, readFifoChunks, specFor, tempDir } from "./runner-testing.js";
 import { findBwrap } from "./sandbox.js";
 import { signalName } from "./signals.js";
 

@@ -4,9 +4,6 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync 
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ShimError } from "../internal/index.js";
-import { ChildRunner } from "./child-runner.js";
-import type { RunSpec } from "./runner.js";
 import {
   childPids,
   mkfifo,
@@ -18,7 +15,10 @@ import {
   wasmModule,
   wasmName,
   writeBytesPattern,
-} from "./runner-testing.js";
+} from "../../test/harness/index.js";
+import { Code, ShimError } from "../internal/index.js";
+import { ChildRunner } from "./child-runner.js";
+import type { RunSpec } from "./runner.js";
 
 const tmp = tempDir();
 let runner: ChildRunner;

@@ -91,17 +91,17 @@ interface Warm {
 export class ChildRunner implements Runner {
   /** The bwrap binary runners start under, or undefined when they run unsandboxed. */
   readonly bwrap: string | undefined;
-  private readonly poolSize: number;
-  private readonly log: Logger;
-  private readonly warm: Warm[] = [];
+  readonly #poolSize: number;
+  readonly #log: Logger;
+  readonly #warm: Warm[] = [];
   /** poolBinds as given, when warm runners are sandboxed; and as resolved last (see refreshBinds). */
-  private readonly poolDirs: { rw: string[]; ro: string[] } | undefined;
-  private binds: PoolBinds | undefined;
-  private readonly live = new Set<RunnerProcess>();
-  private closed = false;
+  readonly #poolDirs: { rw: string[]; ro: string[] } | undefined;
+  #binds: PoolBinds | undefined;
+  readonly #live = new Set<RunnerProcess>();
+  #closed = false;
 
   constructor(opts: ChildRunnerOptions = {}) {
-    this.log = opts.logger ?? silentLogger;
+    this.#log = opts.logger ?? silentLogger;
     const isolation = opts.isolation ?? "auto";
     this.bwrap = isolation === "none" ? undefined : findBwrap();
     if (isolation === "bwrap" && !this.bwrap) {
@@ -112,15 +112,15 @@ export class ChildRunner implements Runner {
     }
     if (isolation === "auto" && !this.bwrap && !warnedNoBwrap) {
       warnedNoBwrap = true;
-      this.log.warn(
+      this.#log.warn(
         "WARNING: bwrap (bubblewrap) is not usable here, guests run WITHOUT a sandbox: node:wasi can be escaped through a directory symlink in a rootfs or mount; install bubblewrap",
       );
     }
-    this.poolDirs =
+    this.#poolDirs =
       this.bwrap && opts.poolBinds ? { rw: [...opts.poolBinds.rw], ro: [...opts.poolBinds.ro] } : undefined;
-    if (this.poolDirs) this.binds = resolvePoolBinds(this.poolDirs);
-    this.poolSize = this.bwrap && !this.poolDirs ? 0 : Math.max(0, opts.pool ?? 2);
-    this.fill();
+    if (this.#poolDirs) this.#binds = resolvePoolBinds(this.#poolDirs);
+    this.#poolSize = this.bwrap && !this.#poolDirs ? 0 : Math.max(0, opts.pool ?? 2);
+    this.#fill();
   }
 
   /**
@@ -132,7 +132,8 @@ export class ChildRunner implements Runner {
   }
 
   async start(spec: RunSpec, kill?: AbortSignal): Promise<RunningProcess> {
-    if (this.closed) throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
+    if (this.#closed)
+      throw new ShimError(Code.FailedPrecondition, "runner: closed; create a new ChildRunner");
     kill?.throwIfAborted();
     checkPreopens(spec.preopens);
     const loggers: BinaryLogger[] = [];
@@ -176,14 +177,14 @@ export class ChildRunner implements Runner {
       if (spec.entry !== undefined) child.entry = spec.entry;
       if (spec.moduleDigest !== undefined) child.moduleDigest = spec.moduleDigest;
       kill?.throwIfAborted(); // while a logging binary started
-      const warm = extra.length === 0 ? this.takeWarm(child) : undefined;
-      const runner = warm?.runner ?? this.spawnCold(spec, extra, child);
+      const warm = extra.length === 0 ? this.#takeWarm(child) : undefined;
+      const runner = warm?.runner ?? this.#spawnCold(spec, extra, child);
       const sent = warm?.spec ?? child;
-      this.live.add(runner);
+      this.#live.add(runner);
       runner.ended.then((end) => {
-        this.live.delete(runner);
+        this.#live.delete(runner);
         if (!end.reported && end.status.code <= 128) {
-          this.log.warn("runner: the runner process ended without reporting a status", {
+          this.#log.warn("runner: the runner process ended without reporting a status", {
             module: spec.module,
             code: end.status.code,
             stderr: end.stderr,
@@ -218,9 +219,9 @@ export class ChildRunner implements Runner {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const all = [...new Set([...this.warm.map((w) => w.runner), ...this.live])];
-    this.warm.length = 0;
+    this.#closed = true;
+    const all = [...new Set([...this.#warm.map((w) => w.runner), ...this.#live])];
+    this.#warm.length = 0;
     for (const r of all) {
       r.setRef(true); // an idle warm runner is unref'd; its end must keep the loop alive while we await it
       // The whole group: under bwrap, a child that has not armed --die-with-parent yet too (sandbox.ts). Our
@@ -249,7 +250,7 @@ export class ChildRunner implements Runner {
           }
         }
       }
-      this.log.warn(`runner: ${all.length} runner(s) did not end within ${CLOSE_WAIT_MS} ms of SIGKILL`);
+      this.#log.warn(`runner: ${all.length} runner(s) did not end within ${CLOSE_WAIT_MS} ms of SIGKILL`);
     }
   }
 
@@ -258,28 +259,28 @@ export class ChildRunner implements Runner {
    * report. A sandboxed one is listed once it has booted (before, only bwrap's pid is known).
    */
   warmPids(): number[] {
-    return this.warm.flatMap((w) => (w.runner.pid === undefined ? [] : [w.runner.pid]));
+    return this.#warm.flatMap((w) => (w.runner.pid === undefined ? [] : [w.runner.pid]));
   }
 
   /**
    * An idle warm runner for `child` and the spec to send it (under bwrap: with real paths, which are what the
    * sandbox shows), or undefined when the spec must start cold.
    */
-  private takeWarm(child: ChildSpec): { runner: RunnerProcess; spec: ChildSpec } | undefined {
-    if (this.poolDirs) this.refreshBinds();
-    if (this.warm.length === 0) {
-      this.fill(); // idle ones died (killed from outside): start again for the next spec
+  #takeWarm(child: ChildSpec): { runner: RunnerProcess; spec: ChildSpec } | undefined {
+    if (this.#poolDirs) this.#refreshBinds();
+    if (this.#warm.length === 0) {
+      this.#fill(); // idle ones died (killed from outside): start again for the next spec
       return undefined;
     }
     let spec = child;
-    if (this.binds) {
-      const real = warmSpec(child, this.binds);
+    if (this.#binds) {
+      const real = warmSpec(child, this.#binds);
       if (!real) return undefined;
       spec = real;
     }
-    const { runner } = this.warm.shift()!;
+    const { runner } = this.#warm.shift()!;
     runner.setRef(true);
-    this.fill();
+    this.#fill();
     return { runner, spec };
   }
 
@@ -288,18 +289,18 @@ export class ChildRunner implements Runner {
    * was replaced since the warm runners were started, their view is stale: they are killed and replaced, and
    * this spec starts cold.
    */
-  private refreshBinds(): void {
-    const now = resolvePoolBinds(this.poolDirs!);
-    if (now.key === this.binds?.key) return;
-    this.binds = now;
-    for (const w of this.warm.splice(0)) {
-      this.log.debug("runner: pool directories changed, replacing a warm runner", { pid: w.runner.pid });
+  #refreshBinds(): void {
+    const now = resolvePoolBinds(this.#poolDirs!);
+    if (now.key === this.#binds?.key) return;
+    this.#binds = now;
+    for (const w of this.#warm.splice(0)) {
+      this.#log.debug("runner: pool directories changed, replacing a warm runner", { pid: w.runner.pid });
       w.runner.killGroup("SIGKILL");
     }
-    this.fill();
+    this.#fill();
   }
 
-  private spawnCold(spec: RunSpec, extraStdio: (number | Stream)[], child: ChildSpec): RunnerProcess {
+  #spawnCold(spec: RunSpec, extraStdio: (number | Stream)[], child: ChildSpec): RunnerProcess {
     const opts: SpawnOptions = { extraStdio };
     if (child.maxPages !== undefined) opts.maxPages = child.maxPages;
     if (this.bwrap) opts.sandbox = { bwrap: this.bwrap, args: bwrapArgs(sandboxPaths(spec, child)) };
@@ -307,9 +308,9 @@ export class ChildRunner implements Runner {
   }
 
   /** Tops the pool up; a warm runner that dies while idle (killed from outside) is dropped and replaced. */
-  private fill(): void {
-    while (!this.closed && this.warm.length < this.poolSize) {
-      const binds = this.binds;
+  #fill(): void {
+    while (!this.#closed && this.#warm.length < this.#poolSize) {
+      const binds = this.#binds;
       const r = binds
         ? new RunnerProcess({
             sandbox: { bwrap: this.bwrap!, args: bwrapArgs({ readOnly: binds.ro, readWrite: binds.rw }) },
@@ -317,14 +318,14 @@ export class ChildRunner implements Runner {
         : new RunnerProcess();
       r.setRef(false);
       const w: Warm = { runner: r };
-      this.warm.push(w);
-      this.live.add(r);
+      this.#warm.push(w);
+      this.#live.add(r);
       r.ended.then((end) => {
-        this.live.delete(r);
-        const i = this.warm.indexOf(w);
+        this.#live.delete(r);
+        const i = this.#warm.indexOf(w);
         if (i >= 0) {
-          this.warm.splice(i, 1);
-          this.log.debug("runner: a warm runner died while idle", { pid: r.pid, stderr: end.stderr });
+          this.#warm.splice(i, 1);
+          this.#log.debug("runner: a warm runner died while idle", { pid: r.pid, stderr: end.stderr });
         }
       });
     }
@@ -410,16 +411,17 @@ function lexists(path: string): boolean {
 class RunnerHandle implements RunningProcess {
   readonly exited: Promise<ExitStatus>;
   readonly oom: Promise<void>;
-  private gone = false;
-  private paused = false;
+  #gone = false;
+  #paused = false;
 
-  constructor(
-    readonly pid: number,
-    private readonly runner: RunnerProcess,
-    loggers: BinaryLogger[],
-  ) {
+  readonly pid: number;
+  readonly #runner: RunnerProcess;
+
+  constructor(pid: number, runner: RunnerProcess, loggers: BinaryLogger[]) {
+    this.pid = pid;
+    this.#runner = runner;
     runner.child.once("exit", () => {
-      this.gone = true;
+      this.#gone = true;
     });
     this.oom = runner.oom;
     // The runner wrote straight to FIFOs and files, so its exit closed every write end it had; a logging
@@ -438,27 +440,27 @@ class RunnerHandle implements RunningProcess {
   kill(signal: NodeJS.Signals | number): void {
     const signo = signalNumber(signal);
     if (standsIn(signo)) {
-      if (!this.gone) this.runner.killAs(signo);
+      if (!this.#gone) this.#runner.killAs(signo);
       return;
     }
-    this.signal(signal);
+    this.#signal(signal);
     const stop = signal === "SIGSTOP" || signal === constants.signals.SIGSTOP;
     const kill = signal === "SIGKILL" || signal === constants.signals.SIGKILL;
-    if (this.paused && !stop && !kill && signal !== 0) this.resume();
+    if (this.#paused && !stop && !kill && signal !== 0) this.resume();
   }
 
   pause(): void {
-    this.signal("SIGSTOP");
-    this.paused = true;
+    this.#signal("SIGSTOP");
+    this.#paused = true;
   }
 
   resume(): void {
-    this.signal("SIGCONT");
-    this.paused = false;
+    this.#signal("SIGCONT");
+    this.#paused = false;
   }
 
   stats(): Promise<ProcessStats> {
-    if (this.gone) return Promise.reject(notFound(`process ${this.pid}: no stats, it has exited`));
+    if (this.#gone) return Promise.reject(notFound(`process ${this.pid}: no stats, it has exited`));
     return procStats(this.pid);
   }
 
@@ -468,8 +470,8 @@ class RunnerHandle implements RunningProcess {
    */
   closeStdin(): void {}
 
-  private signal(signal: NodeJS.Signals | number): void {
-    if (this.gone) return;
+  #signal(signal: NodeJS.Signals | number): void {
+    if (this.#gone) return;
     try {
       process.kill(this.pid, signal);
     } catch (err) {

@@ -4,10 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-
+import { testModule } from "../../test/harness/index.js";
 import { hookMemoryGrow, OOM_EXPORT } from "./grow-hook.js";
 import { capMemory } from "./memory-cap.js";
-import { testModule } from "./runner-testing.js";
 import { wasm } from "./wasm-api.js";
 
 /** wat2wasm (wabt) of `text`. */

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { specFor, tempDir } from "../../test/harness/index.js";
 import { ChildRunner } from "./child-runner.js";
 import { climbsOut, movesClimbingLink } from "./guest-symlinks.js";
-import { specFor, tempDir } from "./runner-testing.js";
 
 const tmp = tempDir("nodewasi-symlinks-");
 let runner: ChildRunner;

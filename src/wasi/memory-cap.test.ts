@@ -3,10 +3,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { tempDir, testModule } from "../../test/harness/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import { inspectWasm } from "./inspect.js";
 import { capMemory, pagesFor } from "./memory-cap.js";
-import { tempDir, testModule } from "./runner-testing.js";
 import { wasm } from "./wasm-api.js";
 
 const hasWat2wasm = spawnSync("wat2wasm", ["--version"]).status === 0;

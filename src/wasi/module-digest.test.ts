@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { specFor, tempDir, testModule } from "../../test/harness/index.js";
 import { Code, ShimError, sha256 } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
-import { specFor, tempDir, testModule } from "./runner-testing.js";
 
 const tmp = tempDir("nodewasi-module-digest-");
 const runners: ChildRunner[] = [];

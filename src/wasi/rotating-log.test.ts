@@ -11,9 +11,9 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { specFor, tempDir, writeBytesPattern } from "../../test/harness/index.js";
 import { ChildRunner } from "./child-runner.js";
 import { RotatingLog, rotatedPath } from "./rotating-log.js";
-import { specFor, tempDir, writeBytesPattern } from "./runner-testing.js";
 import { findBwrap } from "./sandbox.js";
 
 const tmp = tempDir("nodewasi-rotate-");

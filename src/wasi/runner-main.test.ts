@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { mkfifo, tempDir, testModule } from "./runner-testing.js";
+import { mkfifo, tempDir, testModule } from "../../test/harness/index.js";
 import { findBwrap } from "./sandbox.js";
 
 const tmp = tempDir();
@@ -42,7 +42,7 @@ describe("runner processes die with their parent", () => {
         script,
         `import { openSync } from "node:fs";
       import { ChildRunner } from ${JSON.stringify(new URL("./child-runner.js", import.meta.url).href)};
-      import { specFor } from ${JSON.stringify(new URL("./runner-testing.js", import.meta.url).href)};
+      import { specFor } from ${JSON.stringify(new URL("../../test/harness/runner-kit.js", import.meta.url).href)};
       const hold = openSync(${JSON.stringify(fifo)}, "r+");
       const r = new ChildRunner(${JSON.stringify(v.opts)});
       const a = await r.start(specFor("cat-stdin", [], { stdin: { kind: "fifo", path: ${JSON.stringify(fifo)} } }));

@@ -49,13 +49,13 @@ export class RunnerProcess {
   readonly ended: Promise<RunnerEnd>;
   /** Settles when the guest reported hitting its memory cap (never when it did not). */
   readonly oom: Promise<void>;
-  private oomSeen!: () => void;
-  private reported: Extract<FromRunner, { type: "exit" }> | undefined;
-  private startWaiter: { resolve: () => void; reject: (e: ShimError) => void } | undefined;
-  private stderrTail = "";
-  private gone = false;
+  #oomSeen!: () => void;
+  #reported: Extract<FromRunner, { type: "exit" }> | undefined;
+  #startWaiter: { resolve: () => void; reject: (e: ShimError) => void } | undefined;
+  #stderrTail = "";
+  #gone = false;
   /** The signal a SIGKILL was sent for (killAs): how the runner is reported to have ended, if it was. */
-  private killedAs: number | undefined;
+  #killedAs: number | undefined;
 
   constructor(opts: SpawnOptions = {}) {
     const node = [
@@ -82,37 +82,37 @@ export class RunnerProcess {
     // while that child holds it, and in the same tick nobody else can have taken it).
     if (opts.sandbox) this.child.once("exit", () => signalGroup(this.child.pid, "SIGKILL"));
     this.child.stderr?.on("data", (b: Buffer) => {
-      this.stderrTail = (this.stderrTail + b.toString()).slice(-STDERR_KEEP);
+      this.#stderrTail = (this.#stderrTail + b.toString()).slice(-STDERR_KEEP);
     });
     this.oom = new Promise((resolve) => {
-      this.oomSeen = resolve;
+      this.#oomSeen = resolve;
     });
     this.ready = new Promise<number>((resolve, reject) => {
       this.child.on("message", (msg: FromRunner) => {
         if (msg.type === "ready") {
           this.pid = msg.pid;
           resolve(msg.pid);
-        } else if (msg.type === "started") this.startWaiter?.resolve();
-        else if (msg.type === "failed") this.startWaiter?.reject(new ShimError(msg.code, msg.message));
-        else if (msg.type === "exit") this.reported = msg;
-        else if (msg.type === "oom") this.oomSeen();
+        } else if (msg.type === "started") this.#startWaiter?.resolve();
+        else if (msg.type === "failed") this.#startWaiter?.reject(new ShimError(msg.code, msg.message));
+        else if (msg.type === "exit") this.#reported = msg;
+        else if (msg.type === "oom") this.#oomSeen();
       });
       this.child.once("error", (err) =>
         reject(new ShimError(Code.Internal, `runner: cannot start ${file} (${err.message})`, { cause: err })),
       );
       this.child.once("exit", (code, signal) =>
-        reject(this.diedEarly(`while booting (${signal ? `killed by ${signal}` : `status ${code}`})`)),
+        reject(this.#diedEarly(`while booting (${signal ? `killed by ${signal}` : `status ${code}`})`)),
       );
     });
     this.ready.catch(() => {});
     this.ended = new Promise<RunnerEnd>((resolve) => {
       this.child.once("close", (code, signal) => {
-        this.gone = true;
-        this.startWaiter?.reject(this.diedEarly("before the guest started"));
+        this.#gone = true;
+        this.#startWaiter?.reject(this.#diedEarly("before the guest started"));
         resolve({
-          status: this.statusOf(code, signal, opts.sandbox !== undefined),
-          stderr: this.stderrTail,
-          reported: this.reported !== undefined,
+          status: this.#statusOf(code, signal, opts.sandbox !== undefined),
+          stderr: this.#stderrTail,
+          reported: this.#reported !== undefined,
         });
       });
     });
@@ -121,8 +121,8 @@ export class RunnerProcess {
   /** Sends the spec; resolves once the guest is about to run, rejects (ShimError) when it cannot. */
   run(spec: ChildSpec): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.gone) return reject(this.diedEarly("before the guest started"));
-      this.startWaiter = { resolve, reject };
+      if (this.#gone) return reject(this.#diedEarly("before the guest started"));
+      this.#startWaiter = { resolve, reject };
       this.child.send({ type: "run", spec } satisfies ToRunner);
     });
   }
@@ -142,7 +142,7 @@ export class RunnerProcess {
    * `standsIn`); an end by that SIGKILL is reported as an end by `signo`.
    */
   killAs(signo: number): void {
-    this.killedAs ??= signo;
+    this.#killedAs ??= signo;
     this.killGroup("SIGKILL");
   }
 
@@ -158,8 +158,8 @@ export class RunnerProcess {
     }
   }
 
-  private diedEarly(when: string): ShimError {
-    const tail = this.stderrTail.trim();
+  #diedEarly(when: string): ShimError {
+    const tail = this.#stderrTail.trim();
     return new ShimError(
       Code.Internal,
       `runner process ${this.child.pid ?? "?"} exited ${when}${tail ? `: ${tail}` : ""}; run with --debug, and check that bwrap and node work here`,
@@ -172,9 +172,9 @@ export class RunnerProcess {
    * status 128+signo (it does not die of it), so under bwrap a status above 128 with no report means a signal
    * too.
    */
-  private statusOf(code: number | null, signal: NodeJS.Signals | null, sandboxed: boolean): ExitStatus {
+  #statusOf(code: number | null, signal: NodeJS.Signals | null, sandboxed: boolean): ExitStatus {
     const at = new Date();
-    const r = this.reported;
+    const r = this.#reported;
     if (r) {
       const s: ExitStatus = { code: r.code, at };
       if (r.trap !== undefined) s.trap = r.trap;
@@ -183,7 +183,7 @@ export class RunnerProcess {
     }
     let signo = signal ? signalNumber(signal) : undefined;
     if (signo === undefined && sandboxed && code !== null && code > 128) signo = code - 128;
-    if (signo === 9 && this.killedAs !== undefined) signo = this.killedAs;
+    if (signo === 9 && this.#killedAs !== undefined) signo = this.#killedAs;
     if (signo !== undefined) return killedBy(signo, at);
     return { code: code ?? 255, at };
   }

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { mkfifo, readFifoChunks, specFor, tempDir } from "../../test/harness/index.js";
 import { Code, ShimError } from "../internal/index.js";
 import { ChildRunner } from "./child-runner.js";
 import type { RunSpec } from "./runner.js";
-import { mkfifo, readFifoChunks, specFor, tempDir } from "./runner-testing.js";
 import { findBwrap } from "./sandbox.js";
 
 const skip = findBwrap() ? false : "bwrap is missing or cannot create namespaces here";

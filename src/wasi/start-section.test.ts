@@ -2,8 +2,6 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ChildRunner } from "./child-runner.js";
-import { uleb } from "./leb128.js";
 import {
   mkfifo,
   readFifo,
@@ -13,7 +11,9 @@ import {
   testModule,
   wasmModule,
   wasmName,
-} from "./runner-testing.js";
+} from "../../test/harness/index.js";
+import { ChildRunner } from "./child-runner.js";
+import { uleb } from "./leb128.js";
 import { exportStartFunction, START_EXPORT, withStartFunction } from "./start-section.js";
 import { wasm } from "./wasm-api.js";
 

@@ -36,4 +36,4 @@ export function startFlags(id: string, namespace = "ns", address = "/run/ctd.soc
 }
 
 /** Whether process `pid` exists (signal 0): the CLI fixture's check, for the shim binary's tests too. */
-export { alive } from "../../src/cli/run-fixture.js";
+export { alive } from "./cli-work.js";

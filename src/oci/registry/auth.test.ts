@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { after, describe, it } from "node:test";
+import { json, type LoopbackServer, loopbackServer, type Recorded } from "../../../test/harness/index.js";
 import { Code, createLogger, type ShimError } from "../../internal/index.js";
 import type { CredentialProvider, Credentials } from "./credentials.js";
-import { json, type LoopbackServer, loopbackServer, type Recorded } from "./loopback-server.js";
 import { anonymous, RegistryClient } from "./registry-client.js";
 
 const MANIFEST = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}');

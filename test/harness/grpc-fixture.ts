@@ -9,11 +9,11 @@ import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
-import { CreateOptionsSchema, Images, Status, Task } from "../gen/index.js";
-import { invalidArgument, notFound, unimplemented } from "../internal/index.js";
-import { createGrpcServer, shutdownServer } from "./grpc-server.js";
-import { listenUnix } from "./listen-unix.js";
-import type { CallContext, ServiceImpl } from "./service.js";
+import { CreateOptionsSchema, Images, Status, Task } from "../../src/gen/index.js";
+import { invalidArgument, notFound, unimplemented } from "../../src/internal/index.js";
+import { createGrpcServer, shutdownServer } from "../../src/rpc/grpc-server.js";
+import { listenUnix } from "../../src/rpc/listen-unix.js";
+import type { CallContext, ServiceImpl } from "../../src/rpc/service.js";
 
 /** An implementation of `desc` where every RPC throws Unimplemented; spread it and override some. */
 export function unimplementedService<S extends DescService>(desc: S): ServiceImpl<S> {

@@ -8,11 +8,11 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { TASK_NAMES, Task, ttrpc } from "../gen/index.js";
-import type { Logger } from "../internal/index.js";
+import { TASK_NAMES, Task, ttrpc } from "../../src/gen/index.js";
+import type { Logger } from "../../src/internal/index.js";
+import { encodeFrame, FrameDecoder, MessageType } from "../../src/rpc/ttrpc-frame.js";
+import { TtrpcServer } from "../../src/rpc/ttrpc-server.js";
 import { fakeTask, type TaskLog } from "./grpc-fixture.js";
-import { encodeFrame, FrameDecoder, MessageType } from "./ttrpc-frame.js";
-import { TtrpcServer } from "./ttrpc-server.js";
 
 export interface TtrpcFixture {
   server: TtrpcServer;

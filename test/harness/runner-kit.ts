@@ -1,5 +1,5 @@
 /**
- * Helpers for the runner's own tests (not exported from index.ts): the test modules of examples/modules, temp
+ * Helpers for the runner's tests (src/wasi): the test modules of examples/modules, temp
  * dirs, real FIFOs made with coreutils' `mkfifo`, and a FIFO reader as the shim's peers read them.
  */
 import { execFileSync } from "node:child_process";
@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { uleb } from "./leb128.js";
-import type { RunSpec } from "./runner.js";
+import { uleb } from "../../src/wasi/leb128.js";
+import type { RunSpec } from "../../src/wasi/runner.js";
 
 const openFd = promisify(openCb);
 
-/** Absolute path of examples/modules/NAME.wasm (tests run from dist/src/wasi). */
+/** Absolute path of examples/modules/NAME.wasm (this file runs from dist/test/harness). */
 export function testModule(name: string): string {
   return fileURLToPath(new URL(`../../../examples/modules/${name}.wasm`, import.meta.url));
 }

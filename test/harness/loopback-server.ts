@@ -1,7 +1,7 @@
 /**
- * Test support for this folder: an in-process HTTP server on 127.0.0.1 (port 0) that records every request
- * with its body and lets a test answer by hand, for the behaviours a real registry cannot be made to show
- * (resets, 429s, redirects to storage, hostile sizes). Not exported from index.ts.
+ * An in-process HTTP server on 127.0.0.1 (port 0) that records every request with its body and lets a test
+ * answer by hand, for the behaviours a real registry cannot be made to show (resets, 429s, redirects to
+ * storage, hostile sizes).
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";

@@ -9,10 +9,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Task } from "../gen/index.js";
-import { mountsBelow } from "../internal/index.js";
-import { buildImage, writeLayout } from "../oci/index.js";
-import { closeClient, createClient } from "../rpc/index.js";
+import { Task } from "../../src/gen/index.js";
+import { mountsBelow } from "../../src/internal/index.js";
+import { buildImage, writeLayout } from "../../src/oci/index.js";
+import { closeClient, createClient } from "../../src/rpc/index.js";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const BIN = join(REPO, "bin", "nodewasi");
