@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildImage } from "../src/oci/build.js";
+import { buildImage } from "../src/oci/build/build.js";
 import { pushBuilt } from "../test/harness/push.js";
 import { registrySkipReason, startRegistry, toolSkipReason } from "../test/harness/registry.js";
 import { compare, timeCommand } from "./measure.js";

@@ -10,8 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildImage } from "../src/oci/build.js";
-import { writeLayout } from "../src/oci/layout-writer.js";
+import { buildImage } from "../src/oci/build/build.js";
+import { writeLayout } from "../src/oci/build/layout-writer.js";
 import { bigModule } from "../test/harness/modules.js";
 import {
   type Registry,

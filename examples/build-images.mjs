@@ -2,7 +2,7 @@
 /**
  * Regenerates examples/images/hello, the OCI image layout that `npm start` and the README's
  * `nodewasi pull oci:examples/images/hello:latest` use with no network. Built with nodewasi's own image
- * builder (dist/src/oci/build.js, so run `npm run build` first), reproducibly: running it again gives the same
+ * builder (dist/src/oci/build/build.js, so run `npm run build` first), reproducibly: running it again gives the same
  * bytes and digests, and `--check` verifies the committed layout is exactly what the builder makes now.
  *
  * Tags:  latest  hello.wasm (from hello.c), an OCI image for wasip1/wasm, Entrypoint /hello.wasm
@@ -16,9 +16,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const dist = join(here, "..", "dist", "src", "oci");
+const dist = join(here, "..", "dist", "src", "oci", "build");
 if (!existsSync(join(dist, "build.js"))) {
-  console.error("build-images: dist/src/oci/build.js not found; run `npm run build` first");
+  console.error("build-images: dist/src/oci/build/build.js not found; run `npm run build` first");
   process.exit(1);
 }
 const { buildImage } = await import(join(dist, "build.js"));

@@ -20,12 +20,12 @@ const SHARED = "test/shared-root.test.ts";
 const CLAIM = "src/shim/root-claim.test.ts";
 const ERRORS = "test/task-errors.test.ts";
 const STORE = "test/reliability-store.test.ts";
-const LOCK = "src/oci/lock.test.ts";
+const LOCK = "src/oci/store/lock.test.ts";
 const DIGEST = "src/wasi/module-digest.test.ts";
-const REPAIR = "src/oci/pull-repair.test.ts";
-const CHECK = "src/oci/store-check.test.ts";
-const INDEX = "src/oci/store-index.test.ts";
-const LEFTOVERS = "src/oci/store-leftovers.test.ts";
+const REPAIR = "src/oci/pull/pull-repair.test.ts";
+const CHECK = "src/oci/pull/store-check.test.ts";
+const INDEX = "src/oci/store/store-index.test.ts";
+const LEFTOVERS = "src/oci/store/store-leftovers.test.ts";
 const STALLS = "test/registry-stalls.test.ts";
 const STALLS_CLI = "test/registry-stalls-cli.test.ts";
 const START = "src/wasi/start-section.test.ts";
@@ -37,8 +37,8 @@ const RUN = "src/cli/run-command.test.ts";
 const FLOODS = "test/reliability-log-floods.test.ts";
 const ROTATING = "src/wasi/rotating-log.test.ts";
 const BIG = "test/reliability-big-images.test.ts";
-const UNPACK = "src/oci/unpack.test.ts";
-const LIMITS = "src/oci/unpack-limits.test.ts";
+const UNPACK = "src/oci/unpack/unpack.test.ts";
+const LIMITS = "src/oci/unpack/unpack-limits.test.ts";
 const TASK_ROOTFS = "test/task-rootfs.test.ts";
 
 /** @type {Section[]} */
@@ -148,7 +148,7 @@ export const SECTIONS = [
             "unpack: the layer fits, its unpacked rootfs does not; a clear error, a consistent store, and the pull succeeds once there is space",
           ),
           t(
-            "src/oci/batch-writer.test.ts",
+            "src/oci/store/batch-writer.test.ts",
             "a write failing while the caller waits elsewhere is no unhandled rejection; flush reports it",
           ),
         ],
@@ -644,7 +644,10 @@ export const SECTIONS = [
             "a refused hostile layer says what was refused and why, with no digest hint and no pull-again advice",
           ),
           t("src/cli/report-error.test.ts", "a digest mismatch in a transfer keeps its hint to pull again"),
-          t("src/oci/unpack-limits.test.ts", "names the limit it enforces and the setting that raises it"),
+          t(
+            "src/oci/unpack/unpack-limits.test.ts",
+            "names the limit it enforces and the setting that raises it",
+          ),
           t(
             "src/oci/registry/registry-client.test.ts",
             "stops reading a manifest over 4 MiB, declared or streamed",
@@ -657,7 +660,7 @@ export const SECTIONS = [
         asked: "two prunes and a pull at once",
         tests: [
           t(
-            "src/oci/store-prune.test.ts",
+            "src/oci/store/store-prune.test.ts",
             "a prune while a pull is in flight leaves the pull's content alone",
           ),
         ],
@@ -1140,7 +1143,7 @@ export const SECTIONS = [
           "found: `pull oci-archive:/dev/stdin` (or `<(...)`) failed with ESPIPE: the archive was read by position",
         tests: [
           t(
-            "src/oci/layout-source.test.ts",
+            "src/oci/pull/layout-source.test.ts",
             "reads an archive from a pipe, plain and gzip (oci-archive:/dev/stdin, <(...)): no positional read",
           ),
         ],

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code, ShimError } from "../src/internal/index.js";
-import { MediaType } from "../src/oci/media-types.js";
-import { pull } from "../src/oci/pull.js";
+import { MediaType } from "../src/oci/image/media-types.js";
+import { pull } from "../src/oci/pull/pull.js";
 import { type FakeRegistry, startFakeRegistry } from "./harness/fake-registry.js";
 
 interface Case {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code, ShimError } from "../src/internal/index.js";
-import { pull } from "../src/oci/pull.js";
+import { pull } from "../src/oci/pull/pull.js";
 import { type HostileFixture, hostileFixtures, SENTINEL_TARGET } from "./harness/hostile-fixtures.js";
 import { pushBuilt } from "./harness/push.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";

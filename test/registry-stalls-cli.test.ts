@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildImage } from "../src/oci/build.js";
+import { buildImage } from "../src/oci/build/build.js";
 import { type FaultProxy, startFaultProxy } from "./harness/fault-proxy.js";
 import {
   alive,

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Images } from "../src/gen/index.js";
-import { buildImage } from "../src/oci/build.js";
+import { buildImage } from "../src/oci/build/build.js";
 import { type FaultProxy, startFaultProxy } from "./harness/fault-proxy.js";
 import { helloModule } from "./harness/modules.js";
 import { pushBuilt } from "./harness/push.js";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sha256 } from "../src/internal/index.js";
-import { buildImage } from "../src/oci/build.js";
+import { buildImage } from "../src/oci/build/build.js";
 import { bigModule } from "./harness/modules.js";
 import { pushBuilt } from "./harness/push.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";

@@ -1,5 +1,5 @@
 /**
- * Registry faults during push (issue 6, item 2), against the push primitives of src/oci/registry/push.ts
+ * Registry faults during push (issue 6, item 2), against the push primitives of src/oci/registry/push-protocol.ts
  * (`RegistryClient.uploadBlob` and `putManifest`) through the fault proxy in front of a real registry: 5xx and
  * 429 are retried, a connection reset during an upload and an answer lost after the blob landed are recovered,
  * a corrupted upload is refused by the registry and nothing is stored under its digest, a slow upload
@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code, ShimError, sha256 } from "../src/internal/index.js";
-import { buildImage } from "../src/oci/build.js";
-import { pull } from "../src/oci/pull.js";
+import { buildImage } from "../src/oci/build/build.js";
+import { pull } from "../src/oci/pull/pull.js";
 import { anonymous, RegistryClient } from "../src/oci/registry/index.js";
 import { type FaultProxy, type FaultRule, startFaultProxy } from "./harness/fault-proxy.js";
 import { bigModule } from "./harness/modules.js";

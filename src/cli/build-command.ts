@@ -1,8 +1,8 @@
 /**
  * `nodewasi build MODULE.wasm -t REF`: package a module as a wasm image in one of the formats wasm runtimes
- * read (oci/build.ts), and `nodewasi build --index REF --add A,B`: put images into a multi-platform index.
+ * read (oci/build/build.ts), and `nodewasi build --index REF --add A,B`: put images into a multi-platform index.
  * Without `--output` the result goes into the content store, tagged REF, through the same code as a pull
- * (oci/build-store.ts), so `images`, `inspect`, `run` and `push` treat it as a pulled image; with
+ * (oci/build/build-store.ts), so `images`, `inspect`, `run` and `push` treat it as a pulled image; with
  * `--output oci:DIR[:TAG]` or `oci-archive:FILE[:TAG]` it is written there instead. Builds are reproducible:
  * the same inputs give the same digests unless `--created` says otherwise. With `--push` what was built (from
  * the store, or the layout `--output` wrote) is then pushed to the registry its name designates, exactly as

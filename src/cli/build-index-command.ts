@@ -1,6 +1,6 @@
 /**
  * `nodewasi build --index REF --add A,B [--attest]`: an index over images that are in the store (built or
- * pulled) or in OCI layouts, each read whole (oci/build-load.ts), with buildx-style attestation entries on
+ * pulled) or in OCI layouts, each read whole (oci/build/build-load.ts), with buildx-style attestation entries on
  * request; stored under REF or written to `--output`.
  */
 import type { Command } from "commander";

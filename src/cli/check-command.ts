@@ -1,6 +1,6 @@
 /**
  * `nodewasi check [--repair] [--json]`: verify the whole content store, as `git fsck` and `podman system check`
- * do (src/oci/store-check.ts): index.json, leftovers of killed processes, every blob and module against its
+ * do (src/oci/pull/store-check.ts): index.json, leftovers of killed processes, every blob and module against its
  * digest, the pull records and their rootfs, and what every name reaches. It reports; `--repair` repairs what
  * the store can rebuild by itself and lists the images that need a pull.
  */

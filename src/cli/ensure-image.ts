@@ -1,6 +1,6 @@
 /**
  * The first step of `nodewasi run`: one `nodewasi.v1.Images/Pull` with the run's --pull policy, which the
- * shim's pull answers (src/oci/pull.ts): from its store when the policy allows and the image is there (the
+ * shim's pull answers (src/oci/pull/pull.ts): from its store when the policy allows and the image is there (the
  * stream is then the result alone, and no progress is shown), else from the source with progress on stderr
  * (bars on a terminal, lines otherwise), as `nodewasi pull` shows it. The task is then created with policy
  * NEVER, so the pull happens once, here.

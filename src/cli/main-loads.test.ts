@@ -55,7 +55,7 @@ describe("nodewasi's start-up", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
     assert.ok(
-      r.loaded.some((u) => u.endsWith("/dist/src/oci/pull.js")),
+      r.loaded.some((u) => u.endsWith("/dist/src/oci/pull/pull.js")),
       r.loaded.join("\n"),
     );
     assert.deepEqual(heavy(r.loaded), []);

@@ -2,7 +2,7 @@
  * The content store as the CLI's commands open it: a wait for a lock another process holds is said on stderr
  * (who holds it, since when) instead of looking like a hang, and `$NODEWASI_LOCK_TIMEOUT` (seconds) bounds such
  * a wait for scripts that would rather fail than wait. Without it a command waits as long as the holder is alive
- * and renews its lock; a stopped or hung holder fails the wait within a minute (src/oci/lock.ts).
+ * and renews its lock; a stopped or hung holder fails the wait within a minute (src/oci/store/lock.ts).
  */
 
 import { invalidArgument } from "../internal/index.js";

@@ -40,7 +40,7 @@ export async function runTask(task: TaskClient, r: RunTaskRequest): Promise<numb
 
 /**
  * A failed Start as the user should read it: the runner refuses a module whose bytes no longer match its digest
- * (DataLoss), and a pull replaces the store's damaged copy (it verifies what it finds: src/oci/pull.ts).
+ * (DataLoss), and a pull replaces the store's damaged copy (it verifies what it finds: src/oci/pull/pull.ts).
  */
 export function startFailure(err: unknown, image: string): unknown {
   const e = ShimError.from(err);

@@ -1,33 +1,89 @@
 /**
- * Images: references, platforms, media types, the registry client with its auth, the content store, pull,
- * unpack and build. Knows nothing of running modules, of tasks or of containerd.
+ * Images: references, platforms, manifests, the registry client, the content store, pull, unpack, build and
+ * copy. Knows nothing of running modules, of tasks or of containerd.
+ *
+ * Sub-rooms, in dependency order: each imports only the rooms it names, and only through their index.ts
+ * (test/architecture.test.ts checks both):
+ *
+ *   image/     the model: references, platforms, media types, manifests, classifyImage, ImageSource
+ *   registry/  the distribution API on undici (uses image)
+ *   store/     the content store: layout, ingest, locks, leases, index, prune (uses image)
+ *   unpack/    hostile-input-safe tar unpacking (uses image, store)
+ *   pull/      pull, the sources a user names, checkStore (uses image, registry, store, unpack)
+ *   build/     image, index and layout builders, storeImage (uses image, store, pull)
+ *   copy/      images out; push, copy, tag (uses image, registry, store, pull, build)
+ *
+ * What other folders and the library (src/index.ts) use is exported here, by name.
  */
-export * from "./build.js";
-export * from "./build-archive.js";
-export * from "./build-component.js";
-export * from "./build-index.js";
-export * from "./build-load.js";
-export * from "./build-store.js";
-export * from "./build-tar.js";
-export * from "./built-source.js";
-export * from "./copy.js";
-export * from "./copy-layout.js";
-export * from "./copy-registry.js";
-export * from "./copy-types.js";
-export * from "./format.js";
-export * from "./image-source.js";
-export * from "./layout-source.js";
-export * from "./layout-writer.js";
-export * from "./lock.js";
-export * from "./manifest.js";
-export * from "./media-types.js";
-export * from "./open-source.js";
-export * from "./platform.js";
-export * from "./pull.js";
-export * from "./pull-types.js";
-export * from "./push.js";
-export * from "./reference.js";
-export * from "./registry/index.js";
-export * from "./store.js";
-export * from "./store-check.js";
-export * from "./types.js";
+
+export {
+  type BuildImageOptions,
+  type BuildIndexOptions,
+  type BuiltImage,
+  buildImage,
+  buildIndex,
+  builtImageSource,
+  IMAGE_FORMATS,
+  type ImageFormat,
+  type IndexEntry,
+  type LayoutImage,
+  loadImage,
+  storeImage,
+  TAR_LAYER_FORMATS,
+  type TarEntry,
+  writeLayout,
+  writeLayoutArchive,
+} from "./build/index.js";
+export {
+  type CopyEvent,
+  type CopyOptions,
+  type CopyResult,
+  copy,
+  copyToStore,
+  invalidPushTarget,
+  pushImage,
+  tagImage,
+} from "./copy/index.js";
+export {
+  Annotation,
+  type ClassifyOptions,
+  classifyImage,
+  type Descriptor,
+  formatPlatform,
+  formatReference,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  isManifestType,
+  MediaType,
+  type ModuleLocation,
+  type Platform,
+  parsePlatform,
+  parseReference,
+  parseSourceSpec,
+  type Reference,
+  selectManifest,
+  type WasmFormat,
+} from "./image/index.js";
+export {
+  type CheckProblem,
+  type CheckReport,
+  checkFailure,
+  checkStore,
+  layoutSource,
+  openSource,
+  pull,
+  pullFrom,
+  sourceName,
+} from "./pull/index.js";
+export { RegistryClient, type RegistryClientOptions } from "./registry/index.js";
+export {
+  acquireLock,
+  ContentStore,
+  describeHolder,
+  type PullEvent,
+  type PullOptions,
+  type PullPolicy,
+  type PullResult,
+  type StoreOptions,
+} from "./store/index.js";

@@ -1,5 +1,5 @@
 /**
- * Every fixture image the pull tests use, built in memory with src/oci/build.ts (and by hand where the builder
+ * Every fixture image the pull tests use, built in memory with src/oci/build/build.ts (and by hand where the builder
  * cannot: Spin apps, entries judged by their config), each with what a correct pull must report: the module's
  * sha256, the format and the platform chosen, or the error.
  */
@@ -7,10 +7,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Digest, sha256 } from "../../src/internal/index.js";
-import { addBlob, type BuiltImage, buildImage, jsonBytes } from "../../src/oci/build.js";
-import { buildIndex } from "../../src/oci/build-index.js";
-import { MediaType } from "../../src/oci/media-types.js";
-import type { Descriptor } from "../../src/oci/types.js";
+import { addBlob, type BuiltImage, buildImage, jsonBytes } from "../../src/oci/build/build.js";
+import { buildIndex } from "../../src/oci/build/build-index.js";
+import { MediaType } from "../../src/oci/image/media-types.js";
+import type { Descriptor } from "../../src/oci/image/types.js";
 import { componentBytes, FIXTURES_DIR, helloModule, notWasm } from "./modules.js";
 import { type PushAuth, pushBuilt } from "./push.js";
 

@@ -4,9 +4,9 @@
  * followed by a file written through it, a hardlink to a file outside, a device node, and a gzip bomb.
  */
 import { createGzip } from "node:zlib";
-import { type BuiltImage, buildImage } from "../../src/oci/build.js";
-import type { TarEntry } from "../../src/oci/build-tar.js";
-import { MediaType } from "../../src/oci/media-types.js";
+import { type BuiltImage, buildImage } from "../../src/oci/build/build.js";
+import type { TarEntry } from "../../src/oci/build/build-tar.js";
+import { MediaType } from "../../src/oci/image/media-types.js";
 import { helloModule } from "./modules.js";
 
 export interface HostileFixture {

@@ -1,12 +1,12 @@
 /**
- * A child process for src/oci/store.test.ts: ingests one blob into a store, slowly, so that two of them overlap. Prints
+ * A child process for src/oci/store/store.test.ts: ingests one blob into a store, slowly, so that two of them overlap. Prints
  * one JSON line: `{"complete":true}` when it found the blob stored (by the other), `{"wrote":N}` when it wrote it.
  * Usage: node ingest-worker.js ROOT DIGEST SIZE CONTENT_FILE
  */
 import { readFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { parseDigest, sleep } from "../../src/internal/index.js";
-import { ContentStore } from "../../src/oci/store.js";
+import { ContentStore } from "../../src/oci/store/store.js";
 
 const [root, digest, size, file] = process.argv.slice(2) as [string, string, string, string];
 const desc = { mediaType: "application/octet-stream", digest: parseDigest(digest), size: Number(size) };

@@ -1,9 +1,9 @@
 /**
  * A process that holds a lock file, for the lock tests: `node lock-holder.js PATH` takes the lock at PATH with
- * src/oci/lock.ts, prints `held` once it has it, and releases it when its stdin ends (or exits without
+ * src/oci/store/lock.ts, prints `held` once it has it, and releases it when its stdin ends (or exits without
  * releasing on SIGKILL, as a crashed holder does).
  */
-import { acquireLock } from "../../src/oci/lock.js";
+import { acquireLock } from "../../src/oci/store/lock.js";
 
 const [path] = process.argv.slice(2);
 if (!path) {

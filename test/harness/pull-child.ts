@@ -3,7 +3,7 @@
  * PullResult as JSON on stdout and exits 0, or prints `{ "error": message, "code": n }` and exits 1.
  */
 import { ShimError } from "../../src/internal/index.js";
-import { pull } from "../../src/oci/pull.js";
+import { pull } from "../../src/oci/pull/pull.js";
 
 const [ref, root] = process.argv.slice(2);
 if (!ref || !root) {

@@ -1,16 +1,16 @@
 /**
- * Pushes built images (a top descriptor plus a map of blobs, as src/oci/build.ts returns them) to a registry
+ * Pushes built images (a top descriptor plus a map of blobs, as src/oci/build/build.ts returns them) to a registry
  * with the library's push (`copyImage` from `builtImageSource` to `registryDestination`): blobs first, an
  * index's manifests by digest before the index under its tag. The push itself is checked against real tools
  * elsewhere (test/push*.test.ts: skopeo and containerd read what it writes), so fixtures stored this way are
  * what a registry really holds.
  */
 import type { Digest } from "../../src/internal/index.js";
-import type { BuiltImage } from "../../src/oci/build.js";
-import { builtImageSource } from "../../src/oci/built-source.js";
-import { copyImage } from "../../src/oci/copy.js";
-import { registryDestination } from "../../src/oci/copy-registry.js";
-import { parseReference } from "../../src/oci/reference.js";
+import type { BuiltImage } from "../../src/oci/build/build.js";
+import { builtImageSource } from "../../src/oci/build/built-source.js";
+import { registryDestination } from "../../src/oci/copy/copy-registry.js";
+import { copyImage } from "../../src/oci/copy/copy-to-destination.js";
+import { parseReference } from "../../src/oci/image/reference.js";
 import { anonymous, RegistryClient } from "../../src/oci/registry/index.js";
 
 /** What the builder returns: the top manifest or index and every blob it references, manifests included. */

@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type Logger, silentLogger } from "../../internal/index.js";
-import { DOCKER_HUB } from "../reference.js";
+import { DOCKER_HUB } from "../image/index.js";
 import { runCredentialHelper } from "./credential-helper.js";
 
 /** What a registry login can give. Secrets: never log or print them (use `redact`). */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { Code, type Digest, type ShimError, sha256 } from "../../internal/index.js";
-import { MediaType } from "../media-types.js";
+import { MediaType } from "../image/index.js";
 import { anonymous, type CredentialProvider, RegistryClient, registrySource } from "./index.js";
 
 const BINARY = "/usr/bin/docker-registry";

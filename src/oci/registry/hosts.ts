@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 import { Code, ShimError } from "../../internal/index.js";
-import { isLoopbackRegistry, registryHost } from "../reference.js";
+import { isLoopbackRegistry, registryHost } from "../image/index.js";
 
 /** Whether a bare hostname (no port; IPv6 with or without brackets) is this machine. */
 export function isLoopbackHost(hostname: string): boolean {

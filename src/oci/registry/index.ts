@@ -10,7 +10,7 @@ export {
   type DockerCredentialsOptions,
 } from "./credentials.js";
 export { parseRegistryErrors, type RegistryErrorEntry } from "./errors.js";
-export type { BlobData, UploadOptions } from "./push.js";
+export type { BlobData, UploadOptions } from "./push-protocol.js";
 export {
   anonymous,
   type ManifestHead,

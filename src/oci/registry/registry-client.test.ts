@@ -4,7 +4,7 @@ import type { ServerResponse } from "node:http";
 import { after, describe, it } from "node:test";
 import { json, type LoopbackServer, loopbackServer, type Recorded } from "../../../test/harness/index.js";
 import { Code, type ShimError, sha256 } from "../../internal/index.js";
-import { MAX_MANIFEST_BYTES } from "../manifest.js";
+import { MAX_MANIFEST_BYTES } from "../image/index.js";
 import { anonymous, RegistryClient, type RegistryClientOptions } from "./registry-client.js";
 import { registrySource } from "./registry-source.js";
 

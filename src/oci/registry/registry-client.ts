@@ -15,16 +15,13 @@ import {
   sha256,
   silentLogger,
 } from "../../internal/index.js";
-import type { FetchedManifest, OpenedBlob } from "../image-source.js";
+import type { Descriptor, FetchedManifest, OpenedBlob } from "../image/index.js";
 // 4 MiB: the size distribution-spec says registries should accept, and oras-go `defaultMaxMetadataBytes`.
-import { MAX_MANIFEST_BYTES } from "../manifest.js";
-import { MANIFEST_ACCEPT } from "../media-types.js";
-import { formatReference, type Reference } from "../reference.js";
-import type { Descriptor } from "../types.js";
+import { formatReference, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type Reference } from "../image/index.js";
 import { repositoryScope } from "./challenge.js";
 import { type CredentialProvider, DockerCredentials } from "./credentials.js";
 import { connectionError } from "./errors.js";
-import * as push from "./push.js";
+import * as push from "./push-protocol.js";
 import { discard, explainedBody, header } from "./read-body.js";
 import { RegistryHttp } from "./registry-http.js";
 import type { RetryOptions } from "./retry.js";

@@ -4,9 +4,8 @@
  * different (even validly hashed) document of another size.
  */
 import { Code, dataLoss, ShimError } from "../../internal/index.js";
-import type { ImageSource } from "../image-source.js";
-import { MAX_MANIFEST_BYTES } from "../manifest.js";
-import { formatReference, type Reference } from "../reference.js";
+import type { ImageSource } from "../image/index.js";
+import { formatReference, MAX_MANIFEST_BYTES, type Reference } from "../image/index.js";
 import type { RegistryClient } from "./registry-client.js";
 
 /** Who owns the client. */

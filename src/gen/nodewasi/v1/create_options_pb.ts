@@ -142,7 +142,7 @@ export const BindMountSchema: GenMessage<BindMount> = /*@__PURE__*/
   messageDesc(file_nodewasi_v1_create_options, 1);
 
 /**
- * When a pull goes to the image's source (src/oci/pull-types.ts PullPolicy): CreateOptions.pull_policy, and
+ * When a pull goes to the image's source (src/oci/store/pull-types.ts PullPolicy): CreateOptions.pull_policy, and
  * PullRequest.policy (where unset means ALWAYS).
  *
  * @generated from enum nodewasi.v1.PullPolicy

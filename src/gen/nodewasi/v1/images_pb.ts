@@ -1,5 +1,5 @@
 // nodewasi.v1.Images: a shim's content store over gRPC. The CLI's `pull` and `run` call Pull; `images`,
-// `inspect` and `rmi` can call List, Get and Remove. The messages mirror src/oci/pull-types.ts (PullEvent,
+// `inspect` and `rmi` can call List, Get and Remove. The messages mirror src/oci/store/pull-types.ts (PullEvent,
 // PullResult) and src/cli/image-record.ts (ImageRecord), field for field, in snake_case.
 //
 // Sizes and offsets are uint64, so TypeScript sees `bigint` (protobuf-es has no number mapping for 64-bit
@@ -576,7 +576,7 @@ export const ModuleSchema: GenMessage<Module> = /*@__PURE__*/
   messageDesc(file_nodewasi_v1_images, 13);
 
 /**
- * What a pull stored (src/oci/pull-types.ts PullResult).
+ * What a pull stored (src/oci/store/pull-types.ts PullResult).
  *
  * @generated from message nodewasi.v1.PullResult
  */
@@ -613,7 +613,7 @@ export type PullResult = Message<"nodewasi.v1.PullResult"> & {
   platform?: Platform | undefined;
 
   /**
-   * Format of the image (src/oci/format.ts WasmFormat) and a one-line description.
+   * Format of the image (src/oci/image/classify.ts WasmFormat) and a one-line description.
    *
    * @generated from field: string format = 6;
    */

@@ -1,0 +1,150 @@
+/**
+ * Built images enter the store through the pull path (storeImage), come back out of any source whole
+ * (loadImage), and go into layout archives that the archive source reads (writeLayoutArchive).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { helloModule, notWasm } from "../../../test/harness/modules.js";
+import { Code, ShimError, sha256 } from "../../internal/index.js";
+import { Annotation } from "../image/index.js";
+import { archiveSource, layoutSource } from "../pull/index.js";
+import { ContentStore } from "../store/index.js";
+import { buildImage } from "./build.js";
+import { writeLayoutArchive } from "./build-archive.js";
+import { buildIndex } from "./build-index.js";
+import { loadImage } from "./build-load.js";
+import { storeImage } from "./build-store.js";
+import { builtImageSource } from "./built-source.js";
+import { writeLayout } from "./layout-writer.js";
+
+let tmp: string;
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "nodewasi-build-store-"));
+});
+after(() => rm(tmp, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => join(tmp, `d${++n}`);
+
+describe("storeImage", () => {
+  it("stores a built image as a pull would: tag, record, module and rootfs", async () => {
+    const store = await ContentStore.open(fresh());
+    const module = helloModule("stored by build");
+    const image = buildImage({ module, format: "image", entrypoint: "/app.wasm", env: ["A=1"] });
+    const result = await storeImage(store, image, "example.com/app:v1");
+    assert.equal(result.digest, image.manifest.digest);
+    assert.equal(result.module.digest, sha256(module));
+    assert.deepEqual(result.entrypoint, ["/app.wasm"]);
+    assert.deepEqual(result.env, ["A=1"]);
+    assert.equal(await readFile(result.module.path, "utf8"), module.toString("utf8"));
+    assert.ok((await stat(join(result.rootfs!, "app.wasm"))).isFile());
+    const tagged = await store.resolve("example.com/app:v1");
+    assert.equal(tagged?.digest, image.manifest.digest);
+    assert.deepEqual(await store.pullRecord(tagged!), result);
+  });
+
+  it("keeps every entry of an index, and records the wasm entry", async () => {
+    const store = await ContentStore.open(fresh());
+    const amd64 = buildImage({
+      module: notWasm("amd64"),
+      format: "image",
+      platform: { os: "linux", architecture: "amd64" },
+    });
+    const wasm = buildImage({ module: helloModule("the wasm entry"), format: "artifact" });
+    const index = buildIndex([{ image: amd64 }, { image: wasm }], { attestationFor: [amd64, wasm] });
+    const result = await storeImage(store, index, "example.com/multi:v1");
+    assert.equal(result.manifest.digest, wasm.manifest.digest);
+    for (const [digest, data] of index.blobs) {
+      assert.ok(await store.has({ mediaType: "", digest, size: data.length }), `${digest} is stored`);
+    }
+    const tagged = await store.resolve("example.com/multi:v1");
+    assert.equal(tagged?.annotations?.[Annotation.PulledManifest], wasm.manifest.digest);
+  });
+
+  it("accepts a single non-wasm-platform image when its platform is passed, as pull --platform does", async () => {
+    const store = await ContentStore.open(fresh());
+    const platform = { os: "linux", architecture: "amd64" };
+    const image = buildImage({ module: helloModule("amd64"), format: "image", platform });
+    await assert.rejects(
+      storeImage(store, image, "example.com/a:v1"),
+      (e: unknown) => e instanceof ShimError,
+    );
+    const result = await storeImage(store, image, "example.com/a:v1", { platform });
+    assert.deepEqual(result.platform, platform);
+  });
+});
+
+describe("builtImageSource", () => {
+  it("serves blobs from an offset and refuses what the image does not hold", async () => {
+    const image = buildImage({ module: helloModule("source"), format: "artifact" });
+    const source = builtImageSource(image, "mem");
+    const layer = [...image.blobs.entries()].find(([, b]) => b.length > 100)!;
+    const desc = { mediaType: "application/wasm", digest: layer[0], size: layer[1].length };
+    const { stream, offset } = await source.openBlob(desc, 10);
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    assert.equal(offset, 10);
+    assert.deepEqual(Buffer.concat(chunks), layer[1].subarray(10));
+    const missing = { mediaType: "x", digest: sha256("nothing"), size: 7 };
+    await assert.rejects(
+      source.fetchManifest(missing),
+      (e: unknown) => e instanceof ShimError && e.code === Code.NotFound,
+    );
+    await assert.rejects(
+      source.openBlob({ ...desc, size: 1 }, 0),
+      (e: unknown) => e instanceof ShimError && e.code === Code.DataLoss,
+    );
+  });
+});
+
+describe("loadImage and writeLayoutArchive", () => {
+  it("reads back an index written to a layout, every blob and each entry's platform", async () => {
+    const dir = fresh();
+    const wasm = buildImage({ module: helloModule("loaded"), format: "image" });
+    const w2o = buildImage({ module: helloModule("loaded w2o"), format: "wasm-to-oci" });
+    const inner = buildIndex([{ image: w2o, platform: null }]);
+    const index = buildIndex([{ image: wasm }, { image: inner }], { attestationFor: wasm });
+    await writeLayout(dir, [
+      { image: index, tag: "all" },
+      { image: wasm, tag: "one" },
+    ]);
+    const loaded = await loadImage(await layoutSource(dir, "all"));
+    assert.deepEqual(loaded.manifest, index.manifest);
+    assert.deepEqual(new Set(loaded.blobs.keys()), new Set(index.blobs.keys()));
+    const one = await loadImage(await layoutSource(dir, "one"));
+    assert.deepEqual(one.manifest.platform, { architecture: "wasm", os: "wasip1" });
+  });
+
+  it("fails NotFound naming the blob when a layout is incomplete", async () => {
+    const dir = fresh();
+    const image = buildImage({ module: helloModule("incomplete"), format: "image" });
+    await writeLayout(dir, [{ image, tag: "x" }]);
+    const manifest = JSON.parse(image.blobs.get(image.manifest.digest)!.toString()) as {
+      layers: { digest: string }[];
+    };
+    const layer = manifest.layers[0]!.digest;
+    await rm(join(dir, "blobs", "sha256", layer.slice(7)));
+    await assert.rejects(
+      loadImage(await layoutSource(dir, "x")),
+      (e: unknown) => e instanceof ShimError && e.code === Code.NotFound && e.message.includes(layer),
+    );
+  });
+
+  it("writes an archive the archive source reads, the same bytes for the same images", async () => {
+    const image = buildImage({ module: helloModule("archived"), format: "compat" });
+    const [a, b] = [join(tmp, "a.tar"), join(tmp, "b.tar")];
+    await writeLayoutArchive(a, [{ image, tag: "v1" }]);
+    await writeLayoutArchive(b, [{ image, tag: "v1" }]);
+    assert.deepEqual(await readFile(a), await readFile(b));
+    const source = await archiveSource(a, "v1");
+    try {
+      const loaded = await loadImage(source);
+      assert.equal(loaded.manifest.digest, image.manifest.digest);
+      assert.deepEqual(new Set(loaded.blobs.keys()), new Set(image.blobs.keys()));
+    } finally {
+      await source.close();
+    }
+  });
+});
