@@ -17,7 +17,7 @@ import {
   builtImageSource,
   ContentStore,
   type CopyResult,
-  copy,
+  copyByName,
   copyToStore,
   pull,
   pushImage,
@@ -63,7 +63,7 @@ describe("copy between registries, OCI layouts and OCI archives", { skip: skip ?
     work.env.DOCKER_CONFIG = join(work.dir, "no-docker-config");
     await writeLayout(join(work.dir, "origin-layout"), [{ image: image!, tag: "v1" }]);
     for (const kind of KINDS) {
-      if (kind !== "oci") await copy(place("oci", "origin"), place(kind, "origin"));
+      if (kind !== "oci") await copyByName(place("oci", "origin"), place(kind, "origin"));
     }
   });
   after(async () => {
@@ -102,9 +102,9 @@ describe("copy between registries, OCI layouts and OCI archives", { skip: skip ?
     const dir = join(work.dir, "shared-layout");
     const other = buildImage({ module: helloModule("another image"), format: "artifact" });
     await writeLayout(dir, [{ image: other, tag: "other" }]);
-    const first = await copy(place("oci", "origin"), `oci:${dir}:copied`);
+    const first = await copyByName(place("oci", "origin"), `oci:${dir}:copied`);
     assert.equal(first.blobs.uploaded, 4);
-    const second = await copy(place("oci", "origin"), `oci:${dir}:copied`);
+    const second = await copyByName(place("oci", "origin"), `oci:${dir}:copied`);
     assert.deepEqual(second.blobs, { uploaded: 0, exists: 4, mounted: 0 });
     for (const tag of ["other", "copied"]) {
       const raw = execFileSync("skopeo", ["inspect", "--raw", `oci:${dir}:${tag}`]);
@@ -131,7 +131,7 @@ describe("copy between registries, OCI layouts and OCI archives", { skip: skip ?
   });
 
   test("a registry-to-registry copy on one registry mounts instead of uploading", async () => {
-    const r = await copy(place("registry", "origin"), `${registry.host}/copy/mounted:v1`);
+    const r = await copyByName(place("registry", "origin"), `${registry.host}/copy/mounted:v1`);
     assert.deepEqual(r.blobs, { uploaded: 0, exists: 0, mounted: 4 });
   });
 

@@ -10,7 +10,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sha256 } from "../src/internal/index.js";
-import { buildImage, buildIndex, type CopyResult, copy, writeLayout } from "../src/oci/index.js";
+import { buildImage, buildIndex, type CopyResult, copyByName, writeLayout } from "../src/oci/index.js";
 import { type CliWork, cli, makeWork, stopShim } from "./harness/index.js";
 import { helloModule } from "./harness/modules.js";
 import { type Registry, registrySkipReason, startRegistry, toolSkipReason } from "./harness/registry.js";
@@ -89,7 +89,7 @@ describe("tag, then push", { skip: skip ?? false }, () => {
     ]);
     await writeLayout(join(work.dir, "index-layout"), [{ image: index, tag: "v1" }]);
     const origin = `${registry.host}/origin/multi:v1`;
-    await copy(`oci:${join(work.dir, "index-layout")}:v1`, origin);
+    await copyByName(`oci:${join(work.dir, "index-layout")}:v1`, origin);
     assert.equal((await cli(work, ["pull", "-q", origin])).code, 0);
     // The store now has the index and the wasm entry, not the linux/amd64 manifest and its blobs; another
     // registry has none of them, so everything is sent, the missing part read from the origin.

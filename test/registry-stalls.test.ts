@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { Code, ShimError, sha256 } from "../src/internal/index.js";
 import { buildImage } from "../src/oci/build/build.js";
 import { writeLayout } from "../src/oci/build/layout-writer.js";
-import { copy } from "../src/oci/copy/copy-by-name.js";
+import { copyByName } from "../src/oci/copy/copy-by-name.js";
 import { pull } from "../src/oci/pull/pull.js";
 import { type FaultProxy, type FaultRule, startFaultProxy } from "./harness/fault-proxy.js";
 import { bigModule, helloModule } from "./harness/modules.js";
@@ -297,7 +297,7 @@ describe("stalled registries", { skip: skip ?? false }, () => {
     const pushWith = async (rules: FaultRule[]) => {
       proxy.setRules(rules);
       const first = proxy.requests.length;
-      const run = copy(`oci:${layout}:v1`, `${proxy.host}/stalls/push${++n}:v1`, {
+      const run = copyByName(`oci:${layout}:v1`, `${proxy.host}/stalls/push${++n}:v1`, {
         plainHttp: true,
         registryTimeoutMs: TIMEOUT_MS,
       });

@@ -40,6 +40,8 @@ Examples:
       oci.sourceName(src);
       oci.sourceName(dst);
       const { COPY_WORDS } = await import("./progress-lines.js");
-      await runCopy(ctx, flags, `copy of ${src} to ${dst}`, COPY_WORDS, (opts) => oci.copy(src, dst, opts));
+      await runCopy(ctx, flags, `copy of ${src} to ${dst}`, COPY_WORDS, (opts) =>
+        oci.copyByName(src, dst, opts),
+      );
     });
 }

@@ -33,7 +33,7 @@ Examples:
       const oci = await import("../oci/index.js");
       oci.sourceName(src);
       oci.sourceName(dst);
-      const { name, descriptor } = await oci.tagImage(src, dst, { root: ctx.root });
+      const { name, descriptor } = await oci.tagStoredImage(src, dst, { root: ctx.root });
       if (flags.json)
         ctx.out(`${JSON.stringify({ name, source: oci.sourceName(src), descriptor }, null, 2)}\n`);
       else ctx.out(`${name} -> ${descriptor.digest}\n`);

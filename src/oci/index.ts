@@ -38,11 +38,11 @@ export {
   type CopyEvent,
   type CopyOptions,
   type CopyResult,
-  copy,
+  copyByName,
   copyToStore,
   invalidPushTarget,
   pushImage,
-  tagImage,
+  tagStoredImage,
 } from "./copy/index.js";
 export {
   Annotation,

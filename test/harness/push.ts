@@ -1,7 +1,7 @@
 /**
  * Pushes built images (a top descriptor plus a map of blobs, as src/oci/build/build.ts returns them) to a registry
- * with the library's push (`copyImage` from `builtImageSource` to `registryDestination`): blobs first, an
- * index's manifests by digest before the index under its tag. The push itself is checked against real tools
+ * with the library's push (`copyToDestination` from `builtImageSource` to `registryDestination`): blobs first,
+ * an index's manifests by digest before the index under its tag. The push itself is checked against real tools
  * elsewhere (test/push*.test.ts: skopeo and containerd read what it writes), so fixtures stored this way are
  * what a registry really holds.
  */
@@ -9,7 +9,7 @@ import type { Digest } from "../../src/internal/index.js";
 import type { BuiltImage } from "../../src/oci/build/build.js";
 import { builtImageSource } from "../../src/oci/build/built-source.js";
 import { registryDestination } from "../../src/oci/copy/copy-registry.js";
-import { copyImage } from "../../src/oci/copy/copy-to-destination.js";
+import { copyToDestination } from "../../src/oci/copy/copy-to-destination.js";
 import { parseReference } from "../../src/oci/image/reference.js";
 import { anonymous, RegistryClient } from "../../src/oci/registry/index.js";
 
@@ -40,6 +40,6 @@ export async function pushBuilt(
       : anonymous,
   });
   const ref = parseReference(`${host}/${repoTag}`);
-  await copyImage(builtImageSource(built, `fixture ${repoTag}`), registryDestination(client, ref));
+  await copyToDestination(builtImageSource(built, `fixture ${repoTag}`), registryDestination(client, ref));
   return built.manifest.digest;
 }

@@ -1,7 +1,7 @@
 /**
  * A built image (build.ts: a top descriptor and its blobs in memory) as an `ImageSource`, so what `buildImage`
  * or `buildIndex` returns can be pushed or copied without a layout on disk: `build --push` and the test
- * fixtures use it with `copyImage`.
+ * fixtures use it with `copyToDestination`.
  */
 import { Readable } from "node:stream";
 import { notFound, sha256, verifyContent } from "../../internal/index.js";

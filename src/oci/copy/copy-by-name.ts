@@ -1,8 +1,9 @@
 /**
  * What `nodewasi push`, `copy` and `tag` do, from the names a user types: `pushImage` sends an image of the
- * content store (or an `oci:` / `oci-archive:` layout) to a registry; `copy` copies between any two of a
- * registry, `oci:DIR[:TAG]` and `oci-archive:FILE[:TAG]` (what `skopeo copy --all` does for wasm images);
- * `tagImage` gives a stored image another name. All three keep manifests byte for byte, so digests stay.
+ * content store (or an `oci:` / `oci-archive:` layout) to a registry; `copyByName` copies between any two of
+ * a registry, `oci:DIR[:TAG]` and `oci-archive:FILE[:TAG]` (what `skopeo copy --all` does for wasm images);
+ * `tagStoredImage` gives a stored image another name. All three keep manifests byte for byte, so digests
+ * stay.
  */
 import { resolve as resolvePath } from "node:path";
 import {
@@ -20,7 +21,7 @@ import { RegistryClient } from "../registry/index.js";
 import { ContentStore } from "../store/index.js";
 import { archiveDestination, layoutDestination, storeDestination } from "./copy-layout.js";
 import { registryDestination } from "./copy-registry.js";
-import { copyImage } from "./copy-to-destination.js";
+import { copyToDestination } from "./copy-to-destination.js";
 import type { CopyOptions, CopyResult, ImageDestination } from "./copy-types.js";
 
 /** `copy`'s options plus where the content store is. */
@@ -47,7 +48,7 @@ export async function pushImage(src: string, dst: string = src, opts: PushOption
     ...(mountFrom ? { mountFrom } : {}),
   });
   try {
-    return await copyImage(source, dest, opts);
+    return await copyToDestination(source, dest, opts);
   } finally {
     await source.close();
   }
@@ -65,7 +66,7 @@ export function invalidPushTarget(dst: string): ShimError {
  * Copies `src` to `dst`, each a registry reference (`docker://` optional), `oci:DIR[:TAG]` or
  * `oci-archive:FILE[:TAG]`. A destination layout without a tag gets the source's tag, else `latest`.
  */
-export async function copy(src: string, dst: string, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyByName(src: string, dst: string, opts: CopyOptions = {}): Promise<CopyResult> {
   const srcSpec = parseSourceSpec(src);
   const dstSpec = parseSourceSpec(dst);
   const { source } = await openSource(src, {
@@ -77,7 +78,7 @@ export async function copy(src: string, dst: string, opts: CopyOptions = {}): Pr
       ...opts,
       ...(mountFrom ? { mountFrom } : {}),
     });
-    return await copyImage(source, dest, opts);
+    return await copyToDestination(source, dest, opts);
   } finally {
     await source.close();
   }
@@ -88,7 +89,7 @@ export async function copy(src: string, dst: string, opts: CopyOptions = {}): Pr
  * `docker tag` does: same manifest, same digest, nothing copied. The new name shares the old one's pull
  * record, so `nodewasi run DST` needs no pull.
  */
-export async function tagImage(
+export async function tagStoredImage(
   src: string,
   dst: string,
   opts: { root?: string } = {},
@@ -127,7 +128,7 @@ export async function copyToStore(
   name: string,
   opts: CopyOptions = {},
 ) {
-  return copyImage(src, storeDestination(store, name), opts);
+  return copyToDestination(src, storeDestination(store, name), opts);
 }
 
 function client(opts: CopyOptions): RegistryClient {

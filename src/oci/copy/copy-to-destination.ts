@@ -1,6 +1,7 @@
 /**
- * `copyImage`: copy an image (a manifest, or an index with every manifest it names) with all the blobs it
- * references from any `ImageSource` to any `ImageDestination`, as `skopeo copy --all` and `crane copy` do.
+ * `copyToDestination`: copy an image (a manifest, or an index with every manifest it names) with all the
+ * blobs it references from any `ImageSource` to any `ImageDestination`, as `skopeo copy --all` and
+ * `crane copy` do.
  * Blobs go first (in parallel), then manifests bottom-up: an index's children by digest before the index
  * under its tag, so a registry's reference checks (MANIFEST_BLOB_UNKNOWN) always pass. Nothing is
  * converted: every manifest keeps its bytes, so every digest stays the same.
@@ -20,7 +21,7 @@ interface PendingManifest {
  * Copies what `source` resolves to into `dest`, which names the top manifest as it was told (a tag, or by
  * digest). `dest` is closed on the way out, committed only when everything was written.
  */
-export async function copyImage(
+export async function copyToDestination(
   source: ImageSource,
   dest: ImageDestination,
   opts: CopyOptions = {},

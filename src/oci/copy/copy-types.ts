@@ -1,7 +1,7 @@
 /**
- * The contract of `copyImage` (src/oci/copy/copy-to-destination.ts) and of `pushImage` / `copy` / `tagImage` (push.ts): what they
- * take, what they report while they work, and what they return. Blob events have the shape of pull's, so the
- * CLI draws the same progress bars and lines for both.
+ * The contract of `copyToDestination` (copy-to-destination.ts) and of `pushImage` / `copyByName` /
+ * `tagStoredImage` (copy-by-name.ts): what they take, what they report while they work, and what they return.
+ * Blob events have the shape of pull's, so the CLI draws the same progress bars and lines for both.
  */
 import type { Digest, Logger } from "../../internal/index.js";
 import type { Descriptor, ImageSource, Reference } from "../image/index.js";
@@ -69,7 +69,7 @@ export interface ImageDestination {
   /**
    * Makes the destination hold `desc`, reading it from `source` only when it must be sent. Reports
    * `blob-start`, `blob-progress` and `blob-retry` while it sends, and returns how the blob got there
-   * (`copyImage` reports `blob-done`).
+   * (`copyToDestination` reports `blob-done`).
    */
   putBlob(desc: Descriptor, source: ImageSource, opts: PutBlobOptions): Promise<BlobOutcome>;
   /**

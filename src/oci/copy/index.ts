@@ -3,5 +3,5 @@
  * or the store (those destinations), and what `nodewasi push`, `copy` and `tag` do from the names a
  * user types.
  */
-export { copy, copyToStore, invalidPushTarget, pushImage, tagImage } from "./copy-by-name.js";
+export { copyByName, copyToStore, invalidPushTarget, pushImage, tagStoredImage } from "./copy-by-name.js";
 export type { CopyEvent, CopyOptions, CopyResult } from "./copy-types.js";
