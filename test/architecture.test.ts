@@ -213,3 +213,94 @@ describe("architecture", () => {
     );
   });
 });
+
+/**
+ * The sub-rooms of src/oci and what each may import besides itself, in the order src/oci/index.ts states: a
+ * room names only rooms before it, so the order has no cycle.
+ */
+const OCI_ROOMS: Record<string, readonly string[]> = {
+  image: [],
+  registry: ["image"],
+  store: ["image"],
+  unpack: ["image", "store"],
+  pull: ["image", "registry", "store", "unpack"],
+  build: ["image", "store", "pull"],
+  copy: ["image", "registry", "store", "pull", "build"],
+};
+const OCI = join(SRC, "oci");
+
+/** The sub-room of a path under src/oci (`store` for src/oci/store/x.ts), "." for src/oci itself. */
+function ociRoomOf(path: string): string | undefined {
+  const rel = relative(OCI, path);
+  if (rel.startsWith("..")) return undefined;
+  return rel.includes(sep) ? rel.split(sep)[0]! : ".";
+}
+
+/**
+ * Every broken rule between the sub-rooms of src/oci: each file lives in a room (src/oci/index.ts aside), a
+ * room is entered only through its index.ts, and a room imports only the rooms OCI_ROOMS gives it. Tests beside
+ * the code may import any room (their fixtures are built with build/ and pulled with pull/), through its index.ts.
+ */
+export function ociRoomViolations(files: string[], read = (f: string) => readFileSync(f, "utf8")): string[] {
+  const out: string[] = [];
+  for (const file of files) {
+    const from = ociRoomOf(file);
+    if (from === undefined) continue;
+    if (from === "." && file !== join(OCI, "index.ts"))
+      out.push(`${relative(ROOT, file)}: not in a room of src/oci`);
+    else if (from !== "." && !OCI_ROOMS[from])
+      out.push(`${relative(ROOT, file)}: ${from} is not in OCI_ROOMS`);
+    const isTest = file.endsWith(".test.ts");
+    for (const spec of importsOf(read(file))) {
+      const target = resolve(dirname(file), spec).replace(/\.js$/, ".ts");
+      const to = ociRoomOf(target);
+      if (to === undefined || to === from) continue;
+      const where = `${relative(ROOT, file)} imports ${spec}`;
+      if (to === ".") out.push(`${where}: a room may not import src/oci/index.ts`);
+      else if (from !== "." && !isTest && !OCI_ROOMS[from]?.includes(to)) {
+        out.push(`${where}: oci/${from} may not depend on oci/${to}`);
+      } else if (target !== join(OCI, to, "index.ts"))
+        out.push(`${where}: enter oci/${to} through its index.ts`);
+    }
+  }
+  return out;
+}
+
+describe("the rooms of src/oci", () => {
+  it("are entered through their index.ts and imported only in the order of src/oci/index.ts", () => {
+    assert.deepEqual(ociRoomViolations(sources(SRC)), []);
+  });
+
+  it("name only rooms before them, and every room on disk is named", () => {
+    const names = Object.keys(OCI_ROOMS);
+    names.forEach((room, i) => {
+      for (const dep of OCI_ROOMS[room]!)
+        assert.ok(names.indexOf(dep) < i, `${room} names ${dep}, which comes later`);
+    });
+    const onDisk = readdirSync(OCI, { withFileTypes: true }).filter((e) => e.isDirectory());
+    assert.deepEqual(onDisk.map((e) => e.name).sort(), [...names].sort());
+  });
+
+  it("sees each kind of violation", () => {
+    const fake: Record<string, string> = {
+      [join(OCI, "loose.ts")]: "",
+      [join(OCI, "image", "a.ts")]: `import { s } from "../store/index.js";`,
+      [join(OCI, "pull", "b.ts")]: `import { t } from "../store/store.js";\nimport { u } from "../index.js";`,
+      [join(OCI, "store", "c.test.ts")]:
+        `import { b } from "../build/index.js";\nimport { p } from "../pull/pull.js";`,
+      [join(OCI, "index.ts")]:
+        `export { x } from "./copy/copy-types.js";\nexport { y } from "./copy/index.js";`,
+    };
+    assert.deepEqual(
+      ociRoomViolations(Object.keys(fake), (f) => fake[f]!),
+      [
+        "src/oci/loose.ts: not in a room of src/oci",
+        "src/oci/image/a.ts imports ../store/index.js: oci/image may not depend on oci/store",
+        "src/oci/pull/b.ts imports ../store/store.js: enter oci/store through its index.ts",
+        "src/oci/pull/b.ts imports ../index.js: a room may not import src/oci/index.ts",
+        "src/oci/store/c.test.ts imports ../pull/pull.js: enter oci/pull through its index.ts",
+        "src/oci/index.ts imports ./copy/copy-types.js: enter oci/copy through its index.ts",
+      ],
+    );
+  });
+});
