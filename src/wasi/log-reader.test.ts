@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -51,5 +51,39 @@ describe("copyLog", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+
+  it("goes on with the file after one dropped off the rotation, whatever the files' times say", async () => {
+    // Found in a loaded run: `logs -f` printed line 85195, then 85194. Whether the file being read had been
+    // dropped was decided by its name being gone, and its successor by mtime; a file renamed past the names
+    // just read is not gone, and mtimes are as coarse as the kernel's tick (an older file can share the
+    // one of the file read) or go back with the clock. Here a clock stepped back: C is stamped before B.
+    const path = join(dir, "stepped.log");
+    const lines = (from: number) =>
+      Array.from({ length: 10 }, (_, i) => `${String(from + i).padStart(9, "0")}\n`).join("");
+    writeFileSync(`${path}.1`, lines(0)); // A
+    writeFileSync(path, lines(10)); // B, read live
+    let calls = 0;
+    const chunks: Buffer[] = [];
+    await copyLog(path, async (b) => void chunks.push(Buffer.from(b)), {
+      pollMs: 1,
+      live: async () => {
+        if (++calls === 1) {
+          // Two rotations of a two-file log while B is read: A and then B are dropped (replaced by rename).
+          renameSync(path, `${path}.1`);
+          writeFileSync(path, lines(20)); // C
+          const b = statSync(`${path}.1`);
+          renameSync(path, `${path}.1`);
+          writeFileSync(path, lines(30)); // D
+          utimesSync(`${path}.1`, b.atime, new Date(b.mtimeMs - 3_600_000));
+        }
+        return calls < 3;
+      },
+    });
+    const seen = Buffer.concat(chunks).toString().split("\n").filter(Boolean).map(Number);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 40 }, (_, i) => i),
+    );
   });
 });

@@ -135,18 +135,21 @@ async function after(path: string, cur: OpenFile): Promise<OpenFile | undefined>
       const still = (await lstatOrUndefined(rotatedPath(path, at)))?.ino === cur.st.ino;
       if (next && still) return next;
       await next?.fh.close();
-    } else {
-      // Dropped off the end of the rotation, or deleted: the oldest file written after it, if any yet.
-      const last = (await cur.fh.stat({ bigint: true })).mtimeNs;
+    } else if ((await cur.fh.stat()).nlink === 0) {
+      // Dropped off the end of the rotation (replaced by the file after it), or deleted: every file left was
+      // written after it, so the oldest of them comes next. Not chosen by time: mtimes are as coarse as the
+      // kernel's tick, so an older file can carry the same one, and a clock stepped back gives a newer file
+      // an older one.
       for (const n of [...numbers.reverse(), 0]) {
         const f = await openFile(rotatedPath(path, n));
         if (!f) continue;
-        if ((await f.fh.stat({ bigint: true })).mtimeNs >= last && f.st.ino !== cur.st.ino) return f;
+        if (f.st.ino !== cur.st.ino) return f;
         await f.fh.close();
       }
       if (head === undefined) return undefined;
     }
-    await new Promise((r) => setTimeout(r, 5)); // the names were moving: look again
+    // The names were moving (still linked, it was renamed past the names just read): look again.
+    await new Promise((r) => setTimeout(r, 5));
   }
   return undefined;
 }
