@@ -19,7 +19,9 @@ interface PsEntry {
 describe("a guest whose start function never returns", { timeout: 180_000 }, () => {
   let work: CliWork;
   before(async () => {
-    work = await makeWork(["start-loop"], 5);
+    // Idle after 15 s: the second test waits for the idle exit, but the first runs several commands after its
+    // task stopped, and on a loaded machine their gaps passed 5 s and the daemon left with the task's record.
+    work = await makeWork(["start-loop"], 15);
   });
   after(async () => {
     await stopShim(work.address);

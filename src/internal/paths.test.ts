@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { defaultRoot, defaultRuntimeDir } from "./paths.js";
 
@@ -18,10 +17,23 @@ describe("state paths", () => {
     assert.equal(defaultRuntimeDir({ XDG_RUNTIME_DIR: "/run/user/1000" }), "/run/nodewasi");
   });
 
-  it("as a user: under XDG folders, else under home", { skip: asRoot && "needs a non-root user" }, () => {
-    assert.equal(defaultRoot({ XDG_DATA_HOME: "/x" }), "/x/nodewasi");
-    assert.equal(defaultRoot({ XDG_DATA_HOME: "" }), join(homedir(), ".local", "share", "nodewasi"));
-    assert.equal(defaultRuntimeDir({ XDG_RUNTIME_DIR: "/run/user/1000" }), "/run/user/1000/nodewasi");
-    assert.equal(defaultRuntimeDir({}), join(homedir(), ".cache", "nodewasi"));
+  it("as a user: under XDG folders, else under home", () => {
+    // Asked of a child process, which root runs as nobody: the answer depends on the caller's uid.
+    const script = `
+      const { defaultRoot, defaultRuntimeDir } = await import(${JSON.stringify(new URL("./paths.js", import.meta.url).href)});
+      process.stdout.write(JSON.stringify([
+        defaultRoot({ XDG_DATA_HOME: "/x" }), defaultRoot({ XDG_DATA_HOME: "" }),
+        defaultRuntimeDir({ XDG_RUNTIME_DIR: "/run/user/1000" }), defaultRuntimeDir({}),
+      ]));`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { HOME: "/home/u" },
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    assert.deepEqual(JSON.parse(out.toString()), [
+      "/x/nodewasi",
+      "/home/u/.local/share/nodewasi",
+      "/run/user/1000/nodewasi",
+      "/home/u/.cache/nodewasi",
+    ]);
   });
 });
