@@ -9,6 +9,7 @@ import { benchPull } from "./pull.js";
 import { benchPush } from "./push.js";
 import { benchRun } from "./run.js";
 import { benchStartup } from "./startup.js";
+import { benchZstd } from "./zstd.js";
 
 const BENCHES: Record<string, (runs: number) => Promise<void>> = {
   ctr: benchCtr,
@@ -17,6 +18,7 @@ const BENCHES: Record<string, (runs: number) => Promise<void>> = {
   push: benchPush,
   run: benchRun,
   startup: benchStartup,
+  zstd: benchZstd,
 };
 
 async function main(argv: string[]): Promise<void> {
