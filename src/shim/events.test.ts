@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isMessage } from "@bufbuild/protobuf";
+import { RecordingPublisher } from "../../test/harness/recording-publisher.js";
 import * as gen from "../gen/index.js";
-import { RecordingPublisher, type TaskEventSchema, taskEvent } from "./events.js";
+import { type TaskEventSchema, taskEvent } from "./events.js";
 
 describe("taskEvent", () => {
   it("gives each task event containerd's topic and a message of its schema", () => {

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { RecordingPublisher } from "../../test/harness/recording-publisher.js";
 import { CreateTaskRequestSchema, Status, TaskOOMSchema } from "../gen/index.js";
 import { ChildRunner } from "../wasi/index.js";
-import { RecordingPublisher } from "./events.js";
 import { TaskService } from "./task-service.js";
 
 const ctx = () => ({ signal: new AbortController().signal, metadata: {} });

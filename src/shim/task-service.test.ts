@@ -10,9 +10,9 @@ import { FakeImages } from "../../test/harness/fake-images.js";
 import { FakeRunner } from "../../test/harness/fake-runner.js";
 import { metricsFigures } from "../../test/harness/metrics.js";
 import { unmountUnder } from "../../test/harness/mounts.js";
+import { RecordingPublisher } from "../../test/harness/recording-publisher.js";
 import { CreateOptionsSchema, CreateTaskRequestSchema, Status } from "../gen/index.js";
 import { Code, ShimError } from "../internal/index.js";
-import { RecordingPublisher } from "./events.js";
 import { TaskService } from "./task-service.js";
 
 const WASM = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
