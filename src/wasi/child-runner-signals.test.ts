@@ -137,6 +137,14 @@ function exitWithin(p: RunningProcess, ms: number): Promise<ExitStatus | "runnin
 }
 
 /** The state letter of `pid` in /proc (R, S, T ...), or "gone". */
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "gone";
+  }
+}
+
 function procState(pid: number): string {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -258,7 +266,8 @@ describe("ChildRunner kill of a guest still starting (Runner.start's kill signal
       const before = new Set(childPids());
       const rejected = abortedStart(sandboxed);
       await sleep(400); // abortedStart aborts at 500 ms
-      const [bwrap] = childPids().filter((p) => !before.has(p));
+      // Only the new child named bwrap: the suite's warm pool may be booting a runner of its own meanwhile.
+      const [bwrap] = childPids().filter((p) => !before.has(p) && comm(p) === "bwrap");
       assert.ok(bwrap, "bwrap was spawned");
       const inside = readFileSync(`/proc/${bwrap}/task/${bwrap}/children`, "utf8")
         .split(/\s+/)
