@@ -5,6 +5,7 @@
  */
 import { benchCtr } from "./ctr.js";
 import { benchFiles } from "./files.js";
+import { benchMemory } from "./memory.js";
 import { benchPull } from "./pull.js";
 import { benchPush } from "./push.js";
 import { benchRun } from "./run.js";
@@ -14,6 +15,7 @@ import { benchZstd } from "./zstd.js";
 const BENCHES: Record<string, (runs: number) => Promise<void>> = {
   ctr: benchCtr,
   files: benchFiles,
+  memory: benchMemory,
   pull: benchPull,
   push: benchPush,
   run: benchRun,
