@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -33,5 +43,31 @@ describe("writableRootfs", () => {
     }
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /overlayfs is not usable here/);
+  });
+
+  it("a copy shares no inode with the image: what the task writes stays in its copy", async () => {
+    // The copy is what a task gets without overlays (not root); a hardlink farm would be cheaper, but a write
+    // through a link would change the store's file for every later task of the image.
+    const imageDir = mkdtempSync(join(dir, "image-"));
+    mkdirSync(join(imageDir, "data"));
+    writeFileSync(join(imageDir, "data", "a.txt"), "original\n");
+    symlinkSync("data/a.txt", join(imageDir, "a-link"));
+    const path = process.env.PATH;
+    process.env.PATH = join(dir, "empty-bin"); // as root: no mount(8), so the copy path
+    let r: Awaited<ReturnType<typeof writableRootfs>>;
+    try {
+      r = await writableRootfs(imageDir, mkdtempSync(join(dir, "bundle-")));
+    } finally {
+      process.env.PATH = path;
+    }
+    assert.equal(r.how, "copy");
+    const image = statSync(join(imageDir, "data", "a.txt"));
+    const copied = statSync(join(r.rootfs, "data", "a.txt"));
+    assert.notEqual(copied.ino, image.ino);
+    assert.equal(image.nlink, 1);
+    assert.equal(readlinkSync(join(r.rootfs, "a-link")), "data/a.txt");
+    appendFileSync(join(r.rootfs, "data", "a.txt"), "written by the task\n");
+    assert.equal(readFileSync(join(imageDir, "data", "a.txt"), "utf8"), "original\n");
+    assert.equal(readFileSync(join(r.rootfs, "a-link"), "utf8"), "original\nwritten by the task\n");
   });
 });

@@ -8,15 +8,19 @@
  *   the image's size) and unmounted on Delete. Overlayfs never writes to a lower layer: a write copies the file
  *   up first, a delete leaves a whiteout, a hardlink is made in the upper layer, so no guest can change the
  *   store's inodes through it.
- * - Elsewhere (not root, no overlayfs, a store path that mount options cannot carry): a copy, as before. A
- *   hardlink farm would be as cheap, but a guest could then write through a link into the store's file (root
- *   ignores permission bits, and WASI lets a guest open any file it can see for writing).
+ * - Elsewhere (not root, no overlayfs, a store path that mount options cannot carry): a copy, whose cost grows
+ *   with the image. Files are cloned where the file system can (reflinks: btrfs, XFS; `COPYFILE_FICLONE`,
+ *   which falls back to a byte copy elsewhere): a clone shares the store's blocks copy-on-write, so a big file
+ *   costs no copy and a write to it still never reaches the store. A hardlink farm would be as cheap, but a
+ *   guest could then write through a link into the store's file (root ignores permission bits, and WASI lets
+ *   a guest open any file it can see for writing).
  *
  * Warm sandboxed runners (src/wasi/child-runner.ts) bound `<root>/tasks` before the overlay existed; they see
  * it only if that folder is a shared mount point (shareMountPoint, done by the daemon at start), else such a
  * task starts cold (ChildRunner checks).
  */
 import { execFile } from "node:child_process";
+import { constants } from "node:fs";
 import { cp, mkdir, realpath, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -78,7 +82,13 @@ export async function writableRootfs(
       await rmdir(rootfs);
     }
   }
-  await cp(image, rootfs, { recursive: true, verbatimSymlinks: true, errorOnExist: true, force: false });
+  await cp(image, rootfs, {
+    recursive: true,
+    verbatimSymlinks: true,
+    errorOnExist: true,
+    force: false,
+    mode: constants.COPYFILE_FICLONE,
+  });
   return { rootfs, how: "copy" };
 }
 
