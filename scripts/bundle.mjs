@@ -18,7 +18,7 @@
 // files (./runner-main.js, ./runner-guest.js: hence these entries keep their names), and sandbox.ts's
 // parent folder, which is what a bwrap sandbox binds read-only (dist/bundle from here, dist/src from tsc's).
 // The library entry (dist/src/index.js) stays tsc's output.
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -26,7 +26,9 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "dist", "bundle", "esm");
 
-rmSync(join(root, "dist", "bundle"), { recursive: true, force: true });
+// The chunks of earlier builds are left in place: a daemon started before this build still imports its own
+// (named by their content's hash) when it first needs them, and would fail if they were gone. Only the four
+// entry files are overwritten.
 const result = await build({
   absWorkingDir: root,
   entryPoints: {
