@@ -8,7 +8,7 @@
  * run by run so they see the same machine load. Target: shim p50 <= 3x the floor's.
  *
  * Cold: wall time of `nodewasi run --rm` (a fresh CLI process each time, the daemon already running)
- * against `node -e 0`, medians and ratio.
+ * against `node -e 0`, medians and ratio (the row `npm run bench -- startup` also prints).
  *
  * Verification: what checking the module against its digest costs, for this module and a 64 MiB one (verify.ts).
  */
@@ -18,10 +18,10 @@ import { Task } from "../src/gen/index.js";
 import type { Client } from "../src/rpc/index.js";
 import { REPO_ROOT, type ShimHandle, startShim } from "../test/harness/shim.js";
 import { imageOptions } from "../test/harness/task-kit.js";
-import { compare, percentile, timeCommand } from "./measure.js";
+import { percentile } from "./measure.js";
+import { compareRunRm } from "./startup.js";
 import { benchVerify } from "./verify.js";
 
-const BIN = join(REPO_ROOT, "bin", "nodewasi");
 const IMAGE = `oci:${join(REPO_ROOT, "examples", "images", "hello")}:latest`;
 /** The module the image packages (its Entrypoint /hello.wasm). */
 const MODULE = join(REPO_ROOT, "examples", "hello", "hello.wasm");
@@ -166,25 +166,7 @@ export async function benchRun(runs: number): Promise<void> {
     printWarm(contenders, warmRuns);
 
     process.stdout.write("\n");
-    await compare(
-      `cold: nodewasi run --rm ${IMAGE} (fresh CLI process, daemon running, image cached) vs node -e 0`,
-      coldRuns,
-      {
-        name: "nodewasi run --rm",
-        run: () =>
-          timeCommand(process.execPath, [
-            BIN,
-            "--root",
-            auto.root,
-            "--address",
-            auto.address,
-            "run",
-            "--rm",
-            IMAGE,
-          ]),
-      },
-      { name: "node -e 0", run: () => timeCommand(process.execPath, ["-e", "0"]) },
-    );
+    await compareRunRm(auto, coldRuns);
     await benchVerify(MODULE, runs);
   } finally {
     base.close?.();

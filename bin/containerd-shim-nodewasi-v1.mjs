@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // containerd's shim binary for runtime type io.containerd.nodewasi.v1 (put this folder on containerd's PATH).
-// Build first (`npm run build`); the code lives in dist/src/containerd/shim-main.js. Run through the sh
-// wrapper beside it (containerd-shim-nodewasi-v1), which answers the commonest `delete` without Node.
+// Build first (`npm run build`); the code is bundled into dist/bundle/esm/shim.js (scripts/bundle.mjs) from
+// dist/src/containerd/shim-main.js. Run through the sh wrapper beside it (containerd-shim-nodewasi-v1), which
+// answers the commonest `delete` without Node.
 //
 // containerd reads `start`'s stdout AND stderr together as the socket address, so no Node warning may ever
 // reach them (node:wasi's ExperimentalWarning on Node 20 would): warnings are dropped here; the daemon logs
@@ -12,9 +13,10 @@ process.on("warning", () => {});
 
 let shimMain;
 try {
-  ({ shimMain } = await import("../dist/src/containerd/shim-main.js"));
+  ({ shimMain } = await import("../dist/bundle/esm/shim.js"));
 } catch (err) {
-  if (err?.code !== "ERR_MODULE_NOT_FOUND" || !String(err.message).includes("shim-main.js")) throw err;
+  if (err?.code !== "ERR_MODULE_NOT_FOUND" || !String(err.message).includes("dist/bundle/esm/shim.js"))
+    throw err;
   process.stderr.write("containerd-shim-nodewasi-v1: dist/ is missing; build first with `npm run build`\n");
   process.exit(1);
 }

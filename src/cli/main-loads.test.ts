@@ -47,6 +47,11 @@ describe("nodewasi's start-up", () => {
         r.loaded.filter((u) => /\/dist\/src\/(gen|rpc|shim|oci|wasi)\//.test(u)),
         [],
       );
+      // What users run is the bundle (scripts/bundle.mjs), not tsc's files.
+      assert.deepEqual(
+        r.files.filter((u) => u.includes("/dist/src/")),
+        [],
+      );
     });
   }
 
@@ -59,5 +64,9 @@ describe("nodewasi's start-up", () => {
       r.loaded.join("\n"),
     );
     assert.deepEqual(heavy(r.loaded), []);
+    assert.deepEqual(
+      r.files.filter((u) => u.includes("/dist/src/")),
+      [],
+    );
   });
 });

@@ -31,7 +31,10 @@ import { runCommand } from "./run-command.js";
 import { shimCommand } from "./shim-command.js";
 import { tagCommand } from "./tag-command.js";
 
-/** The package version, read from package.json beside dist/ (both `src/cli` and `dist/src/cli` are 3 deep). */
+/**
+ * The package version, read from package.json beside dist/ (`src/cli`, `dist/src/cli` and the bundle's
+ * `dist/bundle/esm` are all 3 deep).
+ */
 export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {

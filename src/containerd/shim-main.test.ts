@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
-import { loading } from "../../test/harness/module-loads.js";
+import { bundleOf, loading } from "../../test/harness/module-loads.js";
 import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
 import { socketPath } from "./socket-address.js";
@@ -85,6 +85,11 @@ describe("shimMain", () => {
         del.loaded.join("\n"),
       );
       assert.deepEqual(heavy(del.loaded), []);
+      // What containerd runs is the bundle (scripts/bundle.mjs), not tsc's files.
+      assert.deepEqual(
+        del.files.filter((u) => u.includes("/dist/src/")),
+        [],
+      );
 
       // start with a shim already listening for this id: it answers that address without spawning a daemon.
       const sockets = join(dir, "s");
@@ -105,36 +110,44 @@ describe("shimMain", () => {
         start.loaded.join("\n"),
       );
       assert.deepEqual(heavy(start.loaded), []);
+      assert.deepEqual(
+        start.files.filter((u) => u.includes("/dist/src/")),
+        [],
+      );
     } finally {
       server.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  test("the daemon's modules load neither oci/ (the rootfs comes unpacked) nor grpc-js (ttrpc is the default)", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
-    try {
-      const serve = new URL("./shim-serve.js", import.meta.url).href;
-      // grpc-js is CommonJS: a require() of it would not pass the ES module hook, so the CommonJS cache is
-      // printed too.
-      const script = `await import(${JSON.stringify(serve)}); const { createRequire } = await import("node:module"); console.log(Object.keys(createRequire(import.meta.url).cache).join("\\n"));`;
-      const r = await loading(dir, ["--input-type=module", "-e", script]);
-      assert.equal(r.code, 0, r.stderr);
-      const grpc = [...r.loaded, ...r.stdout.split("\n")].filter((u) =>
-        u.includes("/node_modules/@grpc/grpc-js/"),
-      );
-      assert.deepEqual(grpc, []);
-      assert.ok(
-        r.loaded.some((u) => u.endsWith("/shim/task-service.js")),
-        r.loaded.join("\n"),
-      );
-      // Nor oci/ at all (undici, tar-stream, fzstd): it is loaded when the shim pulls an image itself.
-      assert.deepEqual(
-        r.loaded.filter((u) => /\/dist\/src\/oci\/|\/node_modules\/(undici|tar-stream|fzstd)\//.test(u)),
-        [],
-      );
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  for (const [build, serve] of [
+    ["tsc's", new URL("./shim-serve.js", import.meta.url).href],
+    ["the bundle's", bundleOf("dist/src/containerd/shim-serve.js")],
+  ]) {
+    test(`${build} daemon modules load neither oci/ (the rootfs comes unpacked) nor grpc-js (ttrpc is the default)`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
+      try {
+        // grpc-js is CommonJS: a require() of it would not pass the ES module hook, so the CommonJS cache is
+        // printed too.
+        const script = `await import(${JSON.stringify(serve)}); const { createRequire } = await import("node:module"); console.log(Object.keys(createRequire(import.meta.url).cache).join("\\n"));`;
+        const r = await loading(dir, ["--input-type=module", "-e", script]);
+        assert.equal(r.code, 0, r.stderr);
+        const grpc = [...r.loaded, ...r.stdout.split("\n")].filter((u) =>
+          u.includes("/node_modules/@grpc/grpc-js/"),
+        );
+        assert.deepEqual(grpc, []);
+        assert.ok(
+          r.loaded.some((u) => u.endsWith("/shim/task-service.js")),
+          r.loaded.join("\n"),
+        );
+        // Nor oci/ at all (undici, tar-stream, fzstd): it is loaded when the shim pulls an image itself.
+        assert.deepEqual(
+          r.loaded.filter((u) => /\/dist\/src\/oci\/|\/node_modules\/(undici|tar-stream|fzstd)\//.test(u)),
+          [],
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -33,7 +33,10 @@ export interface ShimIo {
   script: string;
 }
 
-/** nodewasi's version from package.json (src/containerd and dist/src/containerd are both 3 deep). */
+/**
+ * nodewasi's version from package.json (src/containerd, dist/src/containerd and the bundle's dist/bundle/esm
+ * are all 3 deep).
+ */
 export function shimVersion(): string {
   try {
     const here = dirname(fileURLToPath(import.meta.url));

@@ -86,7 +86,10 @@ export interface SandboxPaths {
   readWrite: string[];
 }
 
-/** nodewasi's package root (holding package.json, which makes dist/*.js ES modules) and its compiled src/. */
+/**
+ * nodewasi's package root (holding package.json, which makes dist/*.js ES modules) and its compiled src/
+ * (dist/src, or dist/bundle when this runs from the bundle: scripts/bundle.mjs).
+ */
 const here = dirname(fileURLToPath(import.meta.url));
 const distSrc = resolve(here, "..");
 const packageJson = resolve(here, "../../../package.json");
