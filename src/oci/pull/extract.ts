@@ -3,7 +3,6 @@
  * a raw wasm layer is the module; tar layers are unpacked, in order, into the manifest's rootfs and the module
  * is the file the image names. Either way the bytes must start with `\0asm`, and a component is refused.
  */
-import { createReadStream } from "node:fs";
 import { mkdir, realpath, rename, rm } from "node:fs/promises";
 import { dirname, join, posix, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
@@ -18,7 +17,7 @@ import {
 } from "../../internal/index.js";
 import type { ModuleLocation } from "../image/index.js";
 import { tarLayerCompression } from "../image/index.js";
-import type { ContentStore, Lease } from "../store/index.js";
+import { type ContentStore, type Lease, readFileStream } from "../store/index.js";
 import {
   type FileDigest,
   UNKNOWN,
@@ -109,7 +108,7 @@ export async function unpackRootfs(
         if (key) digests.set(key, UNKNOWN);
       }
       await layers.ready(layer.digest);
-      spend(await unpackLayer(createReadStream(store.blobPath(layer.digest)), compression, tmp, opts()));
+      spend(await unpackLayer(readFileStream(store.blobPath(layer.digest)), compression, tmp, opts()));
     }
     await mkdir(dirname(rootfs), { recursive: true });
     const mine = await rename(tmp, rootfs).then(

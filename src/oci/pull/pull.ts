@@ -138,7 +138,7 @@ async function pullLeased(
     emit({ type: "repaired", path: l.path, problem: l.why, action: "removed" });
   }
   const keep = async (m: FetchedManifest) => {
-    await lease.protect([m.digest]);
+    await lease.protect(manifestDigests(m));
     await store.writeBlob(m.bytes);
     return m;
   };
@@ -280,6 +280,24 @@ async function pullLeased(
   await store.recordExtraction(manifestDesc.digest, result);
   await store.tag(name, { ...topDesc, annotations: { [Annotation.PulledManifest]: manifestDesc.digest } });
   return result;
+}
+
+/**
+ * What a pull of manifest `m` may store: `m` and, for an image manifest, its config and layers, so that one
+ * lease write (a round of the index lock) protects them all before the first is written. An index, or bytes
+ * that do not parse (refused later, with the reason), give `m` alone.
+ */
+function manifestDigests(m: FetchedManifest): Digest[] {
+  try {
+    const parsed = parseManifest(m.bytes, m.mediaType, m.digest);
+    if (parsed.kind === "manifest") {
+      const { config, layers } = parsed.manifest;
+      return [m.digest, config.digest, ...layers.map((l) => l.digest)];
+    }
+  } catch {
+    // the caller parses the same bytes and says what is wrong with them
+  }
+  return [m.digest];
 }
 
 /**

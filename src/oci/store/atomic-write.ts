@@ -14,16 +14,25 @@ export function tempPath(path: string): string {
   return `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
 }
 
-/** Replaces `path` with `data` atomically and durably (mode 0600: the store may hold private images). */
-export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+/**
+ * Replaces `path` with `data` atomically and, unless `durable` is false, durably (mode 0600: the store may
+ * hold private images). `durable: false` keeps the atomic rename and skips both syncs, for files that mean
+ * nothing after a crash (a lease names a process that a crash ends): a reader still never sees a torn file.
+ */
+export async function atomicWrite(
+  path: string,
+  data: Uint8Array | string,
+  opts: { durable?: boolean } = {},
+): Promise<void> {
+  const durable = opts.durable ?? true;
   const tmp = tempPath(path);
   try {
-    await writeFile(tmp, data, { mode: 0o600, flush: true });
+    await writeFile(tmp, data, { mode: 0o600, flush: durable });
     await rename(tmp, path);
   } finally {
     await rm(tmp, { force: true });
   }
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
 }
 
 /** Makes a rename durable (POSIX: the directory entry is only on disk after the directory is synced). */

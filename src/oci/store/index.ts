@@ -10,6 +10,7 @@ export { Ingest } from "./ingest.js";
 export { checkLayout, OciLayout } from "./layout.js";
 export { acquireLock, describeHolder } from "./lock.js";
 export type { PullEvent, PullOptions, PullPolicy, PullResult } from "./pull-types.js";
+export { READ_CHUNK, readFileStream } from "./read-file-stream.js";
 export { ContentStore, type StoreOptions } from "./store.js";
 export { imageGraph } from "./store-graph.js";
 export { entryName, rebuildIndex } from "./store-index.js";

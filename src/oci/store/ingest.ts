@@ -5,7 +5,6 @@
  * atomic rename. A lock file per ingest (lock.ts) keeps two processes from writing the same data file.
  */
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, rmdir, stat, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -21,6 +20,7 @@ import type { Descriptor } from "../image/index.js";
 import { syncDir } from "./atomic-write.js";
 import { BatchWriter } from "./batch-writer.js";
 import { acquireLock, type HeldLock, type LockOptions } from "./lock.js";
+import { readFileStream } from "./read-file-stream.js";
 
 /** Where an ingest writes, and how the store answers "is the blob there". */
 export interface IngestTarget {
@@ -209,7 +209,7 @@ async function readPartial(data: string): Promise<{ offset: number; hash: Hash }
   const hash = createHash("sha256");
   let offset = 0;
   try {
-    for await (const chunk of createReadStream(data) as AsyncIterable<Buffer>) {
+    for await (const chunk of readFileStream(data) as AsyncIterable<Buffer>) {
       hash.update(chunk);
       offset += chunk.length;
     }

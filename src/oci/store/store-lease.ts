@@ -8,6 +8,10 @@
  * holder, is renewed, and is stale once the holder is gone), and `<id>.json`, the digests it protects. A digest
  * is added under the store's index lock before the content it names is written or relied on, and prune marks
  * under that same lock, so prune either sees the digest or runs entirely before the content exists.
+ *
+ * The digests file is replaced atomically but not synced: a lease counts only while its holder lives, and only a
+ * machine crash can lose an unsynced file, which ends the holder too (its lock then names another boot). A sync
+ * would buy nothing and cost two per protect on a pull's path.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
@@ -54,7 +58,9 @@ export class Lease {
     if (fresh.length === 0) return;
     for (const hex of fresh) this.#digests.add(hex);
     const text = `${JSON.stringify({ digests: [...this.#digests].map((h) => `sha256:${h}`) })}\n`;
-    await this.#underIndexLock(() => atomicWrite(join(this.#dir, `${this.#id}.json`), text));
+    await this.#underIndexLock(() =>
+      atomicWrite(join(this.#dir, `${this.#id}.json`), text, { durable: false }),
+    );
   }
 
   /** Ends the lease; what it protected is prune's again. Idempotent. */

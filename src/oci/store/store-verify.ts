@@ -5,9 +5,9 @@
  * the expected size whose sha256 is its name.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { lstat } from "node:fs/promises";
 import type { Digest } from "../../internal/index.js";
+import { readFileStream } from "./read-file-stream.js";
 
 /** What a check of one file found. */
 export type Verdict =
@@ -36,8 +36,7 @@ export async function verifyFile(path: string, digest: Digest, size?: number): P
   }
   const hash = createHash("sha256");
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
-      hash.update(chunk as Buffer);
+    for await (const chunk of readFileStream(path)) hash.update(chunk as Buffer);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { ok: false, missing: true, problem: "it is missing" };

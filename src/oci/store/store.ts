@@ -15,7 +15,7 @@
  * What is used is checked again (the runner hashes the module it compiles, a pull verifies what it reuses),
  * because a disk or a person can change stored bytes; `checkStore` (store-check.ts) verifies all of it.
  */
-import { createReadStream } from "node:fs";
+
 import {
   copyFile,
   link,
@@ -45,6 +45,7 @@ import { Ingest } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
 import { acquireLock, type LockOptions, type LockWait } from "./lock.js";
 import type { PullResult } from "./pull-types.js";
+import { readFileStream } from "./read-file-stream.js";
 import {
   damagedIndexError,
   entryName,
@@ -295,7 +296,7 @@ export class ContentStore extends OciLayout {
     let digest = opts.digest;
     if (!digest || !opts.verified) {
       const hasher = new DigestStream();
-      for await (const _ of createReadStream(srcPath).pipe(hasher)) void _;
+      for await (const _ of readFileStream(srcPath).pipe(hasher)) void _;
       if (digest && hasher.digest() !== digest) {
         throw dataLoss(
           `module ${srcPath} hashes to ${hasher.digest()}, expected ${digest}; pull the image again`,

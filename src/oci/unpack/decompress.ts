@@ -31,7 +31,7 @@ export function decompressionStages(
         }),
       ];
     case "gzip":
-      // zlib bounds each output chunk (here 128 KiB: fewer, larger chunks for tar and the disk) and honours
+      // zlib bounds each output chunk (here 1 MiB: fewer, larger chunks for tar and the disk) and honours
       // backpressure, so counting after it is enough.
       return [
         counter((n) => guard.input(n)),
@@ -61,8 +61,11 @@ function counter(count: (n: number) => void): Transform {
   });
 }
 
-/** Output chunk size of gunzip. */
-const GUNZIP_CHUNK = 128 * 1024;
+/**
+ * Output chunk size of gunzip. Each chunk is one trip to zlib's thread and back: 1 MiB makes a 64 MiB layer 64
+ * trips instead of 512, which costs a third less CPU than 128 KiB (and the store writes in 1 MiB batches).
+ */
+const GUNZIP_CHUNK = 1024 * 1024;
 
 /** Compressed input is fed to fzstd in slices so one network chunk of RLE blocks cannot expand unchecked. */
 const ZSTD_SLICE = 16 * 1024;
