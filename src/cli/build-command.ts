@@ -198,7 +198,7 @@ async function buildModule(
       `--file writes ${path}, where the module goes; choose another path or --entrypoint`,
     );
   }
-  const image = oci.buildImage({
+  const image = await oci.buildImageAsync({
     module: bytes,
     format,
     ...(platform ? { platform } : {}),

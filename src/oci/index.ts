@@ -21,6 +21,7 @@ export {
   type BuildIndexOptions,
   type BuiltImage,
   buildImage,
+  buildImageAsync,
   buildIndex,
   builtImageSource,
   IMAGE_FORMATS,

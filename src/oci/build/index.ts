@@ -7,6 +7,7 @@ export {
   type BuildImageOptions,
   type BuiltImage,
   buildImage,
+  buildImageAsync,
   IMAGE_FORMATS,
   type ImageFormat,
   TAR_LAYER_FORMATS,
