@@ -5,12 +5,13 @@
  * timestamps default to the epoch, tar headers carry mtime 0 and uid/gid 0, JSON is written in a fixed key
  * order and gzip output carries no timestamp.
  */
+import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { type Digest, invalidArgument, readWasmHeader, sha256 } from "../../internal/index.js";
 import { Annotation, type Descriptor, MediaType, type Platform } from "../image/index.js";
 import { componentWorld } from "./build-component.js";
 import { buildTar, type TarEntry, tarChunks } from "./build-tar.js";
-import { type PackedLayer, packTarLayer } from "./pack-layer.js";
+import { type PackedLayer, packTarLayer, tarPieces } from "./pack-layer.js";
 
 /**
  * Packaging formats:
@@ -106,14 +107,23 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
  * over the module (pack-layer.ts) instead of in copies and a synchronous gzip: what `nodewasi build` uses, so a
  * large module costs about one gzip of it. Other layers (raw, plain tar, `compressLayer`) are built as
  * `buildImage` builds them.
+ *
+ * `alongside`, when given, is handed the gzip layer's uncompressed tar as a stream while it is packed, and the
+ * build waits for it too (the store unpacks the rootfs from it: build-store.ts). It is not called for other
+ * layers; its failure is its own, never the build's.
  */
-export async function buildImageAsync(opts: BuildImageOptions): Promise<BuiltImage> {
+export async function buildImageAsync(
+  opts: BuildImageOptions,
+  alongside?: (tar: Readable) => Promise<unknown>,
+): Promise<BuiltImage> {
   checkOptions(opts);
   const tarFormat = TAR_LAYER_FORMATS.includes(opts.format);
   if (!tarFormat || opts.compressLayer || opts.compression === "none") {
     return assemble(opts, tarFormat ? packSync(opts) : undefined);
   }
-  const packed = await packTarLayer(tarChunks(layerEntries(opts)));
+  const chunks = tarChunks(layerEntries(opts));
+  const side = alongside?.(Readable.from(tarPieces(chunks))).catch(() => {});
+  const packed = await packTarLayer(chunks).finally(() => side);
   return assemble(opts, { ...packed, mediaType: gzipLayerType(opts.format) });
 }
 

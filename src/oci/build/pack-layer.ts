@@ -30,7 +30,7 @@ export async function packTarLayer(chunks: readonly Buffer[]): Promise<PackedLay
   const gz = new DigestStream();
   const out: Buffer[] = [];
   await pipeline(
-    pieces(chunks),
+    tarPieces(chunks),
     tar,
     createGzip({ chunkSize: PIECE }),
     gz,
@@ -48,7 +48,7 @@ export async function packTarLayer(chunks: readonly Buffer[]): Promise<PackedLay
   };
 }
 
-/** `chunks` cut into pieces of at most PIECE bytes (views, not copies). */
-function* pieces(chunks: readonly Buffer[]): Generator<Buffer> {
+/** `chunks` cut into pieces of at most PIECE bytes (views, not copies), as they are fed to zlib. */
+export function* tarPieces(chunks: readonly Buffer[]): Generator<Buffer> {
   for (const c of chunks) for (let at = 0; at < c.length; at += PIECE) yield c.subarray(at, at + PIECE);
 }
