@@ -3,6 +3,7 @@
  * process so both see the same machine load, printing every run, the medians and the ratio. Benchmarks are
  * never timed tests: the machines are shared and noisy, so only ratios within one run mean anything.
  */
+import { benchBuild } from "./build.js";
 import { benchCtr } from "./ctr.js";
 import { benchFiles } from "./files.js";
 import { benchMemory } from "./memory.js";
@@ -13,6 +14,7 @@ import { benchStartup } from "./startup.js";
 import { benchZstd } from "./zstd.js";
 
 const BENCHES: Record<string, (runs: number) => Promise<void>> = {
+  build: benchBuild,
   ctr: benchCtr,
   files: benchFiles,
   memory: benchMemory,

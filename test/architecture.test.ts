@@ -224,7 +224,7 @@ const OCI_ROOMS: Record<string, readonly string[]> = {
   store: ["image"],
   unpack: ["image", "store"],
   pull: ["image", "registry", "store", "unpack"],
-  build: ["image", "store", "pull"],
+  build: ["image", "store", "unpack", "pull"],
   copy: ["image", "registry", "store", "pull", "build"],
 };
 const OCI = join(SRC, "oci");

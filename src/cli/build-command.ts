@@ -11,7 +11,7 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { failedPrecondition, invalidArgument, notFound, ShimError, sha256 } from "../internal/index.js";
-import type { CopyResult } from "../oci/index.js";
+import type { BuildImageOptions, BuiltImage, CopyResult } from "../oci/index.js";
 import { buildIndexAction } from "./build-index-command.js";
 import {
   collect,
@@ -26,7 +26,6 @@ import {
   type BuildResult,
   destination,
   parseName,
-  storeBuilt,
   writeDestination,
 } from "./build-output.js";
 import { type CliContext, type CliState, contextFor } from "./context.js";
@@ -198,7 +197,7 @@ async function buildModule(
       `--file writes ${path}, where the module goes; choose another path or --entrypoint`,
     );
   }
-  const image = oci.buildImage({
+  const build: BuildImageOptions = {
     module: bytes,
     format,
     ...(platform ? { platform } : {}),
@@ -208,11 +207,22 @@ async function buildModule(
     ...(Object.keys(annotations).length ? { annotations } : {}),
     ...(files.length ? { files } : {}),
     ...(created ? { created } : {}),
-  });
+  };
+  let image: BuiltImage;
+  let output: string;
+  let moduleDigest: string;
+  if (dest) {
+    image = await oci.buildImageAsync(build);
+    output = await writeDestination(oci, dest, image, ref?.name);
+    moduleDigest = sha256(bytes);
+  } else {
+    const db = await oci.ContentStore.open(ctx.root);
+    const stored = await oci.buildIntoStore(db, build, ref!.name, { logger: ctx.logger });
+    image = stored.image;
+    output = `store:${ctx.root}`;
+    moduleDigest = stored.pulled.module.digest; // the pull hashed the module it extracted: these bytes
+  }
   const built = image.manifest.platform!;
-  const output = dest
-    ? await writeDestination(oci, dest, image, ref?.name)
-    : await storeBuilt(ctx, oci, image, ref!.name, built);
   return {
     ...(ref ? { ref: ref.name } : {}),
     digest: image.manifest.digest,
@@ -221,7 +231,7 @@ async function buildModule(
     format,
     platform: built,
     output,
-    module: { digest: sha256(bytes), size: bytes.length, kind: header.kind },
+    module: { digest: moduleDigest, size: bytes.length, kind: header.kind },
   };
 }
 

@@ -10,7 +10,7 @@
  *   store/     the content store: layout, ingest, locks, leases, index, prune (uses image)
  *   unpack/    hostile-input-safe tar unpacking (uses image, store)
  *   pull/      pull, the sources a user names, checkStore (uses image, registry, store, unpack)
- *   build/     image, index and layout builders, storeImage (uses image, store, pull)
+ *   build/     image, index and layout builders, storeImage (uses image, store, unpack, pull)
  *   copy/      images out; push, copy, tag (uses image, registry, store, pull, build)
  *
  * What other folders and the library (src/index.ts) use is exported here, by name.
@@ -21,7 +21,9 @@ export {
   type BuildIndexOptions,
   type BuiltImage,
   buildImage,
+  buildImageAsync,
   buildIndex,
+  buildIntoStore,
   builtImageSource,
   IMAGE_FORMATS,
   type ImageFormat,

@@ -69,18 +69,22 @@ function leb128(n: number): Buffer {
 
 /**
  * A real module of about `size` bytes: `helloModule(message)` plus a custom section of pseudo-random bytes that
- * do not compress, so blobs are big enough to be cut, resumed and corrupted part way through.
+ * do not compress, so blobs are big enough to be cut, resumed and corrupted part way through. `fill`, when
+ * given, writes the section's content instead (benchmarks that want content that compresses like a module's).
  */
-export function bigModule(message: string, size: number): Buffer {
+export function bigModule(message: string, size: number, fill?: (payload: Buffer) => void): Buffer {
   const base = helloModule(message);
   const name = Buffer.from("nodewasi.padding");
   const payload = Buffer.alloc(Math.max(0, size - base.length));
-  let x = 0x9e3779b9;
-  for (let i = 0; i < payload.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    payload[i] = x & 0xff;
+  if (fill) fill(payload);
+  else {
+    let x = 0x9e3779b9;
+    for (let i = 0; i < payload.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      payload[i] = x & 0xff;
+    }
   }
   const body = Buffer.concat([leb128(name.length), name, payload]);
   return Buffer.concat([base, Buffer.from([0]), leb128(body.length), body]);

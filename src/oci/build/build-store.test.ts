@@ -3,20 +3,22 @@
  * (loadImage), and go into layout archives that the archive source reads (writeLayoutArchive).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { watch } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { helloModule, notWasm } from "../../../test/harness/modules.js";
 import { Code, ShimError, sha256 } from "../../internal/index.js";
-import { Annotation } from "../image/index.js";
+import { Annotation, MediaType } from "../image/index.js";
 import { archiveSource, layoutSource } from "../pull/index.js";
 import { ContentStore } from "../store/index.js";
 import { buildImage } from "./build.js";
 import { writeLayoutArchive } from "./build-archive.js";
 import { buildIndex } from "./build-index.js";
 import { loadImage } from "./build-load.js";
-import { storeImage } from "./build-store.js";
+import { buildIntoStore, storeImage } from "./build-store.js";
+import { buildTar } from "./build-tar.js";
 import { builtImageSource } from "./built-source.js";
 import { writeLayout } from "./layout-writer.js";
 
@@ -146,5 +148,98 @@ describe("loadImage and writeLayoutArchive", () => {
     } finally {
       await source.close();
     }
+  });
+});
+
+describe("buildIntoStore", () => {
+  /** Names created in the store's rootfs/ while `fn` runs (inotify), to see which unpack made the rootfs. */
+  async function rootfsNames(store: ContentStore, fn: () => Promise<unknown>): Promise<string[]> {
+    const names: string[] = [];
+    const watcher = watch(join(store.root, "rootfs"), (_event, name) => {
+      if (name) names.push(name);
+    });
+    try {
+      await fn();
+    } finally {
+      watcher.close();
+    }
+    return names;
+  }
+
+  it("stores what storeImage stores, with the rootfs unpacked from the tar while it was gzipped", async () => {
+    const module = helloModule("built into the store");
+    const files = [{ path: "etc/app.json", data: Buffer.from('{"a":1}') }];
+    const opts = { module, format: "image" as const, entrypoint: "/app.wasm", files };
+    const store = await ContentStore.open(fresh());
+    let built: Awaited<ReturnType<typeof buildIntoStore>> | undefined;
+    const names = await rootfsNames(store, async () => {
+      built = await buildIntoStore(store, opts, "example.com/app:v1");
+    });
+    // The early unpack's folder, and no second unpack by the pull (its temporaries are <manifest hex>.tmp-...).
+    assert.ok(
+      names.some((n) => n.startsWith("built.tmp-")),
+      names.join(" "),
+    );
+    assert.ok(!names.some((n) => /^[a-f0-9]{64}\.tmp-/.test(n)), names.join(" "));
+    const { image, pulled } = built!;
+    const reference = buildImage(opts);
+    assert.deepEqual(image.manifest, reference.manifest);
+    const other = await ContentStore.open(fresh());
+    const expected = await storeImage(other, reference, "example.com/app:v1");
+    assert.deepEqual(
+      { ...pulled, module: { ...pulled.module, path: "" }, rootfs: "" },
+      { ...expected, module: { ...expected.module, path: "" }, rootfs: "" },
+    );
+    assert.ok((await readFile(join(pulled.rootfs!, "app.wasm"))).equals(module));
+    assert.equal(await readFile(join(pulled.rootfs!, "etc/app.json"), "utf8"), '{"a":1}');
+    assert.deepEqual(await readdir(join(store.root, "rootfs")), [image.manifest.digest.slice(7)]);
+  });
+
+  it("leaves a layer the unpacker refuses to the pull, which refuses it in its own words, leaving nothing", async () => {
+    const opts = {
+      module: helloModule("hostile"),
+      format: "image" as const,
+      files: [{ path: "../escape", data: Buffer.from("x") }],
+    };
+    const store = await ContentStore.open(fresh());
+    const err = await buildIntoStore(store, opts, "example.com/bad:v1").then(
+      () => assert.fail("built"),
+      (e: unknown) => e,
+    );
+    const other = await ContentStore.open(fresh());
+    const expected = await storeImage(other, buildImage(opts), "example.com/bad:v1").then(
+      () => assert.fail("stored"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ShimError && err.code === Code.InvalidArgument, String(err));
+    assert.equal(err.message, (expected as Error).message);
+    assert.deepEqual(await readdir(join(store.root, "rootfs")), []);
+    assert.equal(await store.resolve("example.com/bad:v1"), undefined);
+  });
+
+  it("lets the pull unpack an image with extra layers, whose rootfs the first layer alone is not", async () => {
+    const extra = buildTar([{ path: "extra.txt", data: Buffer.from("from the second layer") }]);
+    const opts = {
+      module: helloModule("two layers"),
+      format: "image" as const,
+      extraLayers: [{ mediaType: MediaType.OciLayer, data: extra }],
+    };
+    const store = await ContentStore.open(fresh());
+    const names = await rootfsNames(store, () => buildIntoStore(store, opts, "example.com/two:v1"));
+    assert.ok(!names.some((n) => n.startsWith("built.tmp-")), names.join(" "));
+    const record = await store.pullRecord((await store.resolve("example.com/two:v1"))!);
+    assert.equal(await readFile(join(record!.rootfs!, "extra.txt"), "utf8"), "from the second layer");
+  });
+
+  it("stores a raw-layer format through the pull alone", async () => {
+    const module = helloModule("raw");
+    const store = await ContentStore.open(fresh());
+    const { image, pulled } = await buildIntoStore(
+      store,
+      { module, format: "wasm-to-oci" },
+      "example.com/raw:v1",
+    );
+    assert.equal(pulled.digest, image.manifest.digest);
+    assert.equal(pulled.module.digest, sha256(module));
   });
 });

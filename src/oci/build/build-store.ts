@@ -3,13 +3,20 @@
  * stored, then the ordinary pull (`pullFrom`) runs over an in-memory source of the image, so the chosen
  * manifest, the unpacked rootfs, the extracted module, the pull record and the tag are all made by the code
  * that makes them for a registry image. `nodewasi images`, `inspect`, `run` and `push` then see no difference
- * between a built image and a pulled one.
+ * between a built image and a pulled one. `buildIntoStore` builds a module straight into the store, its
+ * rootfs unpacked while the layer is gzipped, for the pull to find.
  */
 
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
 import { pullFrom } from "../pull/index.js";
-import type { ContentStore, PullOptions, PullResult } from "../store/index.js";
-import type { BuiltImage } from "./build.js";
+import { type ContentStore, type PullOptions, type PullResult, tempPath } from "../store/index.js";
+import { unpackLayer, unpackLimitsFrom } from "../unpack/index.js";
+import { type BuildImageOptions, type BuiltImage, buildImageAsync } from "./build.js";
 import { builtImageSource } from "./built-source.js";
+
+type StoreOptions = Omit<PullOptions, "root" | "plainHttp" | "concurrency">;
 
 /**
  * Stores every blob of `image` (an index keeps all its entries, not only the wasm one, so it can be pushed
@@ -20,8 +27,54 @@ export async function storeImage(
   store: ContentStore,
   image: BuiltImage,
   name: string,
-  opts: Omit<PullOptions, "root" | "plainHttp" | "concurrency"> = {},
+  opts: StoreOptions = {},
 ): Promise<PullResult> {
   for (const data of image.blobs.values()) await store.writeBlob(data);
   return pullFrom(store, builtImageSource(image, name), name, opts);
+}
+
+/**
+ * Builds `build` (buildImageAsync) and stores it under `name` (storeImage, its own platform chosen), as
+ * `nodewasi build` without `--output` does. A gzip tar layer's rootfs is unpacked from its tar while the tar is
+ * gzipped, by the pull's unpacker and limits, into a temporary folder of the store renamed into the
+ * manifest's rootfs once the digest is known; the pull then finds that rootfs complete, as it finds one another
+ * pull finished first, and neither decompresses the layer (twice: the unpacker's look-ahead scan has its own
+ * copy) nor writes the files again. Should the early unpack fail, its folder goes and the pull unpacks as
+ * always, so a refusal reads exactly as a pull's.
+ */
+export async function buildIntoStore(
+  store: ContentStore,
+  build: BuildImageOptions,
+  name: string,
+  opts: Omit<StoreOptions, "platform"> = {},
+): Promise<{ image: BuiltImage; pulled: PullResult }> {
+  const tmp = tempPath(join(store.root, "rootfs", "built"));
+  let unpacked = false;
+  try {
+    // Extra layers would belong to the rootfs too: such an image is unpacked by the pull alone.
+    const early = build.extraLayers?.length
+      ? undefined
+      : async (tar: Readable) => {
+          await mkdir(tmp, { mode: 0o755 });
+          await unpackLayer(tar, "none", tmp, {
+            name: `the layer of ${name}`,
+            limits: unpackLimitsFrom(process.env),
+          });
+          unpacked = true;
+        };
+    const image = await buildImageAsync(build, early);
+    if (unpacked) await adoptRootfs(tmp, store.rootfsPath(image.manifest.digest));
+    const pulled = await storeImage(store, image, name, { ...opts, platform: image.manifest.platform! });
+    return { image, pulled };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Renames the unpacked `tmp` to `rootfs`, unless a rootfs is there already (complete, as every one in place). */
+async function adoptRootfs(tmp: string, rootfs: string): Promise<void> {
+  await mkdir(dirname(rootfs), { recursive: true });
+  await rename(tmp, rootfs).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+  });
 }

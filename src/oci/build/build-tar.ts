@@ -44,10 +44,19 @@ const BLOCK = 512;
 
 /** Builds an uncompressed tar archive of `entries`, in order, ending with the two zero blocks. */
 export function buildTar(entries: readonly TarEntry[]): Buffer {
+  return Buffer.concat(tarChunks(entries));
+}
+
+/**
+ * The tar archive of `entries` as the buffers that make it up, in order (what `buildTar` joins): headers,
+ * file contents and padding. File contents are views of the entries' own bytes, not copies, so streaming the
+ * archive of a 50 MiB module costs no 50 MiB copy; the entries must not change while the chunks are in use.
+ */
+export function tarChunks(entries: readonly TarEntry[]): Buffer[] {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const type = e.type ?? "file";
-    const data = type === "file" ? Buffer.from(e.data ?? new Uint8Array()) : Buffer.alloc(0);
+    const data = type === "file" && e.data ? view(e.data) : Buffer.alloc(0);
     const linkname = e.linkname ?? "";
     const mode = e.mode ?? (type === "dir" ? 0o755 : type === "symlink" ? 0o777 : 0o644);
     const split = splitName(e.path);
@@ -57,7 +66,7 @@ export function buildTar(entries: readonly TarEntry[]): Buffer {
     if (Object.keys(pax).length > 0) {
       const body = paxRecords(pax);
       parts.push(header({ name: "PaxHeaders/entry", prefix: "", mode: 0o644, size: body.length, flag: "x" }));
-      parts.push(padded(body));
+      parts.push(...padded(body));
     }
     parts.push(
       header({
@@ -71,10 +80,15 @@ export function buildTar(entries: readonly TarEntry[]): Buffer {
         devminor: e.devminor ?? 0,
       }),
     );
-    if (data.length > 0) parts.push(padded(data));
+    if (data.length > 0) parts.push(...padded(data));
   }
   parts.push(Buffer.alloc(2 * BLOCK));
-  return Buffer.concat(parts);
+  return parts;
+}
+
+/** `data` as a Buffer over the same memory. */
+function view(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Splits a name into ustar `prefix` and `name` fields, or undefined when it needs a PAX header. */
@@ -148,7 +162,8 @@ function octal(n: number, width: number): string {
   return `${s.padStart(width - 1, "0")}\u0000`;
 }
 
-function padded(data: Buffer): Buffer {
+/** `data` and the zeros that fill its last block. */
+function padded(data: Buffer): Buffer[] {
   const rem = data.length % BLOCK;
-  return rem === 0 ? data : Buffer.concat([data, Buffer.alloc(BLOCK - rem)]);
+  return rem === 0 ? [data] : [data, Buffer.alloc(BLOCK - rem)];
 }

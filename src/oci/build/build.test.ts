@@ -7,7 +7,15 @@ import { testComponent } from "../../../test/harness/modules.js";
 import { type Digest, ShimError, sha256 } from "../../internal/index.js";
 import type { Descriptor, ImageConfig, ImageManifest } from "../image/index.js";
 import { MediaType } from "../image/index.js";
-import { type BuiltImage, buildImage, EPOCH, IMAGE_FORMATS, ORAS_DEFAULT_ARTIFACT_TYPE } from "./build.js";
+import {
+  type BuiltImage,
+  buildImage,
+  buildImageAsync,
+  EPOCH,
+  IMAGE_FORMATS,
+  type ImageFormat,
+  ORAS_DEFAULT_ARTIFACT_TYPE,
+} from "./build.js";
 
 const MODULE = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 const EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
@@ -307,6 +315,75 @@ describe("buildImage", () => {
           (e: unknown) => e instanceof ShimError && e.code === 3 && /no image config/.test(e.message),
         );
       }
+    }
+  });
+});
+
+describe("buildImageAsync", () => {
+  /** A module over several of pack-layer's 1 MiB pieces, of text and pseudo-random runs, so deflate has work. */
+  function largeModule(): Buffer {
+    const body = Buffer.alloc(3 * 1024 * 1024 + 777);
+    let x = 0x12345678;
+    for (let i = 0; i < body.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      body[i] = (i >> 10) % 2 ? x & 0xff : 0x61 + ((x >>> 8) % 4);
+    }
+    return Buffer.concat([MODULE, body]);
+  }
+
+  it("builds buildImage's bytes and digests in every format, with files, env and a custom entrypoint", async () => {
+    const module = largeModule();
+    const files = [
+      { path: "etc/", type: "dir" as const },
+      { path: "etc/app.json", data: Buffer.from('{"a":1}') },
+    ];
+    for (const format of IMAGE_FORMATS) {
+      const tar = format === "image" || format === "docker" || format === "compat";
+      const opts = {
+        module,
+        format,
+        entrypoint: "/app/main.wasm",
+        ...(tar ? { files, env: ["A=1"] } : {}),
+      };
+      const sync = buildImage(opts);
+      const streamed = await buildImageAsync(opts);
+      assert.deepEqual(streamed.manifest, sync.manifest, format);
+      assert.deepEqual([...streamed.blobs.keys()].sort(), [...sync.blobs.keys()].sort(), format);
+      for (const [digest, data] of sync.blobs) assert.ok(streamed.blobs.get(digest)?.equals(data), format);
+    }
+  });
+
+  it("packs the gzip tar layer whose diff_id is the tar's digest", async () => {
+    const module = largeModule();
+    const img = await buildImageAsync({ module, format: "image" });
+    const { manifest, config } = open(img);
+    const tar = gunzipSync(blob(img, manifest.layers[0]!));
+    assert.deepEqual((config as ImageConfig).rootfs?.diff_ids, [sha256(tar)]);
+    const [entry] = await readTar(tar);
+    assert.ok(entry?.data.equals(module));
+  });
+
+  it("builds uncompressed and compressLayer layers as buildImage does", async () => {
+    const zeros = (tar: Buffer) => ({ data: Buffer.concat([tar, Buffer.alloc(1)]), mediaType: "x/y" });
+    for (const extra of [{ compression: "none" as const }, { compressLayer: zeros }]) {
+      const opts = { module: MODULE, format: "image" as const, ...extra };
+      assert.deepEqual((await buildImageAsync(opts)).manifest, buildImage(opts).manifest);
+    }
+  });
+
+  it("refuses what buildImage refuses, with the same InvalidArgument", async () => {
+    for (const opts of [
+      { module: MODULE, format: "artifact" as const, env: ["A=1"] },
+      { module: MODULE, format: "nope" as ImageFormat },
+      { module: MODULE, format: "oras" as const, files: [{ path: "x", data: Buffer.from("x") }] },
+    ]) {
+      await assert.rejects(
+        buildImageAsync(opts),
+        (e: unknown) => e instanceof ShimError && e.code === 3,
+        JSON.stringify(opts.format),
+      );
     }
   });
 });

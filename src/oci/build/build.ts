@@ -5,11 +5,13 @@
  * timestamps default to the epoch, tar headers carry mtime 0 and uid/gid 0, JSON is written in a fixed key
  * order and gzip output carries no timestamp.
  */
+import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { type Digest, invalidArgument, readWasmHeader, sha256 } from "../../internal/index.js";
 import { Annotation, type Descriptor, MediaType, type Platform } from "../image/index.js";
 import { componentWorld } from "./build-component.js";
-import { buildTar, type TarEntry } from "./build-tar.js";
+import { buildTar, type TarEntry, tarChunks } from "./build-tar.js";
+import { type PackedLayer, packTarLayer, tarPieces } from "./pack-layer.js";
 
 /**
  * Packaging formats:
@@ -96,6 +98,42 @@ export const TAR_LAYER_FORMATS: readonly ImageFormat[] = ["image", "docker", "co
 
 /** Builds one single-platform image in `opts.format`. Throws `InvalidArgument` for options a format cannot hold. */
 export function buildImage(opts: BuildImageOptions): BuiltImage {
+  checkOptions(opts);
+  return assemble(opts, TAR_LAYER_FORMATS.includes(opts.format) ? packSync(opts) : undefined);
+}
+
+/**
+ * The image `buildImage` builds, byte for byte, with a gzip tar layer packed off the main thread in one pass
+ * over the module (pack-layer.ts) instead of in copies and a synchronous gzip: what `nodewasi build` uses, so a
+ * large module costs about one gzip of it. Other layers (raw, plain tar, `compressLayer`) are built as
+ * `buildImage` builds them.
+ *
+ * `alongside`, when given, is handed the gzip layer's uncompressed tar as a stream while it is packed, and the
+ * build waits for it too (the store unpacks the rootfs from it: build-store.ts). It is not called for other
+ * layers; its failure is its own, never the build's.
+ */
+export async function buildImageAsync(
+  opts: BuildImageOptions,
+  alongside?: (tar: Readable) => Promise<unknown>,
+): Promise<BuiltImage> {
+  checkOptions(opts);
+  const tarFormat = TAR_LAYER_FORMATS.includes(opts.format);
+  if (!tarFormat || opts.compressLayer || opts.compression === "none") {
+    return assemble(opts, tarFormat ? packSync(opts) : undefined);
+  }
+  const chunks = tarChunks(layerEntries(opts));
+  const side = alongside?.(Readable.from(tarPieces(chunks))).catch(() => {});
+  const packed = await packTarLayer(chunks).finally(() => side);
+  return assemble(opts, { ...packed, mediaType: gzipLayerType(opts.format) });
+}
+
+/** A tar layer ready for the image: its blob (not copied again), digests and media type. */
+interface TarLayer extends PackedLayer {
+  mediaType: string;
+}
+
+/** Refuses options the format cannot hold (`InvalidArgument`), before any work is done. */
+function checkOptions(opts: BuildImageOptions): void {
   const format = opts.format;
   if (!IMAGE_FORMATS.includes(format)) {
     throw invalidArgument(
@@ -114,11 +152,33 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
       `format ${format} has no image config to hold env, cmd or a working directory; use image, docker, compat or runwasi`,
     );
   }
+}
+
+/** Where the module lives in the rootfs: `opts.entrypoint`, else `/module.wasm` (`/plugin.wasm` for `compat`). */
+function entrypointOf(opts: BuildImageOptions): string {
+  return opts.entrypoint ?? (opts.format === "compat" ? "/plugin.wasm" : "/module.wasm");
+}
+
+/** The tar layer's entries: the module at its entrypoint, then `opts.files`. */
+function layerEntries(opts: BuildImageOptions): TarEntry[] {
+  return [
+    { path: entrypointOf(opts).replace(/^\/+/, ""), data: opts.module, mode: 0o755 },
+    ...(opts.files ?? []),
+  ];
+}
+
+function gzipLayerType(format: ImageFormat): string {
+  return format === "docker" ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip;
+}
+
+/** The image of checked `opts`, around `tarLayer` (given for, and only for, the tar formats). */
+function assemble(opts: BuildImageOptions, tarLayer: TarLayer | undefined): BuiltImage {
+  const format = opts.format;
   const header = readWasmHeader(opts.module);
   const component = "kind" in header && header.kind === "component";
   const platform =
     opts.platform ?? (format === "compat" ? COMPAT_PLATFORM : component ? COMPONENT_PLATFORM : WASM_PLATFORM);
-  const entrypoint = opts.entrypoint ?? (format === "compat" ? "/plugin.wasm" : "/module.wasm");
+  const entrypoint = entrypointOf(opts);
   const created = opts.created ?? EPOCH;
   const blobs = new Map<Digest, Buffer>();
   const moduleName = entrypoint.slice(entrypoint.lastIndexOf("/") + 1) || "module.wasm";
@@ -126,14 +186,10 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
   let layer: Descriptor;
   let config: { mediaType: string; body: unknown };
   const annotations: Record<string, string> = {};
-  if (tarFormat) {
+  if (tarLayer) {
     const docker = format === "docker";
-    const tar = buildTar([
-      { path: entrypoint.replace(/^\/+/, ""), data: opts.module, mode: 0o755 },
-      ...(opts.files ?? []),
-    ]);
-    const packed = packLayer(tar, opts, docker);
-    layer = addBlob(blobs, packed.mediaType, packed.data);
+    blobs.set(tarLayer.digest, tarLayer.data);
+    layer = { mediaType: tarLayer.mediaType, digest: tarLayer.digest, size: tarLayer.data.length };
     const run: Record<string, string[] | string> = {};
     if (format !== "compat" || opts.entrypoint !== undefined) run.Entrypoint = [entrypoint];
     if (opts.cmd) run.Cmd = opts.cmd;
@@ -145,7 +201,7 @@ export function buildImage(opts: BuildImageOptions): BuiltImage {
         created,
         ...platformFields(platform),
         config: run,
-        rootfs: { type: "layers", diff_ids: [sha256(tar)] },
+        rootfs: { type: "layers", diff_ids: [tarLayer.diffId] },
       },
     };
     if (format === "compat") annotations[Annotation.WasmVariant] = "compat";
@@ -229,16 +285,21 @@ export function addBlob(
   return desc;
 }
 
-function packLayer(
-  tar: Buffer,
-  opts: BuildImageOptions,
-  docker: boolean,
-): { data: Buffer; mediaType: string } {
+/** The tar layer of `opts`, built and packed in memory (`compressLayer`, none, or gzip). */
+function packSync(opts: BuildImageOptions): TarLayer {
+  const tar = buildTar(layerEntries(opts));
+  const packed = packLayer(tar, opts);
+  const data = Buffer.from(packed.data);
+  return { data, mediaType: packed.mediaType, digest: sha256(data), diffId: sha256(tar) };
+}
+
+function packLayer(tar: Buffer, opts: BuildImageOptions): { data: Uint8Array; mediaType: string } {
   if (opts.compressLayer) return opts.compressLayer(tar);
+  const docker = opts.format === "docker";
   if (opts.compression === "none")
     return { data: tar, mediaType: docker ? MediaType.DockerLayer : MediaType.OciLayer };
   // zlib writes mtime 0 and a fixed OS byte, so the same tar always gzips to the same bytes.
-  return { data: gzipSync(tar), mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip };
+  return { data: gzipSync(tar), mediaType: gzipLayerType(opts.format) };
 }
 
 /** The platform fields of an OCI/Docker image config, in config.md's order. */

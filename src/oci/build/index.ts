@@ -1,12 +1,13 @@
 /**
- * Making images: `buildImage` (seven wasm formats, reproducible), `buildIndex`, `loadImage`, the tar
- * writer, layout and archive writers, a built image as an `ImageSource`, and `storeImage`, which stores
- * one through the ordinary pull.
+ * Making images: `buildImage` (seven wasm formats, reproducible; `buildImageAsync` packs a gzip layer in one
+ * pass off the main thread), `buildIndex`, `loadImage`, the tar writer, layout and archive writers, a built
+ * image as an `ImageSource`, and `storeImage` and `buildIntoStore`, which store one through the ordinary pull.
  */
 export {
   type BuildImageOptions,
   type BuiltImage,
   buildImage,
+  buildImageAsync,
   IMAGE_FORMATS,
   type ImageFormat,
   TAR_LAYER_FORMATS,
@@ -14,7 +15,7 @@ export {
 export { writeLayoutArchive } from "./build-archive.js";
 export { type BuildIndexOptions, buildIndex, type IndexEntry } from "./build-index.js";
 export { loadImage } from "./build-load.js";
-export { storeImage } from "./build-store.js";
+export { buildIntoStore, storeImage } from "./build-store.js";
 export { buildTar, type TarEntry } from "./build-tar.js";
 export { builtImageSource } from "./built-source.js";
 export { type LayoutImage, writeLayout } from "./layout-writer.js";

@@ -5,6 +5,7 @@
  * backup, prune; and the record a pull keeps (pull-types.ts: `PullResult`, with a pull's options and
  * events).
  */
+export { tempPath } from "./atomic-write.js";
 export { BatchWriter } from "./batch-writer.js";
 export { Ingest } from "./ingest.js";
 export { checkLayout, OciLayout } from "./layout.js";
