@@ -7,7 +7,7 @@ import { alive, runShimBinary, SHIM_BIN } from "../../test/harness/shim-binary.j
 import { until } from "../../test/harness/task-kit.js";
 import { Task } from "../gen/index.js";
 import { connectTtrpc, createTtrpcClient } from "../rpc/index.js";
-import { socketPath } from "./socket-address.js";
+import { NAMESPACE_GROUP, socketPath } from "./socket-address.js";
 
 describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", () => {
   let dir: string;
@@ -28,9 +28,9 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     await rm(dir, { recursive: true, force: true });
   });
 
-  const flags = (id: string) => [
+  const flags = (id: string, ns = "ns") => [
     "-namespace",
-    "ns",
+    ns,
     "-address",
     "/run/ctd.sock",
     "-publish-binary",
@@ -54,7 +54,11 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     const second = await runShimBinary([...flags("c2"), "start"], join(dir, "b2"), env);
     assert.deepEqual(second, { code: 0, stdout: want, stderr: "" });
     assert.equal(await readFile(join(dir, "b2", "address"), "utf8"), want);
-    await assert.rejects(stat(join(dir, "b2", "shim.pid")), "the live shim was reused, none spawned");
+    assert.equal(
+      Number(await readFile(join(dir, "b2", "shim.pid"), "utf8")),
+      pid,
+      "the live shim was reused, and its pid recorded for `delete`",
+    );
 
     // Shutdown with no task left ends the daemon, which removes its socket.
     const conn = await connectTtrpc(want);
@@ -74,10 +78,10 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
   test("a daemon that cannot serve: start says why the daemon gave, exits 1 and records no address", async () => {
     await mkdir(join(dir, "b4"));
     await writeFile(join(dir, "b4", "config.json"), JSON.stringify({ annotations: {} }));
-    const sock = socketPath("/run/ctd.sock", "ns", "blocked", join(dir, "s"));
+    const sock = socketPath("/run/ctd.sock", "blocked", NAMESPACE_GROUP, join(dir, "s"));
     await mkdir(dirname(sock), { recursive: true });
     await writeFile(sock, "not a socket");
-    const r = await runShimBinary([...flags("blocked"), "start"], join(dir, "b4"), env);
+    const r = await runShimBinary([...flags("c4", "blocked"), "start"], join(dir, "b4"), env);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
     assert.equal(
@@ -92,7 +96,7 @@ describe("containerd-shim-nodewasi-v1 start (the binary, without containerd)", (
     const r = await runShimBinary([...flags("solo"), "start"], join(dir, "b3"), env);
     assert.equal(r.code, 0);
     assert.equal(r.stderr, "");
-    assert.equal(r.stdout, `unix://${socketPath("/run/ctd.sock", "ns", "solo", join(dir, "s"))}`);
+    assert.equal(r.stdout, `unix://${socketPath("/run/ctd.sock", "ns", NAMESPACE_GROUP, join(dir, "s"))}`);
     const pid = Number(await readFile(join(dir, "b3", "shim.pid"), "utf8"));
     pids.push(pid);
     const conn = await connectTtrpc(r.stdout);
