@@ -6,14 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { isProcessAlive } from "../src/internal/index.js";
 import { buildImage, buildIndex, writeLayoutArchive } from "../src/oci/index.js";
 import {
   containerdUnavailable,
   type PrivateContainerd,
+  processDescendants,
   REPO_DIR,
   SHIM_RUNTIME,
   startContainerd,
@@ -280,7 +282,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     // The shim reopened its log FIFO, which the new containerd holds and copies (this line is written before
     // the Shutdown reply; later ones may come after containerd stopped copying).
-    assert.match(ctd.log().slice(logBefore), /nodewasi-shim\[\d+\]: stopping \(shutdown\)/);
+    assert.match(ctd.log().slice(logBefore), /nodewasi-shim\[\d+\]: shutdown: no task left/);
     recordFigures(t, {
       "containerd restarts": 1,
       "task after the restart": "RUNNING, then STOPPED seen",
@@ -310,9 +312,9 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       const ls = await ctd.ctr(["task", "ls"]);
       return ls.stdout.includes("RUNNING") ? true : undefined;
     });
-    const runners = descendants(shim!);
+    const runners = processDescendants(shim!);
     assert.ok(runners.length >= 1, "the daemon runs the task in a runner process");
-    const alive = () => runners.filter((pid) => isLive(pid));
+    const alive = () => runners.filter((pid) => isProcessAlive(pid));
     process.kill(shim!, "SIGKILL");
     // containerd sees the connection close, runs `delete` and forgets the task.
     await until("the task to go", async () => {
@@ -333,35 +335,3 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     });
   });
 });
-
-/** The live descendants of `pid`. */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const p of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      parents.set(Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {}
-  }
-  const out: number[] = [];
-  const walk = (parent: number) => {
-    for (const [child, ppid] of parents) {
-      if (ppid === parent) {
-        out.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-/** Whether `pid` exists and is not a zombie. */
-function isLive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}

@@ -1,6 +1,7 @@
 /**
- * bin/containerd-shim-nodewasi-v1 answers `... -bundle DIR delete` itself (sh, no Node boot) when the daemon is
- * gone and nothing is mounted, as src/containerd/shim-delete.ts would; everything else reaches Node. Whether
+ * bin/containerd-shim-nodewasi-v1 answers `... -bundle DIR delete` itself (sh, no Node boot), as
+ * src/containerd/shim-delete.ts would, unmounting a rootfs left mounted; a rootfs with something in it that is
+ * not a mount point, and everything else, reaches Node. Whether
  * Node ran is seen through NODE_OPTIONS: a preloaded module that leaves a mark.
  */
 import assert from "node:assert/strict";
@@ -96,6 +97,25 @@ describe("containerd-shim-nodewasi-v1 delete without Node", () => {
     await writeFile(join(bundle, "shim.pid"), String(process.pid));
     assert.equal((await del([...flags(), "delete"])).code, 0);
     await rm(join(bundle, "shim.pid"));
+  });
+
+  test("unmounts a rootfs a dead daemon left mounted, without Node (containerd gives it 5 s)", {
+    skip: process.getuid?.() !== 0 ? "mounting needs root" : false,
+  }, async () => {
+    const rootfs = join(bundle, "rootfs");
+    execFileSync("mount", ["-t", "tmpfs", "tmpfs", rootfs]);
+    try {
+      await writeFile(join(rootfs, "hello.wasm"), "");
+      const r = await del([...flags(), "delete"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      assert.equal(r.nodeRan, false);
+      assert.equal(fromBinary(DeleteResponseSchema, r.stdout).exitStatus, 137);
+      assert.ok(!readFileSync("/proc/self/mountinfo", "utf8").includes(` ${rootfs} `), "unmounted");
+      assert.ok(!existsSync(join(rootfs, "hello.wasm")));
+    } finally {
+      execFileSync("sh", ["-c", `umount "${rootfs}" 2>/dev/null || true`]);
+    }
   });
 
   test("leaves to Node a rootfs with something in it, unknown flags and other actions", async () => {

@@ -21,7 +21,7 @@
  *
  * A JSON reply is refused when MAX_SHIM_VERSION is unset: that is containerd 1.6, which cannot read it.
  *
- * One daemon serves a whole pod, so its reply is recorded beside its socket (`<socket>.bootstrap`) and a later
+ * One daemon serves a whole namespace (or pod), so its reply is recorded beside its socket (`<socket>.bootstrap`) and a later
  * `start` of the same group prints that, whatever its own environment says: the transport on the socket
  * decides, not the caller.
  */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Code, ShimError } from "../internal/index.js";
 import { parseShimFlags } from "./shim-flags.js";
-import { groupingId, socketAddress, socketPath } from "./socket-address.js";
+import { groupingId, NAMESPACE_GROUP, socketAddress, socketPath } from "./socket-address.js";
 
 describe("parseShimFlags", () => {
   test("containerd 1.6's start and delete command lines", () => {
@@ -67,24 +67,26 @@ describe("socket address", () => {
     assert.equal(socketAddress("/s/x"), "unix:///s/x");
   });
 
-  test("grouping by io.containerd.runc.v2.group, then io.kubernetes.cri.sandbox-id, else the id", async () => {
+  test("grouping by io.containerd.runc.v2.group, then io.kubernetes.cri.sandbox-id, else the namespace", async () => {
     const dir = await mkdtemp(join(tmpdir(), "nodewasi-group-"));
     try {
-      assert.equal(await groupingId(dir, "id1"), "id1");
+      assert.equal(await groupingId(dir), NAMESPACE_GROUP);
+      await writeFile(join(dir, "config.json"), JSON.stringify({ annotations: { "other.key": "x" } }));
+      assert.equal(await groupingId(dir), NAMESPACE_GROUP);
       await writeFile(
         join(dir, "config.json"),
         JSON.stringify({ annotations: { "io.kubernetes.cri.sandbox-id": "pod" } }),
       );
-      assert.equal(await groupingId(dir, "id1"), "pod");
+      assert.equal(await groupingId(dir), "pod");
       await writeFile(
         join(dir, "config.json"),
         JSON.stringify({
           annotations: { "io.kubernetes.cri.sandbox-id": "pod", "io.containerd.runc.v2.group": "g" },
         }),
       );
-      assert.equal(await groupingId(dir, "id1"), "g");
+      assert.equal(await groupingId(dir), "g");
       await writeFile(join(dir, "config.json"), "not json");
-      assert.equal(await groupingId(dir, "id1"), "id1");
+      assert.equal(await groupingId(dir), NAMESPACE_GROUP);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

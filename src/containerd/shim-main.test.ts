@@ -10,7 +10,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { bundleOf, loading } from "../../test/harness/module-loads.js";
 import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
-import { socketPath } from "./socket-address.js";
+import { NAMESPACE_GROUP, socketPath } from "./socket-address.js";
 
 /** The Node launcher (the sh wrapper beside it answers a plain `delete` itself: test/shim-delete-fast.test.ts). */
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/containerd-shim-nodewasi-v1.mjs");
@@ -91,9 +91,10 @@ describe("shimMain", () => {
         [],
       );
 
-      // start with a shim already listening for this id: it answers that address without spawning a daemon.
+      // start with a shim already listening for this namespace: it answers that address without spawning a
+      // daemon (through Node: nothing recorded the listener as a daemon, so the shell front leaves it to Node).
       const sockets = join(dir, "s");
-      const path = socketPath("/run/c.sock", "ns", "x", sockets);
+      const path = socketPath("/run/c.sock", "ns", NAMESPACE_GROUP, sockets);
       await mkdir(sockets, { recursive: true });
       await new Promise<void>((r) => server.listen(path, r));
       const start = await loading(

@@ -5,13 +5,17 @@
  * opted in by NODEWASI_SHIM_BOOTSTRAP, a JSON reply and gRPC: bootstrap.ts).
  *
  * 1. stdin is read to EOF and ignored (an `Any` of runtime options up to 2.2, `BootstrapParams` from 2.3).
- * 2. The socket is `/run/containerd/s/<sha256(address/namespace/group)>` (socket-address.ts).
- * 3. A live shim of the same group already listening there is reused (one shim per pod), with the reply it
- *    recorded when it started.
+ * 2. The socket is `/run/containerd/s/<sha256(address/namespace/group)>` (socket-address.ts: one daemon per
+ *    namespace, or per pod).
+ * 3. A live shim of the same group already listening there is reused, with the reply it recorded when it
+ *    started; `start` claims it first, so that a daemon going idle meanwhile serves on (daemon-socket.ts). The
+ *    shell front of the binary does this step without Node when the daemon's record says it is alive.
  * 4. Otherwise this binary is re-run as `serve` with `process.execPath`, detached (`setsid`), stdio to
  *    /dev/null (inheriting containerd's pipes would hang `CombinedOutput`), and `start` waits on its readiness
  *    pipe (internal/daemon-readiness.ts): `ready` once it listens, or why it could not.
- * 5. The `unix://` address is written atomically to `address` in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC,
+ * 5. The daemon's pid goes to `shim.pid` in the bundle, for `delete` to kill what a daemon that died left in its
+ *    process group (never a live daemon's: it serves other tasks).
+ * 6. The `unix://` address is written atomically to `address` in the bundle (`.address` O_CREAT|O_EXCL|O_SYNC,
  *    then rename), also under gRPC: Go shims write only the address there, and containerd 1.7+ keeps the JSON
  *    reply in its own `bootstrap.json`, reading `address` only to migrate a shim that has none (as ttrpc).
  */
@@ -20,6 +24,7 @@ import { open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, isListening, launchDaemon, ShimError } from "../internal/index.js";
 import { bootstrapMode, recordedReply, startReply } from "./bootstrap.js";
+import { claimDaemon, recordedDaemon } from "./daemon-socket.js";
 import type { ShimFlags } from "./shim-flags.js";
 import { groupingId, socketAddress, socketPath } from "./socket-address.js";
 
@@ -42,19 +47,28 @@ export async function shimStart(flags: ShimFlags, o: StartOptions): Promise<stri
   if (!flags.id) throw new ShimError(Code.InvalidArgument, "start: -id is required");
   if (!flags.namespace) throw new ShimError(Code.InvalidArgument, "start: -namespace is required");
   const mode = bootstrapMode(o.env ?? process.env);
-  const group = await groupingId(o.bundle, flags.id);
+  const group = await groupingId(o.bundle);
   const path = socketPath(flags.address, flags.namespace, group);
   let reply: string;
-  if (await isListening(path)) reply = await recordedReply(path);
+  await claimDaemon(path);
+  if (await isListening(path)) reply = await reuse(path, o.bundle);
   else {
     const outcome = await spawnDaemon(flags, o, path);
     // Two starts of one group may race; the loser's daemon finds the winner listening.
     if (outcome !== "ready" && !(outcome instanceof ShimError && outcome.code === Code.AlreadyExists)) {
       throw outcome;
     }
-    reply = outcome === "ready" ? startReply(mode, path) : await recordedReply(path);
+    reply = outcome === "ready" ? startReply(mode, path) : await reuse(path, o.bundle);
   }
   await writeAddress(o.bundle, socketAddress(path));
+  return reply;
+}
+
+/** The reply of the live daemon on `path`, its pid recorded in `bundle`. */
+async function reuse(path: string, bundle: string): Promise<string> {
+  const reply = await recordedReply(path);
+  const pid = await recordedDaemon(path);
+  if (pid !== undefined) await writeShimPid(bundle, pid);
   return reply;
 }
 
@@ -86,8 +100,7 @@ async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Pro
   });
   switch (outcome.state) {
     case "ready":
-      // Read by `delete` to kill what a daemon that died left in its process group.
-      await writeFile(join(o.bundle, "shim.pid"), String(outcome.pid)).catch(() => {});
+      await writeShimPid(o.bundle, outcome.pid);
       return "ready";
     case "failed":
       return outcome.error;
@@ -99,6 +112,11 @@ async function spawnDaemon(flags: ShimFlags, o: StartOptions, path: string): Pro
         `the shim daemon did not listen within ${READY_TIMEOUT_MS} ms`,
       );
   }
+}
+
+/** Read by `delete` to kill what a daemon that died left in its process group; best effort. */
+async function writeShimPid(bundle: string, pid: number): Promise<void> {
+  await writeFile(join(bundle, "shim.pid"), String(pid)).catch(() => {});
 }
 
 /** Writes `<bundle>/address` atomically, as Go's `shim.WriteAddress` does. */

@@ -28,6 +28,7 @@ export { defaultRoot, defaultRuntimeDir } from "./paths.js";
 export {
   bootId,
   clockTicks,
+  isProcessAlive,
   isSameProcess,
   mayBeOwner,
   type ProcessIdentity,

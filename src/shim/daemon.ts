@@ -12,8 +12,14 @@
  * leftovers) and `<root>/tasks` is made a shared mount point for warm sandboxes (task-rootfs.ts); then the
  * runner (whose warm pool starts at once), the Task service, the transport, and the idle watch.
  *
- * Stopping, once, whatever asks (a signal, a Shutdown RPC that leaves no task, idleness): tell later
- * claimants of the root that this owner is stopping (they wait for it), kill what runs so that the clients'
+ * A shared daemon (`shared`: containerd's, one per namespace or pod, found by its socket) outlives its tasks: with
+ * an idle timeout, a Shutdown that leaves no task does not stop it (the next `start` finds it up), a task held
+ * but stopped keeps it from idling (containerd holds a task until it deletes it), and when it has been idle it
+ * first withdraws from discovery, then stops only if no client found it meanwhile (`SharedDiscovery`).
+ *
+ * Stopping, once, whatever asks (a signal, a Shutdown RPC that leaves no task, idleness): withdraw from
+ * discovery, tell later claimants of the root that this owner is stopping (they wait for it), kill what runs so
+ * that the clients'
  * pending Waits are answered while the transport still takes calls, stop the transport (2 s for calls in
  * flight), stop the runners, delete every task (their events are published), undo the shared mount, tidy,
  * remove the socket, give the root up, and last the caller's `stopped`.
@@ -53,8 +59,13 @@ export interface DaemonOptions {
   version?: string;
   /** containerd's namespace when a call's metadata names none. */
   namespace?: string;
-  /** Stop after this long with no live task and no call in flight (IdleWatch); 0 or unset never. */
+  /**
+   * Stop after this long with no live task (for a `shared` daemon: no task at all) and no call in flight
+   * (IdleWatch); 0 or unset never.
+   */
   idleTimeoutMs?: number;
+  /** For a daemon clients share and find by its socket; see `SharedDiscovery`. */
+  shared?: SharedDiscovery;
   /**
    * Binds the transport: registers the services (each through `track`) and listens on `socket`. Throws the
    * listen's `ShimError`, leaving nothing of its own open.
@@ -67,6 +78,19 @@ export interface DaemonOptions {
   tidy?(): Promise<void>;
   /** The last step of a stop, after the socket is gone (flushing events, forgetting a bootstrap record). */
   stopped?(): Promise<void>;
+}
+
+/**
+ * How clients find a shared daemon, and how it stops being found (containerd/daemon-socket.ts). Before an idle
+ * daemon stops it calls `withdraw`, which makes it unfindable to new clients and says whether one found it in
+ * the meantime; if one did, or a call came in, `restore` makes it findable again and it serves on for another
+ * idle period. Every other stop withdraws first too, so that no new client is sent to a daemon that is going.
+ */
+export interface SharedDiscovery {
+  /** Makes the daemon unfindable; resolves false when a client found it since the last withdraw. */
+  withdraw(): Promise<boolean>;
+  /** Makes it findable again; resolves false when it cannot be (another daemon took its place). */
+  restore(): Promise<boolean>;
 }
 
 /** What the daemon offers its transport. */
@@ -128,6 +152,8 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
   const unshare =
     owner && o.runner?.isolation !== "none" ? await shareMountPoint(tasksDir(owner.root), logger) : undefined;
   const runner = new ChildRunner({ ...o.runner, logger });
+  const timeoutMs = o.idleTimeoutMs ?? 0;
+  const lingers = timeoutMs > 0;
   let stopping: Promise<string> | undefined;
   let resolveClosed!: (reason: string) => void;
   const closed = new Promise<string>((r) => (resolveClosed = r));
@@ -152,6 +178,12 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
     ...(o.pauseDir ? { pauseDir: o.pauseDir } : {}),
     logger,
     onShutdown: () => {
+      if (o.shared && lingers) {
+        // runc's shim likewise answers Shutdown and stays while it serves others; this one also waits for the
+        // next task of its namespace, and the idle watch ends it.
+        logger.info(`shutdown: no task left; serving on until idle for ${timeoutMs / 1000} s`);
+        return;
+      }
       // Logged before the Shutdown reply: containerd stops copying a shim's log once its `delete` has run,
       // which can be before this daemon's last lines.
       logger.info("stopping (shutdown): no task left");
@@ -160,16 +192,17 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
     ...(o.version ? { version: o.version } : {}),
     ...(o.namespace ? { namespace: o.namespace } : {}),
   });
-  const timeoutMs = o.idleTimeoutMs ?? 0;
-  const watch =
-    timeoutMs > 0
-      ? new IdleWatch({
-          timeoutMs,
-          // A task whose init has not exited keeps the daemon up; stopped tasks do not.
-          busy: () => [...tasks.containers.values()].some((c) => c.init.canSignal),
-          onIdle: () => void close("idle"),
-        })
-      : undefined;
+  const watch = lingers
+    ? new IdleWatch({
+        timeoutMs,
+        // A task whose init has not exited keeps the daemon up; stopped tasks do not, but for a shared daemon,
+        // whose client (containerd) holds a task until it deletes it.
+        busy: o.shared
+          ? () => tasks.containers.size > 0
+          : () => [...tasks.containers.values()].some((c) => c.init.canSignal),
+        onIdle: () => void idle(),
+      })
+    : undefined;
   let server: DaemonServer;
   try {
     server = await o.serve({ tasks, track: (desc, impl) => (watch ? watch.track(desc, impl) : impl) });
@@ -180,8 +213,36 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
   }
   watch?.start();
 
+  /**
+   * The idle watch fired. A shared daemon withdraws first and stops only if nobody found it meanwhile and no call
+   * came in; otherwise it is found again and watched for another period. Once it cannot be found (another daemon
+   * took its name) and holds nothing, it stops.
+   */
+  async function idle(): Promise<void> {
+    if (o.shared && watch) {
+      const free = await o.shared.withdraw().catch((err: Error) => {
+        logger.warn(`withdrawing from discovery: ${err.message}`);
+        return false;
+      });
+      if (!free || watch.active) {
+        const findable = await o.shared.restore().catch((err: Error) => {
+          logger.warn(`restoring discovery: ${err.message}`);
+          return false;
+        });
+        if (findable || watch.active) {
+          watch.start();
+          return;
+        }
+      }
+    }
+    void close("idle");
+  }
+
   async function stop(reason: string): Promise<void> {
     if (reason !== "shutdown") logger.info(`stopping (${reason})`);
+    await o.shared
+      ?.withdraw()
+      .catch((err: Error) => logger.warn(`withdrawing from discovery: ${err.message}`));
     owner?.markStopping();
     watch?.stop();
     // Kill what runs, so the clients' pending Waits are answered before the server stops taking calls.

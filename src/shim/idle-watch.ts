@@ -46,7 +46,7 @@ export class IdleWatch {
 
   #check(): void {
     if (!this.#timer) return; // stopped (a tick already queued must not fire it again)
-    if (this.#inFlight > 0 || this.#o.busy()) {
+    if (this.active) {
       this.#idleSince = Date.now();
       return;
     }
@@ -54,6 +54,11 @@ export class IdleWatch {
       this.stop();
       this.#o.onIdle();
     }
+  }
+
+  /** Whether a call is in flight or a task needs the shim, now. */
+  get active(): boolean {
+    return this.#inFlight > 0 || this.#o.busy();
   }
 
   /** Marks a call as started; the returned function marks it done. */

@@ -5,7 +5,13 @@
  * composition roots (`cli`, `containerd`) hand the daemon their transport, gRPC or ttrpc.
  */
 export { hostCgroupMode } from "./cgroup-metrics.js";
-export { type Daemon, type DaemonServer, startDaemon, stopOnSignals } from "./daemon.js";
+export {
+  type Daemon,
+  type DaemonServer,
+  type SharedDiscovery,
+  startDaemon,
+  stopOnSignals,
+} from "./daemon.js";
 export { type EventPublisher, nullPublisher, type TaskEvent, type TopicName, taskEvent } from "./events.js";
 export {
   type ImageResolver,

@@ -75,7 +75,15 @@ export function containerdUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * What the shims of a test's containerd get unless `shimEnv` says otherwise: a namespace's shared daemon
+ * exits 2 s after it holds no task (30 s by default), so a test can see it go.
+ */
+export const TEST_SHIM_ENV: Readonly<Record<string, string>> = { NODEWASI_SHIM_IDLE_TIMEOUT: "2s" };
+
 export interface ContainerdOptions {
+  /** Environment for the shims, over `TEST_SHIM_ENV` (an empty value restores the shim's default). */
+  shimEnv?: Record<string, string>;
   /**
    * Serve the CRI plugin (the kubelet's API, on containerd's own socket) with this pause image and the runtime
    * handler `nodewasi` exactly as examples/containerd/config-1.6-1.7.toml configures it. No CNI is installed
@@ -155,6 +163,8 @@ export async function startContainerd(
         PATH: `${join(REPO_DIR, "bin")}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
         NODEWASI_SHIM_SOCKET_DIR: join(dir, "s"),
         NODEWASI_ROOT: join(dir, "nodewasi"),
+        ...TEST_SHIM_ENV,
+        ...options.shimEnv,
       },
     });
     return { p, exited: new Promise<void>((r) => p.once("exit", () => r())) };
@@ -257,4 +267,26 @@ export async function startContainerd(
     throw err;
   }
   return { dir, address, namespace, ctr, log, shims, mounts, restart, stop };
+}
+
+/** The live descendants of `pid`. */
+export function processDescendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const p of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      parents.set(Number(p), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {}
+  }
+  const out: number[] = [];
+  const walk = (parent: number) => {
+    for (const [child, ppid] of parents) {
+      if (ppid === parent) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return out;
 }
