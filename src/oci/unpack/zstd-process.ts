@@ -32,11 +32,6 @@ export class ZstdProcess extends Duplex {
     this.#layer = layer;
   }
 
-  /** The child's pid once it is started (tests use it to see that it is gone). */
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const child = this.#child ?? this.#start();
     if (child.stdin.write(chunk)) {
@@ -83,6 +78,8 @@ export class ZstdProcess extends Duplex {
     });
     // The child's exit says what happened; a write to a stdin it closed (EPIPE) says nothing more.
     child.stdin.on("error", () => this.#release());
+    child.stderr.on("error", () => {});
+    child.stdout.on("error", (err) => this.destroy(err));
     child.on("error", (err) => {
       this.destroy(
         new ShimError(Code.FailedPrecondition, `${this.#layer}: cannot run ${this.#binary}: ${err.message}`, {
