@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { lstatOrUndefined, pathExists } from "./fs.js";
+import { executableOnPath, lstatOrUndefined, pathExists } from "./fs.js";
 
 describe("fs helpers", () => {
   let dir: string;
@@ -41,5 +41,28 @@ describe("fs helpers", () => {
     assert.equal(await pathExists(join(dir, "loop")), false);
     assert.equal(await pathExists(join(dir, "missing")), false);
     assert.equal(await pathExists(join(dir, "file", "below")), false);
+  });
+
+  it("executableOnPath: the first executable regular file, in absolute directories only", async () => {
+    const d = (n: string) => join(dir, "path", n);
+    for (const n of ["plain", "folder", "tool", "later"]) await mkdir(d(n), { recursive: true });
+    await writeFile(join(d("plain"), "tool"), "#!/bin/sh\n"); // not executable
+    await mkdir(join(d("folder"), "tool")); // executable bit, but a directory
+    for (const n of ["tool", "later"]) {
+      await writeFile(join(d(n), "tool"), "#!/bin/sh\n");
+      await chmod(join(d(n), "tool"), 0o755);
+    }
+    const path = ["", "relative/dir", d("missing"), d("plain"), d("folder"), d("tool"), d("later")].join(":");
+    assert.equal(executableOnPath("tool", path), join(d("tool"), "tool"));
+    assert.equal(executableOnPath("tool", `${d("plain")}:${d("folder")}`), undefined);
+    assert.equal(executableOnPath("absent", path), undefined);
+    // A relative entry is skipped even when it holds the program.
+    const cwd = process.cwd();
+    process.chdir(d("tool"));
+    try {
+      assert.equal(executableOnPath("tool", `.::${d("later")}`), join(d("later"), "tool"));
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

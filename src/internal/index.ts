@@ -20,7 +20,7 @@ export {
   verifyContent,
 } from "./digest.js";
 export { formatDurationSetting, parseDuration } from "./duration.js";
-export { lstatOrUndefined, pathExists } from "./fs.js";
+export { executableOnPath, lstatOrUndefined, pathExists } from "./fs.js";
 export { validateIdentifier } from "./identifier.js";
 export { createLogger, type Logger, redact, silentLogger } from "./log.js";
 export { isMountPoint, type MountEntry, mountsBelow, overlayLowerDirs, readMountInfo } from "./mount-info.js";

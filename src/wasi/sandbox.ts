@@ -29,9 +29,9 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type MountEntry, readMountInfo } from "../internal/index.js";
+import { executableOnPath, type MountEntry, readMountInfo } from "../internal/index.js";
 
 /**
  * Full path of a usable `bwrap`, or undefined when it is missing or cannot create namespaces here. Probed once
@@ -67,11 +67,7 @@ const PROBE_ARGS = ["--unshare-user-try", "--ro-bind", "/", "/", "true"];
 
 /** The first `bwrap` on PATH (only that one is probed). */
 function bwrapOnPath(): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir || ".", "bwrap");
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return executableOnPath("bwrap");
 }
 
 function probeBwrap(): string | undefined {

@@ -8,7 +8,7 @@
  * composition root from one of the services, and it is what the tests ran on before `shim serve` existed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -27,6 +27,7 @@ import {
 } from "../../src/rpc/index.js";
 import { ImagesService, StoreImageResolver, TaskService, TasksService } from "../../src/shim/index.js";
 import { ChildRunner } from "../../src/wasi/index.js";
+import { childrenOf } from "./children.js";
 import { unmountUnder } from "./mounts.js";
 
 /** The repository root (this file runs as dist/test/harness/shim.js). */
@@ -226,24 +227,6 @@ function spawnLib(root: string, address: string, opts: ShimOptions): ChildProces
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...(opts.env ?? process.env), [CONFIG_ENV]: JSON.stringify({ root, address, ...opts }) },
   });
-}
-
-/** Direct children of `pid`, from the ppid field of every /proc/N/stat. */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, "utf8");
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[1]) === pid) out.push(Number(name));
-  }
-  return out;
 }
 
 /** The stand-in shim: the library's services over gRPC, exiting on Shutdown (no task left) or SIGTERM. */

@@ -9,8 +9,9 @@
  * content, with the same limits and the same words as the applier (EntryBudget, InflationGuard). It sees the
  * bytes as they enter the applier's pipeline, which may buffer up to READ_AHEAD compressed bytes that the
  * applier has not reached yet: enough to hold a million headers of empty files (a few bytes each, compressed),
- * and a bound on memory. The price is decompressing every tar layer twice (gzip in zlib's thread, zstd in
- * fzstd), in parallel with writing; a scan that falls behind only slows the bytes down, never drops them.
+ * and a bound on memory. The price is decompressing every tar layer twice (gzip in zlib's thread, zstd by
+ * zlib, a `zstd -d` process or fzstd), in parallel with writing; a scan that falls behind only slows the bytes
+ * down, never drops them.
  */
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -18,6 +19,7 @@ import tar from "tar-stream";
 import type { LayerCompression } from "../image/index.js";
 import { decompressionStages } from "./decompress.js";
 import { EntryBudget, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
+import type { ZstdDecoder } from "./zstd-decoders.js";
 
 /** Compressed bytes the applier's pipeline may hold that the scan has already read. */
 export const READ_AHEAD = 8 * 1024 * 1024;
@@ -41,6 +43,7 @@ export class LayerScan {
     limits: UnpackLimits,
     layer: string,
     spent: { entries: number; bytes: number },
+    zstd: ZstdDecoder | undefined,
     onFail: (f: ScanFailure) => void,
   ) {
     const budget = new EntryBudget(limits, layer);
@@ -48,7 +51,7 @@ export class LayerScan {
     budget.bytes = spent.bytes;
     const guard = new InflationGuard(limits, layer, compression !== "none");
     const extract = tar.extract();
-    const piping = pipeline([this.#input, ...decompressionStages(compression, guard, layer), extract]);
+    const piping = pipeline([this.#input, ...decompressionStages(compression, guard, layer, zstd), extract]);
     piping.catch(() => {});
     const read = async () => {
       for await (const entry of extract) {

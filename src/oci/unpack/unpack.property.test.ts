@@ -20,9 +20,10 @@ import { listTree } from "../../../test/harness/store-check.js";
 import { Code } from "../../internal/index.js";
 import { buildTar } from "../build/index.js";
 import type { LayerCompression } from "../image/index.js";
-import { MAX_ZSTD_WINDOW } from "./decompress.js";
 import { unpackLayer } from "./unpack.js";
 import { escapingSymlink } from "./unpack-path.js";
+import { availableZstdDecoders, defaultZstdDecoder, type ZstdDecoder } from "./zstd-decoders.js";
+import { MAX_ZSTD_WINDOW } from "./zstd-frames.js";
 
 /** Small limits so a bomb is recognised in milliseconds; the logic is the same as with the defaults. */
 const LIMITS = { maxEntries: 40, maxBytes: 256 * 1024, ratioFloorBytes: 64 * 1024, maxRatio: 100 };
@@ -330,6 +331,7 @@ async function unpackCase(
   layers: Buffer[],
   compression: LayerCompression[],
   c: Awaited<ReturnType<typeof freshCase>>,
+  zstd: ZstdDecoder = defaultZstdDecoder(),
 ): Promise<Error | undefined> {
   for (const [i, bytes] of layers.entries()) {
     const { error } = await settlesWithin(
@@ -339,6 +341,7 @@ async function unpackCase(
         unpackLayer(Readable.from([bytes]), compression[i]!, c.rootfs, {
           name: `layer ${i}`,
           limits: LIMITS,
+          zstd,
         }),
       [Code.InvalidArgument],
     );
@@ -379,55 +382,57 @@ describe("hostile tar layers (property)", () => {
     );
   });
 
-  it("reads zstd frame headers of any window before fzstd allocates it (bounded memory)", async () => {
-    const tarBytes = packEntries([{ name: "a", type: "file", linkname: "", mode: 0o644, body: "x" }], "");
-    await checkProperty(
-      fc.asyncProperty(
-        fc.nat(255),
-        fc.nat(255),
-        fc.uint8Array({ minLength: 8, maxLength: 8 }),
-        fc.boolean(),
-        async (descriptor, windowByte, fcs, skippable) => {
-          // A frame header as chosen, then the tar as one raw block; maybe behind a skippable frame.
-          const single = (descriptor >> 5) & 1;
-          const fcsBytes = descriptor >> 6 ? 1 << (descriptor >> 6) : single;
-          const dict = [0, 1, 2, 4][descriptor & 3]!;
-          const block = Buffer.alloc(3);
-          block.writeUIntLE(1 | (tarBytes.length << 3), 0, 3);
-          const frame = Buffer.concat([
-            skippable ? Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]) : Buffer.alloc(0),
-            Buffer.from([0x28, 0xb5, 0x2f, 0xfd, descriptor & ~0x08]),
-            Buffer.from(single ? [] : [windowByte]),
-            Buffer.alloc(dict),
-            Buffer.from(fcs.subarray(0, fcsBytes)),
-            block,
-            tarBytes,
-            Buffer.alloc((descriptor >> 2) & 1 ? 4 : 0),
-          ]);
-          const c = await freshCase();
-          const before = process.memoryUsage().arrayBuffers;
-          try {
-            await unpackCase([frame], ["zstd"], c);
-            const grown = process.memoryUsage().arrayBuffers - before;
-            assert.ok(grown < 2 * MAX_ZSTD_WINDOW, `${grown} bytes of array buffers after one tiny layer`);
-          } finally {
-            await rm(c.base, { recursive: true, force: true });
-          }
-        },
-      ),
-      150,
-    );
-  });
+  for (const zstd of availableZstdDecoders()) {
+    it(`${zstd.name}: reads zstd frame headers of any window before the decoder allocates it (bounded memory)`, async () => {
+      const tarBytes = packEntries([{ name: "a", type: "file", linkname: "", mode: 0o644, body: "x" }], "");
+      await checkProperty(
+        fc.asyncProperty(
+          fc.nat(255),
+          fc.nat(255),
+          fc.uint8Array({ minLength: 8, maxLength: 8 }),
+          fc.boolean(),
+          async (descriptor, windowByte, fcs, skippable) => {
+            // A frame header as chosen, then the tar as one raw block; maybe behind a skippable frame.
+            const single = (descriptor >> 5) & 1;
+            const fcsBytes = descriptor >> 6 ? 1 << (descriptor >> 6) : single;
+            const dict = [0, 1, 2, 4][descriptor & 3]!;
+            const block = Buffer.alloc(3);
+            block.writeUIntLE(1 | (tarBytes.length << 3), 0, 3);
+            const frame = Buffer.concat([
+              skippable ? Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]) : Buffer.alloc(0),
+              Buffer.from([0x28, 0xb5, 0x2f, 0xfd, descriptor & ~0x08]),
+              Buffer.from(single ? [] : [windowByte]),
+              Buffer.alloc(dict),
+              Buffer.from(fcs.subarray(0, fcsBytes)),
+              block,
+              tarBytes,
+              Buffer.alloc((descriptor >> 2) & 1 ? 4 : 0),
+            ]);
+            const c = await freshCase();
+            const before = process.memoryUsage().arrayBuffers;
+            try {
+              await unpackCase([frame], ["zstd"], c, zstd);
+              const grown = process.memoryUsage().arrayBuffers - before;
+              assert.ok(grown < 2 * MAX_ZSTD_WINDOW, `${grown} bytes of array buffers after one tiny layer`);
+            } finally {
+              await rm(c.base, { recursive: true, force: true });
+            }
+          },
+        ),
+        150,
+      );
+    });
 
-  it("regression: an 18-byte zstd frame asking for a 1.9 GiB window is refused before it is allocated", async () => {
-    const c = await freshCase();
-    const before = process.memoryUsage().arrayBuffers;
-    const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa7, 1, 0, 0, ...Array(11).fill(0)]);
-    const error = await unpackCase([frame], ["zstd"], c);
-    assert.match(error?.message ?? "", /asks for a 2013265920-byte window, over the 134217728-byte limit/);
-    assert.ok(process.memoryUsage().arrayBuffers - before < MAX_ZSTD_WINDOW);
-    await rm(c.base, { recursive: true, force: true });
-  });
+    it(`${zstd.name}: regression: an 18-byte zstd frame asking for a 1.9 GiB window is refused before it is allocated`, async () => {
+      const c = await freshCase();
+      const before = process.memoryUsage().arrayBuffers;
+      const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa7, 1, 0, 0, ...Array(11).fill(0)]);
+      const error = await unpackCase([frame], ["zstd"], c, zstd);
+      assert.match(error?.message ?? "", /asks for a 2013265920-byte window, over the 134217728-byte limit/);
+      assert.ok(process.memoryUsage().arrayBuffers - before < MAX_ZSTD_WINDOW);
+      await rm(c.base, { recursive: true, force: true });
+    });
+  }
 
   it("regression: a symlink loop is refused as one, not only as a link leading outside", async () => {
     const c = await freshCase();
@@ -438,44 +443,46 @@ describe("hostile tar layers (property)", () => {
     await rm(c.base, { recursive: true, force: true });
   });
 
-  it("refuses zstd and gzip bombs and zstd garbage with InvalidArgument", async () => {
-    await checkProperty(
-      fc.asyncProperty(
-        fc.oneof(
-          fc
-            .integer({ min: 4, max: 64 })
-            .map((b) => ({ bytes: zstdBomb(b), c: "zstd" as const, bomb: true })),
-          fc.uint8Array({ maxLength: 200 }).map((t) => ({
-            bytes: Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), t]),
-            c: "zstd" as const,
-            bomb: false,
-          })),
-          fc
-            .uint8Array({ maxLength: 200 })
-            .map((t) => ({ bytes: Buffer.from(t), c: "gzip" as const, bomb: false })),
-          fc.integer({ min: 1, max: 4 }).map((mb) => ({
-            bytes: gzipSync(
-              Buffer.concat([
-                rawTarHeader({ name: "z", typeflag: 0x30, size: (mb << 20).toString(8) }),
-                Buffer.alloc(mb << 20),
-              ]),
-            ),
-            c: "gzip" as const,
-            bomb: true,
-          })),
+  for (const zstd of availableZstdDecoders()) {
+    it(`${zstd.name}: refuses zstd and gzip bombs and zstd garbage with InvalidArgument`, async () => {
+      await checkProperty(
+        fc.asyncProperty(
+          fc.oneof(
+            fc
+              .integer({ min: 4, max: 64 })
+              .map((b) => ({ bytes: zstdBomb(b), c: "zstd" as const, bomb: true })),
+            fc.uint8Array({ maxLength: 200 }).map((t) => ({
+              bytes: Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), t]),
+              c: "zstd" as const,
+              bomb: false,
+            })),
+            fc
+              .uint8Array({ maxLength: 200 })
+              .map((t) => ({ bytes: Buffer.from(t), c: "gzip" as const, bomb: false })),
+            fc.integer({ min: 1, max: 4 }).map((mb) => ({
+              bytes: gzipSync(
+                Buffer.concat([
+                  rawTarHeader({ name: "z", typeflag: 0x30, size: (mb << 20).toString(8) }),
+                  Buffer.alloc(mb << 20),
+                ]),
+              ),
+              c: "gzip" as const,
+              bomb: true,
+            })),
+          ),
+          async ({ bytes, c: compression, bomb }) => {
+            const c = await freshCase();
+            try {
+              const error = await unpackCase([bytes], [compression], c, zstd);
+              if (bomb) assert.match(error?.message ?? "no error", /ratio|after decompression|more than/);
+              await assertNothingOutside(c.base, c.sentinel);
+            } finally {
+              await rm(c.base, { recursive: true, force: true });
+            }
+          },
         ),
-        async ({ bytes, c: compression, bomb }) => {
-          const c = await freshCase();
-          try {
-            const error = await unpackCase([bytes], [compression], c);
-            if (bomb) assert.match(error?.message ?? "no error", /ratio|after decompression|more than/);
-            await assertNothingOutside(c.base, c.sentinel);
-          } finally {
-            await rm(c.base, { recursive: true, force: true });
-          }
-        },
-      ),
-      60,
-    );
-  });
+        60,
+      );
+    });
+  }
 });

@@ -27,6 +27,7 @@ import {
   symlinkTargetError,
 } from "./unpack-path.js";
 import { LayerScan } from "./unpack-scan.js";
+import type { ZstdDecoder } from "./zstd-decoders.js";
 
 /** Options of `unpackLayer`; limits not given keep their defaults (`DEFAULT_UNPACK_LIMITS`). */
 export interface UnpackOptions {
@@ -39,6 +40,8 @@ export interface UnpackOptions {
   signal?: AbortSignal;
   /** How the layer is named in errors, e.g. `layer sha256:... of ghcr.io/x:1`; default "layer". */
   name?: string;
+  /** The zstd decoder (default: the fastest this process has, zstd-decoders.ts); tests try each. */
+  zstd?: ZstdDecoder;
   /**
    * Files to hash while they are written, by rootfs-relative path (`app/main.wasm`). Shared across the layers
    * of one rootfs: a regular file written at such a path sets its entry; anything else done to the path (a
@@ -89,12 +92,12 @@ export async function unpackLayer(
   const guard = new InflationGuard(limits, layer, compression !== "none");
   const spent = opts.spent ?? { entries: 0, bytes: 0 };
   const extract = tar.extract();
-  const scan = new LayerScan(compression, limits, layer, spent, (f) => {
+  const scan = new LayerScan(compression, limits, layer, spent, opts.zstd, (f) => {
     // The applier stops where it is: awaiting an entry, or writing one (its content stream fails).
     extract.destroy(f.error instanceof Error ? f.error : new Error(String(f.error)));
   });
   const piping = pipeline(
-    [stream, scan.tap(), ...decompressionStages(compression, guard, layer), extract],
+    [stream, scan.tap(), ...decompressionStages(compression, guard, layer, opts.zstd), extract],
     opts.signal ? { signal: opts.signal } : {},
   );
   // Errors surface through the iterator below; this keeps an early failure from being unhandled.
@@ -131,16 +134,28 @@ export async function unpackLayer(
     );
     // The scan failed first: its reason, at the entry it had reached (the applier only saw a destroyed stream).
     if (scan.failure && !opts.signal?.aborted)
-      throw wordError(scan.failure.error, layer, scan.failure.entry, root);
+      throw wordError(scan.failure.error, layer, scan.failure.entry, root, compression);
     // An entry's stream only says "destroyed"; the pipeline knows why (truncated tar, corrupt gzip, abort).
     const destroyed = (err as { code?: unknown }).code === "STREAM_DESTROYED";
-    throw wordError(destroyed && piped !== undefined ? piped : err, layer, applier.current, root);
+    throw wordError(
+      destroyed && piped !== undefined ? piped : err,
+      layer,
+      applier.current,
+      root,
+      compression,
+    );
   }
   scan.stop();
   return { entries: applier.entries, bytes: applier.bytes };
 }
 
-function wordError(err: unknown, layer: string, entry: string | undefined, root: string): ShimError {
+function wordError(
+  err: unknown,
+  layer: string,
+  entry: string | undefined,
+  root: string,
+  compression: LayerCompression,
+): ShimError {
   if (err instanceof ShimError) return err;
   const e = err as NodeJS.ErrnoException;
   const at = entry === undefined ? "" : ` at entry ${JSON.stringify(entry)}`;
@@ -151,8 +166,9 @@ function wordError(err: unknown, layer: string, entry: string | undefined, root:
       { cause: err },
     );
   }
-  if (typeof e.code === "string" && e.code.startsWith("Z_")) {
-    return invalidArgument(`${layer}: corrupt gzip data${at} (${e.message}); pull it again`, {
+  // zlib's codes: Z_DATA_ERROR... from gunzip, ZSTD_error_... (and Z_BUF_ERROR) from its zstd decoder.
+  if (typeof e.code === "string" && (e.code.startsWith("Z_") || e.code.startsWith("ZSTD_"))) {
+    return invalidArgument(`${layer}: corrupt ${compression} data${at} (${e.message}); pull it again`, {
       cause: err,
     });
   }

@@ -1,0 +1,20 @@
+/** A pass-through stage that counts bytes, for the InflationGuard of decompress.ts and zstd-decoders.ts. */
+import { Transform } from "node:stream";
+
+/** Counts what passes; fails the stream once (later writes, already in flight, are dropped). */
+export function counter(count: (n: number) => void): Transform {
+  let failed = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (failed) return cb();
+      try {
+        count(chunk.length);
+        cb(null, chunk);
+      } catch (err) {
+        failed = true;
+        this.destroy(err as Error);
+        cb();
+      }
+    },
+  });
+}
