@@ -38,5 +38,5 @@ export type FromRunner =
   | { type: "failed"; code: number; message: string }
   /** A watched guest's `memory.grow` failed at its memory cap; it may still run (grow-hook.ts). Sent once. */
   | { type: "oom" }
-  /** The guest ended; its stdio and preopen fds are closed. The runner exits with `code` next. */
+  /** The guest ended; its stdio and preopen fds are closed. The runner ends next (by SIGKILL: this is its status). */
   | { type: "exit"; code: number; trap?: string; oom?: boolean };
