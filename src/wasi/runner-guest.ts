@@ -103,7 +103,7 @@ interface Prepared {
 }
 
 function prepare(spec: ChildSpec): Prepared {
-  const what = `module ${spec.module}`;
+  const what = `module ${spec.moduleName ?? spec.module}`;
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(spec.module);

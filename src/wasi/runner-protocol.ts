@@ -15,6 +15,11 @@ export type ChildStdio = Exclude<StdioTarget, { kind: "binary" }>;
 /** A RunSpec as the runner receives it: stdio resolved to what the child can open, the cap in pages. */
 export interface ChildSpec extends Stdio<ChildStdio> {
   module: string;
+  /**
+   * How messages name the module, when `module` is where a warm sandbox sees it rather than the host path the
+   * caller gave (warm-slots.ts); default `module`.
+   */
+  moduleName?: string;
   /** RunSpec.moduleDigest: the runner refuses a module whose bytes hash otherwise. */
   moduleDigest?: string;
   args: string[];
