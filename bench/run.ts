@@ -4,7 +4,8 @@
  * Warm: Create+Start+Wait (and Delete) of a cached image over gRPC against a running `nodewasi shim serve`,
  * p50 and p95 over at least 200 runs, against the floor: compiling, instantiating and running the same module
  * inside one process with node:wasi. Both shim configurations are measured: the default here (auto: bwrap
- * when usable, which starts every runner cold) and unsandboxed with a warm pool of 2. Contenders alternate
+ * when usable, its warm sandboxes given each task's paths as root, src/wasi/warm-slots.ts, else every runner
+ * started cold) and unsandboxed with a warm pool of 2. Contenders alternate
  * run by run so they see the same machine load. Target: shim p50 <= 3x the floor's.
  *
  * Cold: wall time of `nodewasi run --rm` (a fresh CLI process each time, the daemon already running)

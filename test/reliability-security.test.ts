@@ -138,8 +138,8 @@ for (const isolation of ["none", "bwrap"] as const) {
 
     /**
      * Runs task `id` of `image` and returns its stdout, written in the shim's io folder as `nodewasi run` puts
-     * it: under bwrap the guest then runs in a warm sandbox, which binds the whole tasks folder
-     * (src/wasi/sandbox.ts), the other task's rootfs too.
+     * it: under bwrap as root the guest then runs in a warm sandbox, which is given its own task's paths
+     * alone (src/wasi/warm-slots.ts).
      */
     async function peek(id: string, image: string, args: string[]): Promise<string> {
       const io = join(dirname(shim.address), "io");

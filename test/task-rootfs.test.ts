@@ -58,7 +58,7 @@ describe("a task's writable view of its image", () => {
       { image: buildImage({ module, format: "image", entrypoint: "/fs-ops.wasm", files }), tag: "fs" },
     ]);
     ref = `oci:${join(dir, "layout")}:fs`;
-    // logs/ exists before the shim starts, so its warm runners bind it: a task writing there starts warm.
+    // A task writing a plain file in logs/ starts warm (only rotated logs start cold).
     await mkdir(join(dir, "root", "logs"), { recursive: true });
     shim = await startShim({ root: join(dir, "root") });
     task = shim.client(Task, { timeoutMs: 60_000 });

@@ -56,8 +56,7 @@ export class RunStdio {
 
   /**
    * Makes the FIFOs (stdin only when `interactive`; "" means /dev/null to the shim) in a fresh folder under
-   * `ioDir`, the `io/` folder beside the shim's socket: the shim starts sandboxed guests from its warm pool
-   * only when their stdio lies under it (ChildRunner `poolBinds`).
+   * `ioDir`, the `io/` folder beside the shim's socket.
    */
   static async create(interactive: boolean, ioDir: string): Promise<RunStdio> {
     await mkdir(ioDir, { recursive: true, mode: 0o700 });

@@ -20,8 +20,8 @@ export function socketPath(given: string | undefined): string {
 }
 
 /**
- * The folder for a run's stdio FIFOs: `io/` beside the shim's socket. The shim's warm sandboxed runners are
- * started with it bound (ChildRunner `poolBinds`), so a guest whose stdio is there starts warm.
+ * The folder for a run's stdio FIFOs: `io/` beside the shim's socket, where the shim removes the folders of runs
+ * whose command died (run-stdio.ts).
  */
 export function ioDirFor(address: string): string {
   return join(dirname(address), "io");

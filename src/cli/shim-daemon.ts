@@ -6,10 +6,9 @@
  * there go when it starts; it exits after `idleTimeoutMs` of idleness, as well as on `close()` (SIGTERM/SIGINT
  * in `shim serve`) and on a Shutdown RPC once no task is left.
  *
- * Its own: the runs' stdio FIFOs live in `io/` beside its socket, which warm sandboxes bind, and whose folders
- * of runs whose command died it removes when it starts and stops; task events go to its log at `--debug`.
+ * Its own: the runs' stdio FIFOs live in `io/` beside its socket, whose folders of runs whose command died it
+ * removes when it starts and stops; task events go to its log at `--debug`.
  */
-import { join } from "node:path";
 import { Images, TASK_NAMES, Task, Tasks } from "../gen/index.js";
 import type { Logger } from "../internal/index.js";
 import { addService, serveGrpc, shutdownServer } from "../rpc/index.js";
@@ -20,7 +19,6 @@ import {
   nullPublisher,
   startDaemon,
   TasksService,
-  tasksDir,
 } from "../shim/index.js";
 import { removeDeadRunDirs } from "./run-stdio.js";
 import { ioDirFor } from "./shim-address.js";
@@ -57,9 +55,6 @@ export async function startShimDaemon(o: ShimDaemonOptions): Promise<Daemon> {
     runner: {
       isolation: o.isolation,
       ...(o.pool !== undefined ? { pool: o.pool } : {}),
-      // Warm sandboxed runners see the folders every task of this shim uses (its rootfs views, its stdio FIFOs,
-      // detached logs) and the module store read-only; a task outside them (a --mount) starts cold.
-      poolBinds: { rw: [tasksDir(o.root), io, join(o.root, "logs")], ro: [join(o.root, "modules")] },
     },
     events: o.logEvents ? loggingPublisher(logger) : nullPublisher,
     ...(o.version ? { version: o.version } : {}),

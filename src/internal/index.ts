@@ -1,6 +1,6 @@
 /**
  * Leaf helpers every other folder may use: the one error type with gRPC codes, digests, logging, abort and
- * timeouts, state paths, containerd's identifier rule, the mount table. Imports nothing from the rest of nodewasi.
+ * timeouts, state paths, containerd's identifier rule, the mount table and mounts. Imports nothing from the rest of nodewasi.
  */
 export { sleep } from "./abort.js";
 export { parseByteSize } from "./byte-size.js";
@@ -24,6 +24,13 @@ export { executableOnPath, lstatOrUndefined, pathExists } from "./fs.js";
 export { validateIdentifier } from "./identifier.js";
 export { createLogger, type Logger, redact, silentLogger } from "./log.js";
 export { isMountPoint, type MountEntry, mountsBelow, overlayLowerDirs, readMountInfo } from "./mount-info.js";
+export {
+  type BindMount,
+  bindMounts,
+  sharedBindOnItself,
+  unmountAll,
+  unmountBelow,
+} from "./mount-ops.js";
 export { defaultRoot, defaultRuntimeDir } from "./paths.js";
 export {
   bootId,

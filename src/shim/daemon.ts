@@ -9,8 +9,8 @@
  *
  * Starting: an owned root is claimed before anything else (a second claimant refuses, naming this daemon:
  * root-claim.ts), then what a dead owner left there goes (its overlays, task folders, and the caller's
- * leftovers) and `<root>/tasks` is made a shared mount point for warm sandboxes (task-rootfs.ts); then the
- * runner (whose warm pool starts at once), the Task service, the transport, and the idle watch.
+ * leftovers); then the runner (whose warm pool starts at once, and which removes the warm sandboxes' slots
+ * that killed daemons left: wasi/warm-slots.ts), the Task service, the transport, and the idle watch.
  *
  * A shared daemon (`shared`: containerd's, one per namespace or pod, found by its socket) outlives its tasks: with
  * an idle timeout, a Shutdown that leaves no task does not stop it (the next `start` finds it up), a task held
@@ -21,8 +21,8 @@
  * discovery, tell later claimants of the root that this owner is stopping (they wait for it), kill what runs so
  * that the clients'
  * pending Waits are answered while the transport still takes calls, stop the transport (2 s for calls in
- * flight), stop the runners, delete every task (their events are published), undo the shared mount, tidy,
- * remove the socket, give the root up, and last the caller's `stopped`.
+ * flight), stop the runners, delete every task (their events are published), tidy, remove the socket, give
+ * the root up, and last the caller's `stopped`.
  */
 import { rm } from "node:fs/promises";
 import type { DescService } from "@bufbuild/protobuf";
@@ -34,7 +34,7 @@ import { IdleWatch } from "./idle-watch.js";
 import { StoreImageResolver } from "./image-resolver.js";
 import { claimRoot, type RootOwnership } from "./root-claim.js";
 import { removeLeftoverTasks, tasksDir } from "./task-dirs.js";
-import { releaseTaskMounts, shareMountPoint } from "./task-rootfs.js";
+import { releaseTaskMounts } from "./task-rootfs.js";
 import { TaskService } from "./task-service.js";
 
 export interface DaemonOptions {
@@ -148,9 +148,6 @@ async function removeLeftovers(root: string, logger: Logger): Promise<void> {
 
 async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promise<Daemon> {
   const logger = o.logger;
-  // Tasks' overlay rootfs are mounted under <root>/tasks after warm sandboxes bound it: made to propagate.
-  const unshare =
-    owner && o.runner?.isolation !== "none" ? await shareMountPoint(tasksDir(owner.root), logger) : undefined;
   const runner = new ChildRunner({ ...o.runner, logger });
   const timeoutMs = o.idleTimeoutMs ?? 0;
   const lingers = timeoutMs > 0;
@@ -208,7 +205,6 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
     server = await o.serve({ tasks, track: (desc, impl) => (watch ? watch.track(desc, impl) : impl) });
   } catch (err) {
     await runner.close();
-    await unshare?.();
     throw err;
   }
   watch?.start();
@@ -250,7 +246,6 @@ async function serve(o: DaemonOptions, owner: RootOwnership | undefined): Promis
     await server.close(SERVER_GRACE_MS);
     await runner.close();
     await tasks.deleteAll((id, err) => logger.warn(`deleting task ${id} on exit: ${(err as Error).message}`));
-    await unshare?.().catch((err: Error) => logger.warn(err.message));
     await o.tidy?.().catch((err: Error) => logger.warn(err.message));
     await rm(o.socket, { force: true });
     await owner?.release();

@@ -25,6 +25,6 @@ export { pullEventOf, pullPolicyMsg } from "./pull-codec.js";
 export { claimRoot, type RootOwnership } from "./root-claim.js";
 export { unmountRootfs } from "./rootfs-mounts.js";
 export { removeLeftoverTasks, tasksDir } from "./task-dirs.js";
-export { releaseTaskMounts, shareMountPoint } from "./task-rootfs.js";
+export { releaseTaskMounts } from "./task-rootfs.js";
 export { TaskService } from "./task-service.js";
 export { TasksService } from "./tasks-service.js";

@@ -14,7 +14,7 @@ import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { promisify } from "node:util";
 import type { Mount } from "../gen/index.js";
-import { Code, failedPrecondition, isMountPoint, ShimError } from "../internal/index.js";
+import { Code, failedPrecondition, ShimError, unmountAll } from "../internal/index.js";
 
 const run = promisify(execFile);
 
@@ -62,27 +62,11 @@ export async function mountRootfs(mounts: readonly Mount[], target: string): Pro
       },
     );
   }
-  return { rootfs: target, cleanup: () => unmountRootfs(target) };
+  return { rootfs: target, cleanup: () => unmountAll(target) };
 }
 
 /**
- * Unmounts every mount stacked on `path` (containerd's `mount.UnmountAll`); nothing when none is. A busy
- * mount (a dying runner still inside it) is retried every 50 ms for 2 s as containerd's `unmount` retries
- * EBUSY, then detached lazily (`umount -l`) so the bundle can go. Throws Internal when it stays mounted.
+ * Unmounts every mount stacked on a rootfs (containerd's `mount.UnmountAll`): retried while busy, then detached
+ * lazily (internal/mount-ops.ts).
  */
-export async function unmountRootfs(path: string): Promise<void> {
-  for (let i = 0; i < 64 && isMountPoint(path); i++) {
-    try {
-      await run("umount", i < 40 ? [path] : ["-l", path]);
-    } catch (err) {
-      if (!isMountPoint(path)) return;
-      if (i >= 40) {
-        const e = err as { stderr?: string; message: string };
-        throw new ShimError(Code.Internal, `umount ${path}: ${(e.stderr || e.message).trim()}`, {
-          cause: err,
-        });
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+export { unmountAll as unmountRootfs } from "../internal/index.js";

@@ -15,16 +15,15 @@
  *   guest could then write through a link into the store's file (root ignores permission bits, and WASI lets
  *   a guest open any file it can see for writing).
  *
- * Warm sandboxed runners (src/wasi/child-runner.ts) bound `<root>/tasks` before the overlay existed; they see
- * it only if that folder is a shared mount point (shareMountPoint, done by the daemon at start), else such a
- * task starts cold (ChildRunner checks).
+ * A warm sandboxed runner, started before the overlay existed, is given it by a bind into its own slot
+ * (src/wasi/warm-slots.ts).
  */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
 import { cp, mkdir, realpath, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { isMountPoint, type Logger, mountsBelow, readMountInfo, silentLogger } from "../internal/index.js";
+import { type Logger, mountsBelow, silentLogger } from "../internal/index.js";
 import { unmountRootfs } from "./rootfs-mounts.js";
 
 const run = promisify(execFile);
@@ -108,41 +107,4 @@ export async function releaseTaskMounts(tasksDir: string, log: Logger = silentLo
   }
   if (stale.length) log.debug(`unmounted ${stale.length} rootfs left by a killed daemon`, { tasksDir });
   return stale.length;
-}
-
-/**
- * Makes mounts made below `dir` from now on propagate to the mount namespaces that bound `dir` (warm bwrap
- * sandboxes; reference bwrap-warm-slots.md). Nothing to do when the mount holding `dir` is shared already (the
- * default of systemd hosts); else, as root, `dir` becomes a shared mount point: bound onto itself when it is
- * none yet (the returned function undoes that), made shared when it is one. Not root: nothing can be done, and
- * nothing is needed (no overlays are mounted then).
- */
-export async function shareMountPoint(
-  dir: string,
-  log: Logger = silentLogger,
-): Promise<(() => Promise<void>) | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  await mkdir(dir, { recursive: true, mode: 0o711 });
-  dir = await realpath(dir); // the mount table holds real paths
-  const table = readMountInfo();
-  const holder = table
-    .filter((e) => dir === e.mountPoint || dir.startsWith(e.mountPoint === "/" ? "/" : `${e.mountPoint}/`))
-    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
-  // Shared already: by the host (systemd's default), or a bind of `dir` onto itself that a killed daemon left,
-  // which this one takes over and undoes when it stops.
-  if (holder?.shared)
-    return holder.mountPoint === dir && holder.root !== "/" ? () => unmountRootfs(dir) : undefined;
-  const own = holder?.mountPoint !== dir;
-  try {
-    if (own) await run("mount", ["--bind", dir, dir]);
-    await run("mount", ["--make-shared", dir]);
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    log.warn(
-      `cannot make ${dir} a shared mount point, tasks with an overlay rootfs start cold: ${(e.stderr || e.message).trim()}`,
-    );
-    if (own && isMountPoint(dir)) await run("umount", [dir]).catch(() => {});
-    return undefined;
-  }
-  return own ? () => unmountRootfs(dir) : undefined;
 }

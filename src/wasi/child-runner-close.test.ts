@@ -58,24 +58,41 @@ async function survivors(pids: number[], ms: number): Promise<number[]> {
   return pids.filter(live);
 }
 
-function poolBinds(name: string): { rw: string[]; ro: string[] } {
-  const rw = join(tmp.dir, name, "rw");
-  const ro = join(tmp.dir, name, "ro");
-  mkdirSync(rw, { recursive: true });
-  mkdirSync(ro, { recursive: true });
-  return { rw: [rw], ro: [ro] };
+/** A folder for a runner's slots (ChildRunner `slots`). */
+function slotsDir(name: string): string {
+  const dir = join(tmp.dir, name, "slots");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The bwrap processes among this process's children that are not in `before`, once `n` of them are there. */
+async function newBwraps(before: Set<number>, n: number): Promise<number[]> {
+  const comm = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+      return "";
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const found = childPids().filter((p) => !before.has(p) && comm(p) === "bwrap");
+    if (found.length >= n || Date.now() > deadline) return found;
+    await sleep(1);
+  }
 }
 
 describe("closing runners that are still starting (bwrap)", { skip }, () => {
   it("close() while warm sandboxed runners boot ends bwrap and its child at every stage, without waiting out its bound", async (t) => {
-    const binds = poolBinds("close");
+    const slots = slotsDir("close");
     // From "bwrap just spawned" to "Node booting inside": each stage has left a runner behind before.
     const delays = [0, 2, 5, 10, 15, 30, 60, 100, 200, 400];
     for (const delay of delays) {
       const { logger, seen } = warnings();
       const before = new Set(childPids());
-      const runner = new ChildRunner({ isolation: "bwrap", pool: 2, poolBinds: binds, logger });
-      const spawned = childPids().filter((p) => !before.has(p));
+      const runner = new ChildRunner({ isolation: "bwrap", pool: 2, slots, logger });
+      // Spawned once the slots' room is made (a mount(8) call).
+      const spawned = await newBwraps(before, 2);
       assert.equal(spawned.length, 2, "two bwrap processes were spawned");
       await sleep(delay);
       const all = withChildren(spawned);
@@ -93,13 +110,13 @@ describe("closing runners that are still starting (bwrap)", { skip }, () => {
   });
 
   it("a bwrap killed from outside while it sets up leaves no child of its own behind", async (t) => {
-    const binds = poolBinds("outside");
+    const slots = slotsDir("outside");
     const left: number[] = [];
     const delays = [0, 1, 2, 3, 4, 6, 8, 10, 12, 15, 20, 30];
     for (const delay of delays) {
       const before = new Set(childPids());
-      const runner = new ChildRunner({ isolation: "bwrap", pool: 2, poolBinds: binds });
-      const spawned = childPids().filter((p) => !before.has(p));
+      const runner = new ChildRunner({ isolation: "bwrap", pool: 2, slots });
+      const spawned = await newBwraps(before, 2);
       await sleep(delay);
       const all = withChildren(spawned);
       for (const pid of spawned) process.kill(pid, "SIGKILL"); // bwrap only, not its group

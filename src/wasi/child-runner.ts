@@ -8,28 +8,28 @@
  * in the spawn's stdio array, so those runners start cold. Without bwrap any such spec takes a warm runner.
  *
  * Under bwrap, a cold sandbox is built per spec: its mounts are exactly the spec's preopens, module and stdio
- * paths, which a pre-started runner cannot know. So warm sandboxed runners are started with a few fixed
- * directories instead (`poolBinds`: the shim's task rootfs views and stdio dir read-write, its module store
- * read-only), bound at their own host paths, and take only a spec whose module, preopens and stdio all resolve
- * (realpath) to paths under them; the runner is given those real paths. Any other spec starts cold as before,
- * and so does one whose rootfs is a mount made below a pool directory after the warm sandboxes bound it (a
- * task's overlay, src/shim/task-rootfs.ts), unless that directory propagates mounts into them (sandbox.ts
- * `hiddenFromWarm`; the daemon makes `<root>/tasks` a shared mount point).
- *
- * The trade-off: a warm sandbox shows the whole pool directories, not just this task's part of them. The host
- * outside them (its /etc, home directories, ...) stays unreachable, which is what DESIGN decision 8 promises.
- * A guest could reach a sibling task's rootfs or the module store only through a directory symlink in its own
- * preopen pointing there, i.e. an absolute or `..`-escaping link, and the image unpacker (src/oci/unpack*.ts)
- * refuses exactly those, while a guest cannot create one (node:wasi refuses absolute targets only; a relative
- * `..` target is refused by guest-symlinks.ts, found by the reliability suite). A mount the
- * user names (`--mount`, an OCI bind mount) normally lies outside the pool directories, so such a task starts
- * cold with only its own mounts. Read-only pool directories stay read-only through any link.
+ * paths. A warm sandbox, started before its spec is known, binds only an empty directory of its own, its slot
+ * (warm-slots.ts): when a spec takes it, the shim bind-mounts that spec's preopens, module (read-only) and
+ * stdio paths into the slot, where the sandbox sees them appear, and gives the runner the paths inside. So a
+ * warm sandbox sees what a cold one would, and nothing of any other task, also when its rootfs was mounted
+ * after the sandbox started (a task's overlay, a containerd snapshot) or its FIFOs live anywhere (ctr's, in
+ * /run/containerd/fifo). After the task its slot is unmounted and removed; a sandbox never takes a second spec.
+ * Making the binds costs one mount(8) call at Start and one umount(8) call at the exit, where a cold sandbox
+ * costs a Node boot. Only root can mount: elsewhere every sandboxed runner starts cold, and so does a spec with
+ * a rotated log (warm-slots.ts `fitsSlot`).
  */
-import { closeSync, existsSync, constants as fsc, lstatSync, openSync, realpathSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { constants } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { Stream } from "node:stream";
-import { Code, type Logger, notFound, ShimError, silentLogger } from "../internal/index.js";
+import {
+  Code,
+  defaultRuntimeDir,
+  type Logger,
+  notFound,
+  ShimError,
+  silentLogger,
+} from "../internal/index.js";
 import { type BinaryLogger, startBinaryLogger } from "./binary-logger.js";
 import { pagesFor } from "./memory-cap.js";
 import { checkPreopens } from "./preopen-check.js";
@@ -37,16 +37,9 @@ import { procStats } from "./proc-stats.js";
 import type { ExitStatus, ProcessStats, Runner, RunningProcess, RunSpec, StdioTarget } from "./runner.js";
 import { RunnerProcess, type SpawnOptions } from "./runner-process.js";
 import type { ChildSpec, ChildStdio } from "./runner-protocol.js";
-import {
-  boundAs,
-  bwrapArgs,
-  findBwrap,
-  findBwrapAsync,
-  hiddenFromWarm,
-  type PoolBinds,
-  resolvePoolBinds,
-} from "./sandbox.js";
+import { bwrapArgs, findBwrap, findBwrapAsync } from "./sandbox.js";
 import { signalNumber, standsIn } from "./signals.js";
+import { createFileTarget, fitsSlot, SLOT_IN_SANDBOX, SlotRoom } from "./warm-slots.js";
 
 /** How a ChildRunner starts runners; every field has a default that suits a shim. */
 export interface ChildRunnerOptions {
@@ -59,14 +52,11 @@ export interface ChildRunnerOptions {
    */
   isolation?: "auto" | "bwrap" | "none";
   /**
-   * Under bwrap, the directories warm runners are sandboxed with, bound at their own (real) host paths, `ro`
-   * ones read-only; a directory that does not exist yet is left out until it does (warm runners started
-   * without it are then replaced). A spec is served warm only when its module lies under one of them and each
-   * preopen dir and stdio path (FIFO, file) under a read-write one, after realpath (a symlink leading out of them
-   * disqualifies it); else it starts cold with its own binds. Undefined (default): no warm pool under bwrap.
-   * Ignored without bwrap, where the pool serves every spec. See the trade-off in this file's header.
+   * Under bwrap, the folder in which warm sandboxes get their slots (warm-slots.ts): a room of this runner's is
+   * made there, and the rooms that killed processes left are removed. Default `<runtime dir>/slots`
+   * (`/run/nodewasi/slots`). Warm sandboxes need root; elsewhere every sandboxed runner starts cold.
    */
-  poolBinds?: { rw: string[]; ro: string[] } | undefined;
+  slots?: string;
   /** Where the no-sandbox warning and runner crashes are logged (default: silent). */
   logger?: Logger;
 }
@@ -75,12 +65,10 @@ let warnedNoBwrap = false;
 /** How long close() waits for killed runners to end. */
 const CLOSE_WAIT_MS = 2000;
 
-/**
- * An idle warm runner. Under bwrap every one was started with the current `ChildRunner.binds`: refreshBinds
- * replaces them all when those change.
- */
+/** An idle warm runner; under bwrap, with its slot and the release of that slot once the runner has ended. */
 interface Warm {
   runner: RunnerProcess;
+  slot?: { dir: string; released: Promise<void> };
 }
 
 /**
@@ -94,9 +82,11 @@ export class ChildRunner implements Runner {
   readonly #poolSize: number;
   readonly #log: Logger;
   readonly #warm: Warm[] = [];
-  /** poolBinds as given, when warm runners are sandboxed; and as resolved last (see refreshBinds). */
-  readonly #poolDirs: { rw: string[]; ro: string[] } | undefined;
-  #binds: PoolBinds | undefined;
+  /** Under bwrap: the room of the warm sandboxes' slots once made (undefined before, and when it cannot be). */
+  #room: SlotRoom | undefined;
+  readonly #opening: Promise<void> | undefined;
+  /** Slot releases not finished yet: close() waits for them before removing the room. */
+  readonly #releasing = new Set<Promise<void>>();
   readonly #live = new Set<RunnerProcess>();
   #closed = false;
 
@@ -116,11 +106,16 @@ export class ChildRunner implements Runner {
         "WARNING: bwrap (bubblewrap) is not usable here, guests run WITHOUT a sandbox: node:wasi can be escaped through a directory symlink in a rootfs or mount; install bubblewrap",
       );
     }
-    this.#poolDirs =
-      this.bwrap && opts.poolBinds ? { rw: [...opts.poolBinds.rw], ro: [...opts.poolBinds.ro] } : undefined;
-    if (this.#poolDirs) this.#binds = resolvePoolBinds(this.#poolDirs);
-    this.#poolSize = this.bwrap && !this.#poolDirs ? 0 : Math.max(0, opts.pool ?? 2);
-    this.#fill();
+    this.#poolSize = Math.max(0, opts.pool ?? 2);
+    if (this.bwrap && this.#poolSize > 0) {
+      this.#opening = SlotRoom.open(opts.slots ?? join(defaultRuntimeDir(), "slots"), this.#log).then(
+        (room) => {
+          this.#room = room;
+          if (this.#closed) return;
+          this.#fill();
+        },
+      );
+    } else this.#fill();
   }
 
   /**
@@ -177,9 +172,22 @@ export class ChildRunner implements Runner {
       if (spec.entry !== undefined) child.entry = spec.entry;
       if (spec.moduleDigest !== undefined) child.moduleDigest = spec.moduleDigest;
       kill?.throwIfAborted(); // while a logging binary started
-      const warm = extra.length === 0 ? this.#takeWarm(child) : undefined;
+      let warm = extra.length === 0 ? this.#takeWarm(child) : undefined;
+      const tookWarm = warm !== undefined;
+      let sent = child;
+      if (warm?.slot) {
+        try {
+          sent = await this.#room!.fill(warm.slot.dir, child);
+        } catch (err) {
+          // Its own sandbox names what is missing (a module, a FIFO, a mount) as it always did.
+          this.#log.debug("runner: cannot bind the spec into a warm sandbox, starting it cold", {
+            error: (err as Error).message,
+          });
+          warm.runner.killGroup("SIGKILL");
+          warm = undefined;
+        }
+      }
       const runner = warm?.runner ?? this.#spawnCold(spec, extra, child);
-      const sent = warm?.spec ?? child;
       this.#live.add(runner);
       runner.ended.then((end) => {
         this.#live.delete(runner);
@@ -197,6 +205,7 @@ export class ChildRunner implements Runner {
       kill?.addEventListener("abort", onKill, { once: true });
       let pid: number;
       try {
+        kill?.throwIfAborted(); // while its slot was filled
         pid = await runner.ready;
         await runner.run(sent);
         kill?.throwIfAborted(); // aborted just as the guest was about to run
@@ -210,8 +219,11 @@ export class ChildRunner implements Runner {
       } finally {
         kill?.removeEventListener("abort", onKill);
         for (const l of loggers) l.release();
+        // The pool is topped up once this Start has its answer: spawning a runner blocks this process until
+        // the child has exec'd (10-80 ms on a loaded machine), which delayed the Start that took a warm one.
+        if (tookWarm) setImmediate(() => this.#fill());
       }
-      return new RunnerHandle(pid, runner, loggers);
+      return new RunnerHandle(pid, runner, loggers, warm?.slot?.released);
     } catch (err) {
       for (const l of loggers) l.kill();
       throw ShimError.from(err, Code.Internal);
@@ -220,6 +232,7 @@ export class ChildRunner implements Runner {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#opening;
     const all = [...new Set([...this.#warm.map((w) => w.runner), ...this.#live])];
     this.#warm.length = 0;
     for (const r of all) {
@@ -252,6 +265,10 @@ export class ChildRunner implements Runner {
       }
       this.#log.warn(`runner: ${all.length} runner(s) did not end within ${CLOSE_WAIT_MS} ms of SIGKILL`);
     }
+    await Promise.all(this.#releasing);
+    await this.#room
+      ?.close()
+      .catch((err: Error) => this.#log.warn(`runner: removing its slots: ${err.message}`));
   }
 
   /**
@@ -263,41 +280,18 @@ export class ChildRunner implements Runner {
   }
 
   /**
-   * An idle warm runner for `child` and the spec to send it (under bwrap: with real paths, which are what the
-   * sandbox shows), or undefined when the spec must start cold.
+   * An idle warm runner for `child`, or undefined when the spec must start cold: none is idle, or under bwrap
+   * the spec does not fit a slot.
    */
-  #takeWarm(child: ChildSpec): { runner: RunnerProcess; spec: ChildSpec } | undefined {
-    if (this.#poolDirs) this.#refreshBinds();
+  #takeWarm(child: ChildSpec): Warm | undefined {
     if (this.#warm.length === 0) {
       this.#fill(); // idle ones died (killed from outside): start again for the next spec
       return undefined;
     }
-    let spec = child;
-    if (this.#binds) {
-      const real = warmSpec(child, this.#binds);
-      if (!real) return undefined;
-      spec = real;
-    }
-    const { runner } = this.#warm.shift()!;
-    runner.setRef(true);
-    this.#fill();
-    return { runner, spec };
-  }
-
-  /**
-   * Re-resolves poolBinds (a few realpath and stat calls per start). When a directory appeared, vanished or
-   * was replaced since the warm runners were started, their view is stale: they are killed and replaced, and
-   * this spec starts cold.
-   */
-  #refreshBinds(): void {
-    const now = resolvePoolBinds(this.#poolDirs!);
-    if (now.key === this.#binds?.key) return;
-    this.#binds = now;
-    for (const w of this.#warm.splice(0)) {
-      this.#log.debug("runner: pool directories changed, replacing a warm runner", { pid: w.runner.pid });
-      w.runner.killGroup("SIGKILL");
-    }
-    this.#fill();
+    if (this.bwrap && !fitsSlot(child)) return undefined;
+    const warm = this.#warm.shift()!;
+    warm.runner.setRef(true);
+    return warm;
   }
 
   #spawnCold(spec: RunSpec, extraStdio: (number | Stream)[], child: ChildSpec): RunnerProcess {
@@ -307,17 +301,34 @@ export class ChildRunner implements Runner {
     return new RunnerProcess(opts);
   }
 
-  /** Tops the pool up; a warm runner that dies while idle (killed from outside) is dropped and replaced. */
+  /**
+   * Tops the pool up; a warm runner that dies while idle (killed from outside) is dropped and replaced. Under
+   * bwrap only once the room is made (none is started when it cannot be), each in a sandbox of its own slot.
+   */
   #fill(): void {
+    if (this.bwrap && !this.#room) return;
     while (!this.#closed && this.#warm.length < this.#poolSize) {
-      const binds = this.#binds;
-      const r = binds
-        ? new RunnerProcess({
-            sandbox: { bwrap: this.bwrap!, args: bwrapArgs({ readOnly: binds.ro, readWrite: binds.rw }) },
-          })
-        : new RunnerProcess();
+      const room = this.#room;
+      const dir = room?.newSlot();
+      const r =
+        this.bwrap && dir !== undefined
+          ? new RunnerProcess({
+              sandbox: {
+                bwrap: this.bwrap,
+                args: [...bwrapArgs({ readOnly: [], readWrite: [] }), "--bind", dir, SLOT_IN_SANDBOX],
+              },
+            })
+          : new RunnerProcess();
       r.setRef(false);
       const w: Warm = { runner: r };
+      if (room && dir !== undefined) {
+        const released = r.ended
+          .then(() => room.release(dir))
+          .catch((err: Error) => this.#log.warn(`runner: releasing the slot ${dir}: ${err.message}`));
+        this.#releasing.add(released);
+        void released.then(() => this.#releasing.delete(released));
+        w.slot = { dir, released };
+      }
       this.#warm.push(w);
       this.#live.add(r);
       r.ended.then((end) => {
@@ -344,64 +355,10 @@ function sandboxPaths(spec: RunSpec, child: ChildSpec): { readOnly: string[]; re
       if (existsSync(dirname(t.path))) readWrite.push(dirname(t.path));
       continue;
     }
-    if (t.kind === "file" && !existsSync(t.path))
-      closeSync(openSync(t.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, 0o644));
+    if (t.kind === "file" && !existsSync(t.path)) createFileTarget(t.path);
     if ((t.kind === "file" || t.kind === "fifo") && existsSync(t.path)) readWrite.push(t.path);
   }
   return { readOnly: existsSync(spec.module) ? [spec.module] : [], readWrite };
-}
-
-/**
- * `child` as a warm sandbox bound with `binds` can run it: the module's real path under any bind, each
- * preopen's and stdio path's under a read-write one (deepest bind wins, as they are stacked); undefined when
- * one is not, or does not resolve. A missing `file` target is created first, as the cold path does, with
- * O_EXCL so that no symlink is followed in creating it.
- */
-function warmSpec(child: ChildSpec, binds: PoolBinds): ChildSpec | undefined {
-  const real = (path: string, rwOnly: boolean): string | undefined => {
-    try {
-      const r = realpathSync(path);
-      const as = boundAs(binds, r);
-      return as === "rw" || (as === "ro" && !rwOnly) ? r : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const module = real(child.module, false);
-  if (module === undefined) return undefined;
-  const preopens: Record<string, string> = {};
-  for (const [guest, host] of Object.entries(child.preopens)) {
-    const r = real(host, true);
-    if (r === undefined || hiddenFromWarm(binds, r)) return undefined;
-    preopens[guest] = r;
-  }
-  const stdio = (t: ChildStdio): ChildStdio | undefined => {
-    if (t.kind !== "file" && t.kind !== "fifo") return t;
-    if (t.kind === "file" && !lexists(t.path)) {
-      if (real(dirname(t.path), true) === undefined) return undefined;
-      try {
-        closeSync(openSync(t.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_APPEND, 0o644));
-      } catch {
-        // Created meanwhile (by whom?): judged below like any existing path.
-      }
-    }
-    const r = real(t.path, true);
-    return r === undefined ? undefined : { ...t, path: r };
-  };
-  const stdin = stdio(child.stdin);
-  const stdout = stdio(child.stdout);
-  const stderr = child.stderr === child.stdout ? stdout : stdio(child.stderr);
-  if (!stdin || !stdout || !stderr) return undefined;
-  return { ...child, module, preopens, stdin, stdout, stderr };
-}
-
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -417,7 +374,8 @@ class RunnerHandle implements RunningProcess {
   readonly pid: number;
   readonly #runner: RunnerProcess;
 
-  constructor(pid: number, runner: RunnerProcess, loggers: BinaryLogger[]) {
+  /** `released`: the release of the runner's slot, which the exit waits for (the task's files are unmounted). */
+  constructor(pid: number, runner: RunnerProcess, loggers: BinaryLogger[], released?: Promise<void>) {
     this.pid = pid;
     this.#runner = runner;
     runner.child.once("exit", () => {
@@ -427,7 +385,7 @@ class RunnerHandle implements RunningProcess {
     // The runner wrote straight to FIFOs and files, so its exit closed every write end it had; a logging
     // binary has also read to EOF and exited (decision 16: containerd waits for that).
     this.exited = runner.ended.then(async (end) => {
-      await Promise.all(loggers.map((l) => l.exited));
+      await Promise.all([...loggers.map((l) => l.exited), released]);
       return end.status;
     });
   }

@@ -15,6 +15,11 @@ export type ChildStdio = Exclude<StdioTarget, { kind: "binary" }>;
 /** A RunSpec as the runner receives it: stdio resolved to what the child can open, the cap in pages. */
 export interface ChildSpec extends Stdio<ChildStdio> {
   module: string;
+  /**
+   * How messages name the module, when `module` is where a warm sandbox sees it rather than the host path the
+   * caller gave (warm-slots.ts); default `module`.
+   */
+  moduleName?: string;
   /** RunSpec.moduleDigest: the runner refuses a module whose bytes hash otherwise. */
   moduleDigest?: string;
   args: string[];
@@ -38,5 +43,5 @@ export type FromRunner =
   | { type: "failed"; code: number; message: string }
   /** A watched guest's `memory.grow` failed at its memory cap; it may still run (grow-hook.ts). Sent once. */
   | { type: "oom" }
-  /** The guest ended; its stdio and preopen fds are closed. The runner exits with `code` next. */
+  /** The guest ended; its stdio and preopen fds are closed. The runner ends next (by SIGKILL: this is its status). */
   | { type: "exit"; code: number; trap?: string; oom?: boolean };

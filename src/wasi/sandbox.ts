@@ -19,19 +19,14 @@
  * child blocked forever holding the runner's IPC and stderr sockets (seen whenever a booting warm runner was
  * closed).
  *
- * Warm sandboxes (ChildRunner `poolBinds`): a runner started before its spec is known is bound with a few fixed
- * directories instead of the spec's paths (resolvePoolBinds), and takes only specs whose real paths lie under
- * them (boundAs). It sees Node's files and those directories, never the rest of the host, so the escape above
- * still finds nothing; what it gains over a per-spec sandbox is sight of sibling entries of the pool
- * directories (other tasks' rootfs views and FIFOs, the module store read-only), reachable only through an
- * absolute or `..`-escaping directory symlink in its own rootfs, which the unpacker refuses (src/oci/unpack*.ts)
- * and a guest can neither create nor move to a shallower place (guest-symlinks.ts). That is the trade for a ~10 ms start instead of a ~100 ms cold Node boot.
+ * Warm sandboxes (ChildRunner, warm-slots.ts) are started with the same arguments and one more bind: their own
+ * empty slot directory, into which the shim later binds the spec's paths.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { executableOnPath, type MountEntry, readMountInfo } from "../internal/index.js";
+import { executableOnPath } from "../internal/index.js";
 
 /**
  * Full path of a usable `bwrap`, or undefined when it is missing or cannot create namespaces here. Probed once
@@ -125,94 +120,4 @@ export function bwrapArgs(paths: SandboxPaths): string[] {
   const depth = (p: string) => p.split("/").filter(Boolean).length;
   for (const [p, how] of [...binds].sort(([a], [b]) => depth(a) - depth(b))) args.push(how, p, p);
   return args;
-}
-
-/**
- * The directories a ChildRunner's warm sandboxed runners are started with (`ChildRunnerOptions.poolBinds`),
- * resolved: real paths of those that exist now, and a `key` (paths and inodes) that changes when one of them
- * appears, vanishes or is replaced, so that warm runners bound to a stale view can be recycled.
- */
-export interface PoolBinds {
-  ro: string[];
-  rw: string[];
-  /**
-   * The binds whose mount is shared: a mount made below one after a warm sandbox started (a task's overlay
-   * rootfs) propagates into the sandbox. Below the others, a sandbox sees only what was mounted before it.
-   */
-  propagating: string[];
-  key: string;
-}
-
-/** Resolves `poolBinds` now (a few realpath and stat calls); missing directories are left out. */
-export function resolvePoolBinds(dirs: { rw: readonly string[]; ro: readonly string[] }): PoolBinds {
-  const out: PoolBinds = { ro: [], rw: [], propagating: [], key: "" };
-  const keys: string[] = [];
-  const table = readMountInfo();
-  for (const [kind, list] of [
-    ["rw", dirs.rw],
-    ["ro", dirs.ro],
-  ] as const) {
-    for (const d of list) {
-      try {
-        const real = realpathSync(d);
-        const st = statSync(real);
-        if (!st.isDirectory()) continue;
-        out[kind].push(real);
-        const shared = holdingMount(table, real)?.shared === true;
-        if (shared) out.propagating.push(real);
-        keys.push(`${kind}:${real}:${st.dev}:${st.ino}:${shared ? "shared" : "private"}`);
-      } catch {
-        keys.push(`${kind}:${d}:missing`);
-      }
-    }
-  }
-  out.key = keys.join("\n");
-  return out;
-}
-
-/**
- * How a warm sandbox bound with `binds` shows the real (already resolved) host path `real`: through the
- * deepest bind that contains it, as bwrapArgs stacks them; undefined when no bind does (it is not there).
- */
-export function boundAs(binds: PoolBinds, real: string): "ro" | "rw" | undefined {
-  return bindOf(binds, real)?.kind;
-}
-
-/** The deepest bind of `binds` holding `real`, and how it is bound. */
-function bindOf(binds: PoolBinds, real: string): { dir: string; kind: "ro" | "rw" } | undefined {
-  let best: { dir: string; kind: "ro" | "rw" } | undefined;
-  for (const kind of ["rw", "ro"] as const) {
-    for (const d of binds[kind]) {
-      if (within(real, d) && (best === undefined || d.length > best.dir.length)) best = { dir: d, kind };
-    }
-  }
-  return best;
-}
-
-/**
- * Whether a warm sandbox bound with `binds` may not see what the host shows at `real`: it lies on a mount
- * made below its bind (an overlay rootfs mounted at Create), and that bind does not propagate mounts, so a
- * sandbox started before the mount shows the empty folder under it instead.
- */
-export function hiddenFromWarm(binds: PoolBinds, real: string): boolean {
-  const bind = bindOf(binds, real);
-  if (!bind || binds.propagating.includes(bind.dir)) return false;
-  return readMountInfo().some(
-    (e) => e.mountPoint !== bind.dir && within(e.mountPoint, bind.dir) && within(real, e.mountPoint),
-  );
-}
-
-/** The mount `real` lies on: the deepest mount point holding it. */
-function holdingMount(table: MountEntry[], real: string): MountEntry | undefined {
-  let best: MountEntry | undefined;
-  for (const e of table) {
-    if (within(real, e.mountPoint) && (best === undefined || e.mountPoint.length >= best.mountPoint.length))
-      best = e;
-  }
-  return best;
-}
-
-/** Whether `path` is `dir` or below it. */
-function within(path: string, dir: string): boolean {
-  return dir === "/" || path === dir || path.startsWith(`${dir}/`);
 }
