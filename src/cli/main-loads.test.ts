@@ -64,6 +64,12 @@ describe("nodewasi's start-up", () => {
       r.loaded.join("\n"),
     );
     assert.deepEqual(heavy(r.loaded), []);
+    // A pull in this process has no daemon to call and runs no task: none of the messages, the RPC transports,
+    // the shim's services or the task code.
+    assert.deepEqual(
+      r.loaded.filter((u) => /\/dist\/src\/(gen|rpc|shim|wasi|containerd)\//.test(u)),
+      [],
+    );
     assert.deepEqual(
       r.files.filter((u) => u.includes("/dist/src/")),
       [],
