@@ -64,8 +64,31 @@ describe("nodewasi's start-up", () => {
       r.loaded.join("\n"),
     );
     assert.deepEqual(heavy(r.loaded), []);
+    // A pull in this process has no daemon to call and runs no task: none of the messages, the RPC transports,
+    // the shim's services or the task code.
+    assert.deepEqual(
+      r.loaded.filter((u) => /\/dist\/src\/(gen|rpc|shim|wasi|containerd)\//.test(u)),
+      [],
+    );
     assert.deepEqual(
       r.files.filter((u) => u.includes("/dist/src/")),
+      [],
+    );
+  });
+
+  it("a pull of an image the store has unpacks nothing, so loads no tar reader", async () => {
+    const root = join(dir, "stored");
+    const first = await loading(dir, [BIN, "--root", root, "pull", "-q", HELLO]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(
+      first.loaded.some((u) => u.includes("/node_modules/tar-stream/")),
+      "the first pull unpacks the layer",
+    );
+    const r = await loading(dir, [BIN, "--root", root, "pull", "-q", HELLO]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, first.stdout);
+    assert.deepEqual(
+      r.loaded.filter((u) => /\/node_modules\/(tar-stream|streamx)\//.test(u)),
       [],
     );
   });

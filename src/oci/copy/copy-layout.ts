@@ -8,7 +8,6 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { pack } from "tar-stream";
 import { digestHex } from "../../internal/index.js";
 import { writeLayout } from "../build/index.js";
 import type { Descriptor, ImageSource } from "../image/index.js";
@@ -130,7 +129,10 @@ function layoutTargetDestination(target: LayoutTarget): ImageDestination {
 /** Writes the layout at `dir` as a plain tar at `file`: to a temporary file first, renamed when complete. */
 async function writeArchive(dir: string, file: string): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  const tar = pack();
+  // Loaded here, not at import: of the commands that load oci, only a copy to an archive needs it.
+  // (Through `default`: a bundle's import() of a CommonJS package has no named exports.)
+  const { default: tarStream } = await import("tar-stream");
+  const tar = tarStream.pack();
   const written = pipeline(tar, createWriteStream(tmp, { mode: 0o644 }));
   const add = async (name: string) => {
     const full = join(dir, name);

@@ -15,7 +15,7 @@
  */
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
+import type { Extract } from "tar-stream";
 import type { LayerCompression } from "../image/index.js";
 import { decompressionStages } from "./decompress.js";
 import { EntryBudget, InflationGuard, type UnpackLimits } from "./unpack-limits.js";
@@ -37,8 +37,12 @@ export class LayerScan {
   #stopped = false;
   #current: string | undefined;
 
-  /** Starts reading; `onFail` is called once if the layer is refused (never after stop()). */
+  /**
+   * Starts reading into `extract`, a fresh `tar.extract()` (the caller has tar-stream loaded); `onFail` is called
+   * once if the layer is refused (never after stop()).
+   */
   constructor(
+    extract: Extract,
     compression: LayerCompression,
     limits: UnpackLimits,
     layer: string,
@@ -50,7 +54,6 @@ export class LayerScan {
     budget.entries = spent.entries;
     budget.bytes = spent.bytes;
     const guard = new InflationGuard(limits, layer, compression !== "none");
-    const extract = tar.extract();
     const piping = pipeline([this.#input, ...decompressionStages(compression, guard, layer, zstd), extract]);
     piping.catch(() => {});
     const read = async () => {

@@ -12,7 +12,7 @@ import { chmod, link, mkdir, open, readdir, realpath, rm, symlink, unlink } from
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import tar, { type ExtractEvents } from "tar-stream";
+import type { ExtractEvents } from "tar-stream";
 import { Code, type Digest, invalidArgument, lstatOrUndefined, ShimError } from "../../internal/index.js";
 import type { LayerCompression } from "../image/index.js";
 import { BatchWriter } from "../store/index.js";
@@ -91,8 +91,10 @@ export async function unpackLayer(
   const root = await realpath(rootfs);
   const guard = new InflationGuard(limits, layer, compression !== "none");
   const spent = opts.spent ?? { entries: 0, bytes: 0 };
+  // Loaded here, not at import: a command that unpacks nothing (a pull of a stored image) does not pay for it.
+  const { default: tar } = await import("tar-stream");
   const extract = tar.extract();
-  const scan = new LayerScan(compression, limits, layer, spent, opts.zstd, (f) => {
+  const scan = new LayerScan(tar.extract(), compression, limits, layer, spent, opts.zstd, (f) => {
     // The applier stops where it is: awaiting an entry, or writing one (its content stream fails).
     extract.destroy(f.error instanceof Error ? f.error : new Error(String(f.error)));
   });
