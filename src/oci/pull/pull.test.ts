@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -71,6 +71,21 @@ describe("pull with a policy", () => {
     assert.equal(again.result.bytesFetched, 0);
     assert.equal(again.events[0]?.type, "resolved");
     assert.deepEqual(again.events.at(-1), { ...first.events.at(-1), cached: true });
+  });
+
+  it("always, of an image the store has, rewrites none of index.json, its backup or the pull record", async () => {
+    const f = await fixture();
+    await pulling(f.ref, { root: f.root });
+    // The second pull's record says bytesFetched 0, the first one's more: from the second on nothing changes.
+    await pulling(f.ref, { root: f.root });
+    const store = await ContentStore.open(f.root);
+    const digest = (await store.resolve(f.ref))!.digest;
+    const files = [join(f.root, "index.json"), join(f.root, "index.json.bak"), store.recordPath(digest)];
+    const inodes = async () => Promise.all(files.map(async (p) => (await stat(p)).ino));
+    const before = await inodes();
+    const again = await pulling(f.ref, { root: f.root });
+    assert.ok(again.fetched);
+    assert.deepEqual(await inodes(), before);
   });
 
   it("missing answers from the store without opening the source, and reports nothing", async () => {

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { atomicWrite } from "./atomic-write.js";
+import { atomicWrite, atomicWriteIfChanged } from "./atomic-write.js";
 
 let tmp: string;
 before(async () => {
@@ -30,5 +30,21 @@ describe("atomicWrite", () => {
     const path = join(tmp, "missing", "f.json");
     await assert.rejects(atomicWrite(path, "x", { durable: false }), { code: "ENOENT" });
     await assert.rejects(stat(join(tmp, "missing")), { code: "ENOENT" });
+  });
+});
+
+describe("atomicWriteIfChanged", () => {
+  it("leaves a file that holds the same text as it is (same inode), and replaces one that differs or is missing", async () => {
+    const dir = join(tmp, "if-changed");
+    await mkdir(dir);
+    const path = join(dir, "index.json");
+    assert.equal(await atomicWriteIfChanged(path, "one\n"), true);
+    const first = await stat(path);
+    assert.equal(await atomicWriteIfChanged(path, "one\n"), false);
+    assert.equal((await stat(path)).ino, first.ino);
+    assert.equal(await atomicWriteIfChanged(path, "two\n"), true);
+    assert.notEqual((await stat(path)).ino, first.ino);
+    assert.equal(await readFile(path, "utf8"), "two\n");
+    assert.deepEqual(await readdir(dir), ["index.json"]);
   });
 });

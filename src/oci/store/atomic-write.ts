@@ -6,7 +6,7 @@
  * told from a write in progress (store-leftovers.ts).
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, rm, writeFile } from "node:fs/promises";
+import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /** A fresh temporary name beside `path`, owned by this process. */
@@ -46,4 +46,18 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * atomicWrite (durable), unless `path` already holds exactly `text`; resolves whether it wrote. A pull of an
+ * image the store already has computes the same index.json, backup and pull record as the pull before it,
+ * and each durable replace costs two fsyncs and a rename for nothing. A file that reads back equal is the one
+ * an earlier durable write left (or that write's own page cache, in the moment before its folder sync, which
+ * the same crash would lose either way).
+ */
+export async function atomicWriteIfChanged(path: string, text: string): Promise<boolean> {
+  const now = await readFile(path, "utf8").catch(() => undefined);
+  if (now === text) return false;
+  await atomicWrite(path, text);
+  return true;
 }

@@ -40,7 +40,7 @@ import {
   sha256,
 } from "../../internal/index.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "../image/index.js";
-import { atomicWrite, syncDir, tempPath } from "./atomic-write.js";
+import { atomicWrite, atomicWriteIfChanged, syncDir, tempPath } from "./atomic-write.js";
 import { Ingest } from "./ingest.js";
 import { checkLayout, IMAGE_LAYOUT_VERSION, OciLayout } from "./layout.js";
 import { acquireLock, type LockOptions, type LockWait } from "./lock.js";
@@ -340,7 +340,7 @@ export class ContentStore extends OciLayout {
 
   /** Records what a pull extracted from a manifest (JSON, replaced atomically). Prune keeps what it names. */
   async recordExtraction(manifestDigest: Digest, record: object): Promise<void> {
-    await atomicWrite(this.recordPath(manifestDigest), `${JSON.stringify(record, null, 2)}\n`);
+    await atomicWriteIfChanged(this.recordPath(manifestDigest), `${JSON.stringify(record, null, 2)}\n`);
   }
 
   /** The record written by `recordExtraction`, or undefined when there is none (or it is unreadable). */
@@ -378,11 +378,14 @@ export class ContentStore extends OciLayout {
     });
   }
 
-  /** The backup first, then index.json: whichever a crash or a damaged disk spares, the names survive. */
+  /**
+   * The backup first, then index.json: whichever a crash or a damaged disk spares, the names survive. Either
+   * that already holds the same text is left as it is (a pull of a stored image changes no name).
+   */
   async #writeIndex(index: ImageIndex): Promise<void> {
     const text = `${JSON.stringify(index, null, 2)}\n`;
-    await atomicWrite(join(this.dir, INDEX_BACKUP_FILE), text);
-    await atomicWrite(join(this.dir, INDEX_FILE), text);
+    await atomicWriteIfChanged(join(this.dir, INDEX_BACKUP_FILE), text);
+    await atomicWriteIfChanged(join(this.dir, INDEX_FILE), text);
   }
 }
 
