@@ -1059,7 +1059,7 @@ export const SECTIONS = [
           t(TASK_ROOTFS, "a warm sandboxed runner serves a task whose overlay was mounted after it started"),
           t(
             "src/wasi/child-runner-pool.test.ts",
-            "a rootfs mounted below a pool dir after the warm runners started: cold unless the dir propagates mounts",
+            "a rootfs mounted after the warm sandboxes started (an overlay at Create) is served warm",
           ),
         ],
       },
@@ -1149,6 +1149,71 @@ export const SECTIONS = [
           t(
             "src/oci/pull/layout-source.test.ts",
             "reads an archive from a pipe, plain and gzip (oci-archive:/dev/stdin, <(...)): no positional read",
+          ),
+        ],
+      },
+    ],
+  },
+  {
+    title: "Issue 12: warm sandboxes and shared daemons",
+    cases: [
+      {
+        id: "warm-slot-isolation",
+        title: "A warm sandbox sees only its own task",
+        asked:
+          "a warm bwrap sandbox bound the whole tasks folder: a guest that escaped its preopen reached every other task's rootfs; now each sees only its own slot, emptied after the task",
+        tests: [
+          t(
+            "src/wasi/child-runner-pool.test.ts",
+            "a warm guest sees nothing of a sibling task: not its rootfs, not the tasks folder, not the module store",
+          ),
+          t(
+            "src/wasi/child-runner-pool.test.ts",
+            "a slot is unmounted and removed once its task has exited, also when it was killed",
+          ),
+          t(
+            "src/wasi/child-runner-pool.test.ts",
+            "the slots of a runner killed mid-task are unmounted and removed when the next runner starts",
+          ),
+        ],
+      },
+      {
+        id: "shared-daemon-crash",
+        title: "A crashed shared daemon takes down only what it held, and containerd sees it",
+        asked:
+          "one shim daemon serves a namespace's containers: killing it must end its tasks (and only those), leave no runner or mount, and let containerd delete them",
+        tests: [
+          t(
+            "test/containerd-shared.test.ts",
+            "two tasks share one daemon; killing it ends both, containerd sees them go and deletes them",
+          ),
+          t(
+            "test/shim-delete-fast.test.ts",
+            "unmounts a rootfs a dead daemon left mounted, without Node (containerd gives it 5 s)",
+          ),
+          t(
+            "test/shim-delete-fast.test.ts",
+            "kills what is left in the process group of a dead daemon, and leaves a live daemon's alone",
+          ),
+        ],
+      },
+      {
+        id: "shared-daemon-start",
+        title: "start answered without Node only by a daemon that is provably alive",
+        asked:
+          "the shell front answers start from the namespace's records: a reused pid, a stale socket, a pod or odd settings must never be taken for a live daemon, and an idle exit must not race a start",
+        tests: [
+          t(
+            "src/containerd/shim-start-front.test.ts",
+            "in any doubt it leaves start to Node: a pod, a \\u escape, a reused pid, a stale socket, odd settings",
+          ),
+          t(
+            "src/containerd/shim-start-front.test.ts",
+            "idle: the daemon serves on after a claim, then exits and takes its name and records along",
+          ),
+          t(
+            "test/containerd-shared.test.ts",
+            "the daemon exits once idle; the next start launches a new one",
           ),
         ],
       },
