@@ -14,7 +14,7 @@ import {
   SHIM_RUNTIME,
   startContainerd,
 } from "./harness/containerd.js";
-import { moduleImagesArchive } from "./harness/containerd-images.js";
+import { importModuleImages } from "./harness/containerd-images.js";
 import { until } from "./harness/task-kit.js";
 
 const IMAGE = "nodewasi.test/exec";
@@ -38,9 +38,7 @@ describe("ctr task exec: execs end with their init", { skip: containerdUnavailab
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-exec-"));
     ctd = await startContainerd();
-    const archive = await moduleImagesArchive(tmp, { sleep: "examples/modules/sleep-ms.wasm" });
-    const imported = await ctd.ctr(["image", "import", "--base-name", IMAGE, "--all-platforms", archive]);
-    assert.equal(imported.code, 0, explain(imported));
+    await importModuleImages(ctd, tmp, IMAGE, { sleep: "examples/modules/sleep-ms.wasm" });
   });
 
   after(async () => {

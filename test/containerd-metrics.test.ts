@@ -16,7 +16,7 @@ import {
   SHIM_RUNTIME,
   startContainerd,
 } from "./harness/containerd.js";
-import { moduleImagesArchive } from "./harness/containerd-images.js";
+import { importModuleImages } from "./harness/containerd-images.js";
 import { recordFigures } from "./harness/reliability.js";
 import { until } from "./harness/task-kit.js";
 
@@ -57,12 +57,10 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-metrics-"));
     ctd = await startContainerd();
-    const archive = await moduleImagesArchive(tmp, {
+    await importModuleImages(ctd, tmp, IMAGE, {
       spin: "examples/modules/busy-loop.wasm",
       sleep: "examples/modules/sleep-ms.wasm",
     });
-    const imported = await ctd.ctr(["image", "import", "--base-name", IMAGE, "--all-platforms", archive]);
-    assert.equal(imported.code, 0, explain(imported));
   });
 
   after(async () => {

@@ -16,7 +16,7 @@ import {
   SHIM_RUNTIME,
   startContainerd,
 } from "./harness/containerd.js";
-import { moduleImagesArchive } from "./harness/containerd-images.js";
+import { importModuleImages } from "./harness/containerd-images.js";
 
 const IMAGE = "nodewasi.test/oom";
 
@@ -31,9 +31,7 @@ describe("ctr events shows /tasks/oom for a guest that hits --memory-limit", {
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-oom-"));
     ctd = await startContainerd();
-    const archive = await moduleImagesArchive(tmp, { grow: "examples/modules/grow-memory.wasm" });
-    const imported = await ctd.ctr(["image", "import", "--base-name", IMAGE, "--all-platforms", archive]);
-    assert.equal(imported.code, 0, explain(imported));
+    await importModuleImages(ctd, tmp, IMAGE, { grow: "examples/modules/grow-memory.wasm" });
   });
 
   after(async () => {

@@ -18,7 +18,7 @@ import {
   SHIM_RUNTIME,
   startContainerd,
 } from "./harness/containerd.js";
-import { moduleImagesArchive } from "./harness/containerd-images.js";
+import { importModuleImages } from "./harness/containerd-images.js";
 import { until } from "./harness/task-kit.js";
 
 const IMAGE = "nodewasi.test/shared";
@@ -51,9 +51,7 @@ describe("one shim daemon per containerd namespace", { skip: skip ?? false }, ()
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-shared-"));
     ctd = await startContainerd();
-    const archive = await moduleImagesArchive(tmp, { sleep: "examples/modules/sleep-ms.wasm" });
-    const imported = await ctd.ctr(["image", "import", "--base-name", IMAGE, "--all-platforms", archive]);
-    assert.equal(imported.code, 0, explain(imported));
+    await importModuleImages(ctd, tmp, IMAGE, { sleep: "examples/modules/sleep-ms.wasm" });
   });
   after(async () => {
     await ctd?.stop();

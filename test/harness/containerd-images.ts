@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildImage, writeLayoutArchive } from "../../src/oci/index.js";
-import { REPO_DIR } from "./containerd.js";
+import { type PrivateContainerd, REPO_DIR } from "./containerd.js";
 
 /** Writes `<dir>/images.tar` with tag -> module (a path under the repository, e.g. examples/hello/hello.wasm). */
 export async function moduleImagesArchive(dir: string, modules: Record<string, string>): Promise<string> {
@@ -25,4 +25,21 @@ export async function moduleImagesArchive(dir: string, modules: Record<string, s
     })),
   );
   return archive;
+}
+
+/**
+ * Imports moduleImagesArchive(dir, modules) into `ctd` as images `<base>:<tag>` (`ctr image import --base-name
+ * BASE --all-platforms`); throws with ctr's output and containerd's log tail when the import fails.
+ */
+export async function importModuleImages(
+  ctd: PrivateContainerd,
+  dir: string,
+  base: string,
+  modules: Record<string, string>,
+): Promise<void> {
+  const archive = await moduleImagesArchive(dir, modules);
+  const r = await ctd.ctr(["image", "import", "--base-name", base, "--all-platforms", archive]);
+  if (r.code !== 0) {
+    throw new Error(`ctr image import failed (${r.code}): ${r.stdout}${r.stderr}\n${ctd.log().slice(-3000)}`);
+  }
 }
