@@ -3,25 +3,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { extract, type Header } from "tar-stream";
+import { readTar } from "../../../test/harness/read-tar.js";
 import { ShimError } from "../../internal/index.js";
 import { buildTar } from "./build-tar.js";
-
-/** Reads a tar with tar-stream, an independent parser, so the writer is checked against someone else's reader. */
-async function readTar(tar: Buffer): Promise<{ header: Header; data: Buffer }[]> {
-  const out: { header: Header; data: Buffer }[] = [];
-  const ex = extract();
-  Readable.from([tar]).pipe(ex);
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry) chunks.push(c as Buffer);
-    out.push({ header: entry.header, data: Buffer.concat(chunks) });
-  }
-  return out;
-}
 
 describe("buildTar", () => {
   it("writes files, dirs, links and devices as tar-stream reads them, with zero mtime and owner", async () => {

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { extract, type Header } from "tar-stream";
 import { testComponent } from "../../../test/harness/modules.js";
+import { readTar } from "../../../test/harness/read-tar.js";
 import { type Digest, ShimError, sha256 } from "../../internal/index.js";
 import type { Descriptor, ImageConfig, ImageManifest } from "../image/index.js";
 import { MediaType } from "../image/index.js";
@@ -31,18 +30,6 @@ function open(img: BuiltImage): { manifest: ImageManifest; config: unknown; raw:
   const raw = JSON.parse(blob(img, img.manifest).toString()) as Record<string, unknown>;
   const manifest = raw as unknown as ImageManifest;
   return { manifest, raw, config: JSON.parse(blob(img, manifest.config).toString()) };
-}
-
-async function readTar(tar: Buffer): Promise<{ header: Header; data: Buffer }[]> {
-  const out: { header: Header; data: Buffer }[] = [];
-  const ex = extract();
-  Readable.from([tar]).pipe(ex);
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const c of entry) chunks.push(c as Buffer);
-    out.push({ header: entry.header, data: Buffer.concat(chunks) });
-  }
-  return out;
 }
 
 describe("buildImage", () => {
