@@ -65,6 +65,8 @@ export interface ChildRunnerOptions {
 let warnedNoBwrap = false;
 /** How long close() waits for killed runners to end. */
 const CLOSE_WAIT_MS = 2000;
+/** How long after a Start that took a warm runner the pool is topped up (see start()). */
+const REFILL_DELAY_MS = 50;
 
 /** An idle warm runner; under bwrap, with its slot and the release of that slot once the runner has ended. */
 interface Warm {
@@ -220,9 +222,11 @@ export class ChildRunner implements Runner {
       } finally {
         kill?.removeEventListener("abort", onKill);
         for (const l of loggers) l.release();
-        // The pool is topped up once this Start has its answer: spawning a runner blocks this process until
-        // the child has exec'd (10-80 ms on a loaded machine), which delayed the Start that took a warm one.
-        if (tookWarm) setImmediate(() => this.#fill());
+        // The pool is topped up a little after this Start: spawning a runner blocks this process until the
+        // child has exec'd (a fork of the whole daemon: 10-80 ms on a loaded machine), which delayed the answer
+        // to the Start that took a warm one (written after the next turn of the event loop) and, for a short
+        // guest, the report of its exit. A Start that finds the pool empty meanwhile fills it at once.
+        if (tookWarm) setTimeout(() => this.#fill(), REFILL_DELAY_MS);
       }
       return new RunnerHandle(pid, runner, loggers, warm?.slot?.released);
     } catch (err) {
