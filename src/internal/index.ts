@@ -27,6 +27,7 @@ export { isMountPoint, type MountEntry, mountsBelow, overlayLowerDirs, readMount
 export {
   type BindMount,
   bindMounts,
+  mountOverlay,
   sharedBindOnItself,
   unmountAll,
   unmountBelow,

@@ -148,6 +148,14 @@ export class TaskProcess {
   }
 
   /**
+   * Settles once what the runner held for this process outside it is undone (RunningProcess.released: a warm
+   * sandbox's binds of the task's files), which may be after the exit was reported; at once when it never ran.
+   */
+  async released(): Promise<void> {
+    await this.#guest?.released;
+  }
+
+  /**
    * Sends `signal` (a number, as containerd sends it). A created process that never started stops at once
    * with status 128 + signal, as runc's does when its init is killed before start: it has no process. One
    * whose Start is in flight has one (a runner compiling the module, opening its stdio): that is ended, and

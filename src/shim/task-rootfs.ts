@@ -4,7 +4,7 @@
  * writes to it; copying it for each task cost seconds for an image of 30,000 files.
  *
  * - As root, where the kernel has overlayfs: an overlay with the store's rootfs as its lower layer and an
- *   upper and work folder in the task's bundle, mounted on `<bundle>/rootfs` (one mount(8) call, whatever
+ *   upper and work folder in the task's bundle, mounted on `<bundle>/rootfs` (one mount, whatever
  *   the image's size) and unmounted on Delete. Overlayfs never writes to a lower layer: a write copies the file
  *   up first, a delete leaves a whiteout, a hardlink is made in the upper layer, so no guest can change the
  *   store's inodes through it.
@@ -18,15 +18,11 @@
  * A warm sandboxed runner, started before the overlay existed, is given it by a bind into its own slot
  * (src/wasi/warm-slots.ts).
  */
-import { execFile } from "node:child_process";
 import { constants } from "node:fs";
 import { cp, mkdir, realpath, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { type Logger, mountsBelow, silentLogger } from "../internal/index.js";
+import { type Logger, mountOverlay, mountsBelow, silentLogger } from "../internal/index.js";
 import { unmountRootfs } from "./rootfs-mounts.js";
-
-const run = promisify(execFile);
 
 export interface TaskRootfs {
   /** The folder the guest sees as `/`: `<bundle>/rootfs`. */
@@ -56,14 +52,7 @@ export async function writableRootfs(
   if (overlayUsable && ![image, upper, work].some((p) => /[,:\\\s]/.test(p))) {
     for (const d of [rootfs, upper, work]) await mkdir(d, { mode: 0o755 });
     try {
-      await run("mount", [
-        "-t",
-        "overlay",
-        "overlay",
-        "-o",
-        `lowerdir=${image},upperdir=${upper},workdir=${work}`,
-        rootfs,
-      ]);
+      await mountOverlay(image, upper, work, rootfs);
       const cleanup = async () => {
         await unmountRootfs(rootfs);
         await Promise.all([upper, work].map((d) => rm(d, { recursive: true, force: true })));
@@ -71,9 +60,8 @@ export async function writableRootfs(
       return { rootfs, how: "overlay", cleanup };
     } catch (err) {
       overlayUsable = false;
-      const e = err as { stderr?: string; message: string };
       log.warn(
-        `overlayfs is not usable here, every task copies its image's rootfs (slow for big images): ${(e.stderr || e.message).trim()}`,
+        `overlayfs is not usable here, every task copies its image's rootfs (slow for big images): ${(err as Error).message}`,
       );
       // The folder made to mount on goes too (empty: nothing was mounted): Node 22 and later refuse to copy
       // onto an existing folder with errorOnExist, where Node 20 merged into it.

@@ -81,6 +81,28 @@ describe("TaskService", () => {
     await assert.rejects(svc.state({ id: "t1", execId: "" } as never, ctx()), code(Code.NotFound));
   });
 
+  it("reports the exit before the runner releases the task's files, and Delete removes them only after", async () => {
+    await createFromImage("rel");
+    const waiting = svc.wait({ id: "rel", execId: "" } as never, ctx());
+    await svc.start({ id: "rel", execId: "" } as never, ctx());
+    const guest = runner.last();
+    const release = guest.holdRelease();
+    guest.finish(0);
+    assert.equal((await waiting).exitStatus, 0);
+    const bundle = join(dir, "state", "tasks", "rel");
+    const deleting = svc.delete({ id: "rel", execId: "" } as never, ctx());
+    // Held until released, however long: a Delete that did not wait would have finished within the second.
+    const first = await Promise.race([
+      deleting.then(() => "deleted"),
+      new Promise((r) => setTimeout(r, 1000, "waiting")),
+    ]);
+    assert.equal(first, "waiting", "Delete waits for the release");
+    assert.ok(existsSync(bundle), "the task's files stay while a sandbox may still have them bound");
+    release();
+    await deleting;
+    assert.ok(!existsSync(bundle));
+  });
+
   it("auto_remove (run --rm): the task deletes itself on exit; Wait answers once it is gone, its id free", async () => {
     await createFromImage("ar", { autoRemove: true });
     const waiting = svc.wait({ id: "ar", execId: "" } as never, ctx());

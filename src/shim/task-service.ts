@@ -340,6 +340,9 @@ export class TaskService implements Impl {
     if (req.execId) c.execs.delete(req.execId);
     else {
       this.containers.delete(req.id);
+      // The task's files stay bound in the slots of the warm sandboxes its processes ran in until those are
+      // released (the exit is reported before): unmount and remove them only after.
+      await Promise.all([c.init, ...c.execs.values()].map((e) => e.released()));
       await c.setup.cleanup?.();
       if (c.ownBundle) await rm(c.setup.bundle, { recursive: true, force: true });
       else if (c.image) await rm(c.setup.rootfs, { recursive: true, force: true });

@@ -88,6 +88,7 @@ async function run(spec: RunSpec, r = runner, dir = io) {
     stderr: { kind: "file", path: err },
   });
   const status = await p.exited;
+  await p.released; // the exit is reported before the slot is released
   return {
     status,
     warm: warm.includes(p.pid),
@@ -197,7 +198,7 @@ describe("warm sandboxed runners (slots)", { skip }, () => {
     }
   });
 
-  it("a slot is unmounted and removed once its task has exited, also when it was killed", async () => {
+  it("a slot is unmounted and removed once its task has exited (released), also when it was killed", async () => {
     const { rooms } = roomsOf(slots);
     assert.equal(rooms.length, 1, "one room: this runner's");
     const room = join(slots, rooms[0]!);
@@ -218,6 +219,7 @@ describe("warm sandboxed runners (slots)", { skip }, () => {
     assert.ok(mountsBelow(room).length >= 3, "its preopen, module and FIFO are bound in its slot");
     p.kill("SIGKILL");
     assert.equal((await p.exited).code, 137);
+    await p.released;
     await waitWarm(runner, 2);
     // What is left: the idle warm runners' empty slots, and no mount at all.
     assert.deepEqual(mountsBelow(room), []);

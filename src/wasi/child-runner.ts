@@ -13,9 +13,10 @@
  * stdio paths into the slot, where the sandbox sees them appear, and gives the runner the paths inside. So a
  * warm sandbox sees what a cold one would, and nothing of any other task, also when its rootfs was mounted
  * after the sandbox started (a task's overlay, a containerd snapshot) or its FIFOs live anywhere (ctr's, in
- * /run/containerd/fifo). After the task its slot is unmounted and removed; a sandbox never takes a second spec.
- * Making the binds costs one mount(8) call at Start and one umount(8) call at the exit, where a cold sandbox
- * costs a Node boot. Only root can mount: elsewhere every sandboxed runner starts cold, and so does a spec with
+ * /run/containerd/fifo). After the task its slot is unmounted and removed (the exit is reported first, and the
+ * Task service's Delete waits for `released`); a sandbox never takes a second spec. The binds are made and
+ * undone by the shim's mount helper (internal/mount-syscalls.ts: about a millisecond each, without a process
+ * per call; mount(8) where it cannot run), where a cold sandbox costs a Node boot. Only root can mount: elsewhere every sandboxed runner starts cold, and so does a spec with
  * a rotated log (warm-slots.ts `fitsSlot`).
  */
 import { existsSync } from "node:fs";
@@ -64,6 +65,8 @@ export interface ChildRunnerOptions {
 let warnedNoBwrap = false;
 /** How long close() waits for killed runners to end. */
 const CLOSE_WAIT_MS = 2000;
+/** How long after a Start that took a warm runner the pool is topped up (see start()). */
+const REFILL_DELAY_MS = 50;
 
 /** An idle warm runner; under bwrap, with its slot and the release of that slot once the runner has ended. */
 interface Warm {
@@ -219,9 +222,11 @@ export class ChildRunner implements Runner {
       } finally {
         kill?.removeEventListener("abort", onKill);
         for (const l of loggers) l.release();
-        // The pool is topped up once this Start has its answer: spawning a runner blocks this process until
-        // the child has exec'd (10-80 ms on a loaded machine), which delayed the Start that took a warm one.
-        if (tookWarm) setImmediate(() => this.#fill());
+        // The pool is topped up a little after this Start: spawning a runner blocks this process until the
+        // child has exec'd (a fork of the whole daemon: 10-80 ms on a loaded machine), which delayed the answer
+        // to the Start that took a warm one (written after the next turn of the event loop) and, for a short
+        // guest, the report of its exit. A Start that finds the pool empty meanwhile fills it at once.
+        if (tookWarm) setTimeout(() => this.#fill(), REFILL_DELAY_MS);
       }
       return new RunnerHandle(pid, runner, loggers, warm?.slot?.released);
     } catch (err) {
@@ -367,6 +372,7 @@ function sandboxPaths(spec: RunSpec, child: ChildSpec): { readOnly: string[]; re
  */
 class RunnerHandle implements RunningProcess {
   readonly exited: Promise<ExitStatus>;
+  readonly released?: Promise<void>;
   readonly oom: Promise<void>;
   #gone = false;
   #paused = false;
@@ -374,7 +380,7 @@ class RunnerHandle implements RunningProcess {
   readonly pid: number;
   readonly #runner: RunnerProcess;
 
-  /** `released`: the release of the runner's slot, which the exit waits for (the task's files are unmounted). */
+  /** `released`: the release of the runner's slot (never rejects), which starts once the runner has ended. */
   constructor(pid: number, runner: RunnerProcess, loggers: BinaryLogger[], released?: Promise<void>) {
     this.pid = pid;
     this.#runner = runner;
@@ -385,9 +391,10 @@ class RunnerHandle implements RunningProcess {
     // The runner wrote straight to FIFOs and files, so its exit closed every write end it had; a logging
     // binary has also read to EOF and exited (decision 16: containerd waits for that).
     this.exited = runner.ended.then(async (end) => {
-      await Promise.all([...loggers.map((l) => l.exited), released]);
+      await Promise.all(loggers.map((l) => l.exited));
       return end.status;
     });
+    if (released) this.released = released;
   }
 
   /**

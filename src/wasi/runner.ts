@@ -101,6 +101,13 @@ export interface RunningProcess {
    */
   readonly exited: Promise<ExitStatus>;
   /**
+   * Settles after `exited`, once what the runner held for this process outside it is undone (a warm sandbox's
+   * slot: the task's files bound into it, warm-slots.ts); absent when it held nothing. Never rejects. The exit is
+   * reported without waiting for it (an unmount is a process spawn); whoever removes the task's files (Delete)
+   * waits for it first.
+   */
+  readonly released?: Promise<void>;
+  /**
    * Settles when the guest's memory growth failed at its memory cap (`memoryLimit`), seen at its next host
    * call, while it may go on running; never when it has no cap. The exit status also says `oom`.
    */

@@ -5,7 +5,8 @@
  * directory that is a shared mount point (the room), so a mount the shim makes in a slot after the sandbox
  * started appears inside it, in that sandbox only. When a task takes a warm runner, `fill` bind-mounts its
  * preopens (its rootfs view and mounts), its module (read-only) and its stdio paths (FIFOs, files) into the
- * slot, in one mount(8) call, and the runner is given the paths inside; after the task `release` unmounts them
+ * slot (internal/mount-ops.ts: mount(2) through the process's mount helper, or one mount(8) call), and the
+ * runner is given the paths inside; after the task `release` unmounts them
  * and removes the slot. A sandbox is never given a second task.
  *
  * A room is `<base>/<pid>-<start>-<n>`: the process that made it, named so that a reused pid cannot pass for it

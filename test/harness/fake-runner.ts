@@ -19,6 +19,8 @@ export class FakeGuest implements RunningProcess {
    */
   gone = false;
   signals: (NodeJS.Signals | number)[] = [];
+  /** Set by holdRelease: what the runner still holds for this guest after its exit (RunningProcess.released). */
+  released?: Promise<void>;
   #end!: (s: ExitStatus) => void;
   #done = false;
 
@@ -28,6 +30,15 @@ export class FakeGuest implements RunningProcess {
     this.exited = new Promise((resolve) => {
       this.#end = resolve;
     });
+  }
+
+  /** Makes `released` pending until the returned function is called, as a warm sandbox's slot release is. */
+  holdRelease(): () => void {
+    let release!: () => void;
+    this.released = new Promise((resolve) => {
+      release = resolve;
+    });
+    return release;
   }
 
   /** Ends the guest as if it returned `code`. */

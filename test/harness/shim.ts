@@ -8,7 +8,7 @@
  * composition root from one of the services, and it is what the tests ran on before `shim serve` existed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -63,6 +63,20 @@ export interface ShimEvent {
   exitStatus?: number;
 }
 
+/**
+ * The direct children of `pid` but its mount helper (src/internal/mount-syscalls.ts: one Perl process a daemon
+ * keeps as root, for its whole life), so that counts of children are counts of runners (and their bwraps).
+ */
+function runnersOf(pid: number): number[] {
+  return childrenOf(pid).filter((c) => {
+    try {
+      return readFileSync(`/proc/${c}/comm`, "utf8").trim() !== "perl";
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
 /** How long a shim may take to serve (see startShim). */
 const START_MS = 60_000;
 
@@ -90,7 +104,7 @@ export interface ShimHandle {
   event(match: (e: ShimEvent) => boolean, ms?: number): Promise<ShimEvent>;
   /** Open file descriptors of the shim process (/proc/PID/fd). */
   fdCount(): number;
-  /** Pids of the shim process's direct children (runners, bwrap). */
+  /** Pids of the shim process's direct children (runners, bwrap), its mount helper left out (runnersOf). */
   children(): number[];
   childCount(): number;
   /** Stops the shim (SIGTERM, then SIGKILL after 3 s), closes clients, removes temp dirs. */
@@ -169,8 +183,8 @@ export async function startShim(opts: ShimOptions = {}): Promise<ShimHandle> {
       });
     },
     fdCount: () => readdirSync(`/proc/${child.pid}/fd`).length,
-    children: () => childrenOf(child.pid!),
-    childCount: () => childrenOf(child.pid!).length,
+    children: () => runnersOf(child.pid!),
+    childCount: () => runnersOf(child.pid!).length,
     async stop() {
       process.off("exit", reap);
       for (const c of clients) closeClient(c);
