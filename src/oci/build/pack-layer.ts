@@ -30,11 +30,13 @@ export interface PackedLayer {
 const PIECE = 1 << 20;
 
 /**
- * The most gzip can make of `n` bytes: zlib's `deflateBound` (stored blocks add 5 bytes per 16 KiB at worst)
- * with room to spare, plus the gzip header and trailer.
+ * zlib's output buffer: the most gzip can make of `n` bytes (zlib's `deflateBound`: stored blocks add 5 bytes per
+ * 16 KiB at worst; with room to spare, and the gzip header and trailer), at most 1 GiB (the largest module V8
+ * compiles): a larger layer, made so by `--file`s, is gzipped into several buffers and joined, rather than
+ * reserving more address space than the machine may grant at once.
  */
-export function gzipBound(n: number): number {
-  return n + (n >> 10) + 1024;
+function outputSize(n: number): number {
+  return Math.min(n + (n >> 10) + 1024, 1024 ** 3);
 }
 
 /** Gzips the tar made of `chunks`, hashing both sides in the same pass. */
@@ -46,7 +48,7 @@ export async function packTarLayer(chunks: readonly Buffer[]): Promise<PackedLay
   await pipeline(
     tarPieces(chunks),
     tar,
-    createGzip({ chunkSize: gzipBound(size) }),
+    createGzip({ chunkSize: outputSize(size) }),
     gz,
     new Writable({
       write(chunk: Buffer, _enc, cb) {
