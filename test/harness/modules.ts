@@ -90,6 +90,40 @@ export function bigModule(message: string, size: number, fill?: (payload: Buffer
   return Buffer.concat([base, Buffer.from([0]), leb128(body.length), body]);
 }
 
+const WORDS = (
+  "i32.const i32.load i32.store local.get local.set call br_if block loop end memory table global export " +
+  "import func __wasm_call_ctors malloc free memcpy printf fd_write proc_exit args_get environ_get _start " +
+  "std::vector std::string alloc::raw_vec core::fmt"
+).split(" ");
+
+/**
+ * A `bigModule` fill that is deterministic and mixed like a real module's bytes: runs of 64 to 2111 bytes, 3 in 8
+ * pseudo-random (code, compressed assets), 4 in 8 identifier words (names, strings), 1 in 8 zeros (zero-filled
+ * data), from xorshift32. It gzips to about half its size through both the literal and the match paths of
+ * deflate (the build benchmark, and the build tests that pin a digest).
+ */
+export function mixedContent(out: Buffer): void {
+  let x = 0x2545f491;
+  const next = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  for (let at = 0; at < out.length; ) {
+    const kind = next() % 8;
+    const end = Math.min(out.length, at + 64 + (next() % 2048));
+    if (kind < 3) for (let i = at; i < end; i++) out[i] = next() & 0xff;
+    else if (kind < 7) {
+      for (let i = at; i < end; ) {
+        const word = WORDS[next() % WORDS.length]!;
+        i += out.write(`${word} `, i, Math.min(word.length + 1, end - i));
+      }
+    } else out.fill(0, at, end);
+    at = end;
+  }
+}
+
 /**
  * A small component, written byte by byte after component-model Binary.md: an empty instance type, two
  * instance imports of it (one with the older 0x01 name form that carries a second string) and an export of

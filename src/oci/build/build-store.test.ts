@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { watch } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { helloModule, notWasm } from "../../../test/harness/modules.js";
-import { Code, ShimError, sha256 } from "../../internal/index.js";
+import { bigModule, helloModule, notWasm } from "../../../test/harness/modules.js";
+import { Code, type Digest, ShimError, sha256 } from "../../internal/index.js";
 import { Annotation, MediaType } from "../image/index.js";
 import { archiveSource, layoutSource } from "../pull/index.js";
 import { ContentStore } from "../store/index.js";
@@ -186,13 +186,68 @@ describe("buildIntoStore", () => {
     assert.deepEqual(image.manifest, reference.manifest);
     const other = await ContentStore.open(fresh());
     const expected = await storeImage(other, reference, "example.com/app:v1");
+    // storeImage writes the blobs before its pull; here the pull stores them itself, from memory.
     assert.deepEqual(
-      { ...pulled, module: { ...pulled.module, path: "" }, rootfs: "" },
+      { ...pulled, module: { ...pulled.module, path: "" }, rootfs: "", bytesFetched: 0 },
       { ...expected, module: { ...expected.module, path: "" }, rootfs: "" },
+    );
+    const blobs = [...image.blobs].filter(([d]) => d !== image.manifest.digest);
+    assert.equal(
+      pulled.bytesFetched,
+      blobs.reduce((n, [, b]) => n + b.length, 0),
     );
     assert.ok((await readFile(join(pulled.rootfs!, "app.wasm"))).equals(module));
     assert.equal(await readFile(join(pulled.rootfs!, "etc/app.json"), "utf8"), '{"a":1}');
     assert.deepEqual(await readdir(join(store.root, "rootfs")), [image.manifest.digest.slice(7)]);
+  });
+
+  it("reads back neither the layer nor the module: the pull stores the one and takes the other's digest from the early unpack", async () => {
+    const module = bigModule("read once", 3 * 1024 * 1024);
+    const store = await ContentStore.open(fresh());
+    const verdicts: Awaited<ReturnType<ContentStore["verifyBlob"]>>[] = [];
+    const imports: { digest?: Digest; verified?: boolean }[] = [];
+    const verifyBlob = store.verifyBlob.bind(store);
+    const importModule = store.importModule.bind(store);
+    store.verifyBlob = async (desc) => {
+      const verdict = await verifyBlob(desc);
+      verdicts.push(verdict);
+      return verdict;
+    };
+    store.importModule = (path, opts = {}) => {
+      imports.push({
+        ...(opts.digest ? { digest: opts.digest } : {}),
+        ...(opts.verified ? { verified: true } : {}),
+      });
+      return importModule(path, opts);
+    };
+    const { pulled } = await buildIntoStore(store, { module, format: "image" }, "example.com/once:v1");
+    assert.equal(pulled.module.digest, sha256(module));
+    assert.deepEqual(imports, [{ digest: sha256(module), verified: true }]);
+    assert.ok(verdicts.length > 0);
+    assert.ok(
+      verdicts.every((v) => !v.ok && v.missing),
+      JSON.stringify(verdicts),
+    );
+    assert.ok((await readFile(pulled.module.path)).equals(module));
+  });
+
+  it("hashes the module again when the rootfs it finds is not the one it unpacked", async () => {
+    const module = helloModule("unpacked before");
+    const opts = { module, format: "image" as const };
+    const store = await ContentStore.open(fresh());
+    // Another unpack's rootfs is in place first: the build's own is dropped, and its digest is not taken.
+    const rootfs = store.rootfsPath(buildImage(opts).manifest.digest);
+    await mkdir(rootfs, { recursive: true });
+    await writeFile(join(rootfs, "module.wasm"), module);
+    const imports: { digest?: Digest }[] = [];
+    const importModule = store.importModule.bind(store);
+    store.importModule = (path, o = {}) => {
+      imports.push(o.digest ? { digest: o.digest } : {});
+      return importModule(path, o);
+    };
+    const { pulled } = await buildIntoStore(store, opts, "example.com/before:v1");
+    assert.equal(pulled.module.digest, sha256(module));
+    assert.deepEqual(imports, [{}]);
   });
 
   it("leaves a layer the unpacker refuses to the pull, which refuses it in its own words, leaving nothing", async () => {

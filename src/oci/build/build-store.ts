@@ -10,10 +10,10 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { pullFrom } from "../pull/index.js";
+import { pullFrom, rootfsKey } from "../pull/index.js";
 import { type ContentStore, type PullOptions, type PullResult, tempPath } from "../store/index.js";
-import { unpackLayer, unpackLimitsFrom } from "../unpack/index.js";
-import { type BuildImageOptions, type BuiltImage, buildImageAsync } from "./build.js";
+import { type FileDigest, UNKNOWN, unpackLayer, unpackLimitsFrom } from "../unpack/index.js";
+import { type BuildImageOptions, type BuiltImage, buildImageAsync, entrypointOf } from "./build.js";
 import { builtImageSource } from "./built-source.js";
 
 type StoreOptions = Omit<PullOptions, "root" | "plainHttp" | "concurrency">;
@@ -34,13 +34,15 @@ export async function storeImage(
 }
 
 /**
- * Builds `build` (buildImageAsync) and stores it under `name` (storeImage, its own platform chosen), as
- * `nodewasi build` without `--output` does. A gzip tar layer's rootfs is unpacked from its tar while the tar is
- * gzipped, by the pull's unpacker and limits, into a temporary folder of the store renamed into the
- * manifest's rootfs once the digest is known; the pull then finds that rootfs complete, as it finds one another
- * pull finished first, and neither decompresses the layer (twice: the unpacker's look-ahead scan has its own
- * copy) nor writes the files again. Should the early unpack fail, its folder goes and the pull unpacks as
- * always, so a refusal reads exactly as a pull's.
+ * Builds `build` (buildImageAsync) and stores it under `name` through the ordinary pull (its own platform chosen),
+ * as `nodewasi build` without `--output` does. A gzip tar layer's rootfs is unpacked from its tar while the tar
+ * is gzipped, by the pull's unpacker and limits, into a temporary folder of the store renamed into the
+ * manifest's rootfs once the digest is known, the module hashed as it is written; the pull then finds that
+ * rootfs complete, as it finds one another pull finished first, and takes the module's digest from that unpack
+ * (`pullFrom`'s `unpacked`): neither the layer is decompressed (twice: the unpacker's look-ahead scan has its own
+ * copy) nor the module read again. Should the early unpack fail, its folder goes and the pull unpacks as always,
+ * so a refusal reads exactly as a pull's. A single image's blobs are all fetched by the pull, from memory, so
+ * none is written beforehand (storeImage's), and none is read back to be verified.
  */
 export async function buildIntoStore(
   store: ContentStore,
@@ -49,6 +51,8 @@ export async function buildIntoStore(
   opts: Omit<StoreOptions, "platform"> = {},
 ): Promise<{ image: BuiltImage; pulled: PullResult }> {
   const tmp = tempPath(join(store.root, "rootfs", "built"));
+  const key = rootfsKey(entrypointOf(build));
+  const digests = new Map<string, FileDigest>(key ? [[key, UNKNOWN]] : []);
   let unpacked = false;
   try {
     // Extra layers would belong to the rootfs too: such an image is unpacked by the pull alone.
@@ -59,22 +63,36 @@ export async function buildIntoStore(
           await unpackLayer(tar, "none", tmp, {
             name: `the layer of ${name}`,
             limits: unpackLimitsFrom(process.env),
+            digests,
           });
           unpacked = true;
         };
     const image = await buildImageAsync(build, early);
-    if (unpacked) await adoptRootfs(tmp, store.rootfsPath(image.manifest.digest));
-    const pulled = await storeImage(store, image, name, { ...opts, platform: image.manifest.platform! });
+    const rootfs = store.rootfsPath(image.manifest.digest);
+    const module = key ? digests.get(key) : undefined;
+    const mine =
+      unpacked && (await adoptRootfs(tmp, rootfs))
+        ? { path: rootfs, ...(module && module !== UNKNOWN ? { module } : {}) }
+        : undefined;
+    const source = builtImageSource(image, name);
+    const pulled = await pullFrom(store, source, name, { ...opts, platform: image.manifest.platform! }, mine);
     return { image, pulled };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-/** Renames the unpacked `tmp` to `rootfs`, unless a rootfs is there already (complete, as every one in place). */
-async function adoptRootfs(tmp: string, rootfs: string): Promise<void> {
+/**
+ * Renames the unpacked `tmp` to `rootfs`, unless a rootfs is there already (complete, as every one in place);
+ * whether it did.
+ */
+async function adoptRootfs(tmp: string, rootfs: string): Promise<boolean> {
   await mkdir(dirname(rootfs), { recursive: true });
-  await rename(tmp, rootfs).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
-  });
+  return rename(tmp, rootfs).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+      return false;
+    },
+  );
 }

@@ -155,7 +155,7 @@ function checkOptions(opts: BuildImageOptions): void {
 }
 
 /** Where the module lives in the rootfs: `opts.entrypoint`, else `/module.wasm` (`/plugin.wasm` for `compat`). */
-function entrypointOf(opts: BuildImageOptions): string {
+export function entrypointOf(opts: BuildImageOptions): string {
   return opts.entrypoint ?? (opts.format === "compat" ? "/plugin.wasm" : "/module.wasm");
 }
 

@@ -128,7 +128,7 @@ export async function unpackRootfs(
 }
 
 /** `/app/main.wasm` -> `app/main.wasm`, the unpacker's key for a path; undefined when it climbs (`..`). */
-function rootfsKey(path: string): string | undefined {
+export function rootfsKey(path: string): string | undefined {
   const parts = posix.normalize(`/${path}`).split("/").filter(Boolean);
   return parts.includes("..") ? undefined : parts.join("/");
 }

@@ -3,6 +3,7 @@
  * while downloading, extract the module, tag), the sources a user names (`openSource`: a registry,
  * `oci:` and `oci-archive:` layouts) and `checkStore`, which repairs a store by pulling again.
  */
+export { rootfsKey, type UnpackedRootfs } from "./extract.js";
 export { fetchBlob, isRetryable, isStall, STALL_ATTEMPTS } from "./fetch-blob.js";
 export { archiveSource, layoutSource } from "./layout-source.js";
 export { type OpenSourceOptions, openSource, sourceName } from "./open-source.js";

@@ -106,18 +106,24 @@ async function extractedPresent(record: Pick<PullResult, "module" | "rootfs">): 
  * The pull steps over an already opened source; exported for the shim, which owns its store. The pull holds a
  * lease (store-lease.ts) from its start until its name is tagged: what it stores or reuses is protected from a
  * concurrent prune, each digest before its content is written or relied on.
+ *
+ * `unpacked` is for a caller that unpacked the chosen manifest's rootfs itself, with the pull's unpacker, and
+ * renamed it into place (build/build-store.ts): the module's digest that unpacker hashed as it wrote the file
+ * is taken as the pull's own unpack would be, instead of reading the module again. It counts only when the
+ * pull finds that rootfs in place and does not unpack one itself.
  */
 export async function pullFrom(
   store: ContentStore,
   source: ImageSource,
   name: string,
   opts: PullOptions = {},
+  unpacked?: UnpackedRootfs,
 ): Promise<PullResult> {
   // A damaged index.json is said before anything is fetched, not after (the tag at the end would fail).
   await store.index();
   const lease = await store.lease();
   try {
-    return await pullLeased(store, source, name, opts, lease);
+    return await pullLeased(store, source, name, opts, lease, unpacked);
   } finally {
     await lease.release();
   }
@@ -129,6 +135,7 @@ async function pullLeased(
   name: string,
   opts: PullOptions,
   lease: Lease,
+  prepared: UnpackedRootfs | undefined,
 ): Promise<PullResult> {
   const { signal } = opts;
   const emit = opts.onEvent ?? ((_: PullEvent) => {});
@@ -226,8 +233,9 @@ async function pullLeased(
     const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
     const rootfsDir = location.tarLayers.length ? store.rootfsPath(manifestDesc.digest) : undefined;
     const bottom = location.tarLayers[0];
+    const found = rootfsDir !== undefined && (await pathExists(rootfsDir));
     const side =
-      rootfsDir && bottom && !(await pathExists(rootfsDir)) && !(await store.has(bottom))
+      rootfsDir && bottom && !found && !(await store.has(bottom))
         ? new PassThrough({ highWaterMark: 1 << 20 })
         : undefined;
     const fetches = startFetches(
@@ -251,7 +259,8 @@ async function pullLeased(
       throw err;
     }
     rootfs = unpacked?.path;
-    const extracted = await extractModule(store, location, name, unpacked, lease);
+    const hashed = found && !unpacked?.module && prepared?.path === rootfs ? prepared : unpacked;
+    const extracted = await extractModule(store, location, name, hashed, lease);
     module = {
       digest: extracted.digest,
       size: extracted.size,
