@@ -24,6 +24,8 @@ import { ZstdProcess } from "./zstd-process.js";
 /** One way to decode zstd: the stages that turn frame-checked zstd bytes into what they hold. */
 export interface ZstdDecoder {
   readonly name: "zlib" | "zstd -d" | "fzstd";
+  /** Whether each write it is given must end no frame but at its end (Node 22's zlib; see TWO_FRAMES). */
+  readonly splitFrames?: boolean;
   /** Fresh stages for one layer; they report every byte in and out to `guard`. */
   stages(guard: InflationGuard, layer: string): Duplex[];
 }
@@ -65,8 +67,8 @@ type CreateZstdDecompress = (opts: {
  * Two zstd frames of one raw block each, holding "a" and "b". A stream may hold several frames (RFC 8878
  * section 3.1: pzstd writes them, zstd:chunked layers are made of them). Node 24's zlib decodes this to "ab";
  * Node 22's (seen on 22.23) to "a", silently: its zlib.js ends the output when the decoder stops with input
- * left, which zstd does at the end of each frame. Given one frame per write it decodes them all, so both are
- * used, behind the frame check that splits writes where frames end.
+ * left, which zstd does at the end of each frame. Given writes that end no frame but at their end, it decodes
+ * them all: both are used, Node 22's with `splitFrames`.
  */
 const TWO_FRAMES = Buffer.from([
   ...[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x01, 0x09, 0x00, 0x00, 0x61],
@@ -77,20 +79,28 @@ const TWO_FRAMES = Buffer.from([
  * `zlib.createZstdDecompress` and its window parameter, where this Node has them and decodes zstd as Node 22 or
  * 24 do (feature detection, not version strings).
  */
-function nativeZstd(): { create: CreateZstdDecompress; windowLogMax: number } | undefined {
+function nativeZstd(): Native | undefined {
   const z = zlib as unknown as {
     createZstdDecompress?: CreateZstdDecompress;
     zstdDecompressSync?: (b: Buffer) => Buffer;
   };
   const windowLogMax = (zlib.constants as Record<string, number | undefined>).ZSTD_d_windowLogMax;
   if (typeof z.createZstdDecompress !== "function" || windowLogMax === undefined) return undefined;
+  let decoded: string | undefined;
   try {
-    const decoded = z.zstdDecompressSync?.(TWO_FRAMES).toString("latin1");
-    if (decoded !== "ab" && decoded !== "a") return undefined;
+    decoded = z.zstdDecompressSync?.(TWO_FRAMES).toString("latin1");
   } catch {
     return undefined;
   }
-  return { create: z.createZstdDecompress.bind(zlib), windowLogMax };
+  if (decoded !== "ab" && decoded !== "a") return undefined;
+  return { create: z.createZstdDecompress.bind(zlib), windowLogMax, splitFrames: decoded === "a" };
+}
+
+interface Native {
+  create: CreateZstdDecompress;
+  windowLogMax: number;
+  /** Whether it stops at the end of a frame that shares a write with the next. */
+  splitFrames: boolean;
 }
 
 /**
@@ -99,9 +109,10 @@ function nativeZstd(): { create: CreateZstdDecompress; windowLogMax: number } | 
  * (see TWO_FRAMES) fails the layer instead of cutting it short. Its own errors (`ZSTD_error_*` codes) are left
  * for the caller to word, as for gunzip.
  */
-function zlibDecoder(native: { create: CreateZstdDecompress; windowLogMax: number }): ZstdDecoder {
+function zlibDecoder(native: Native): ZstdDecoder {
   return {
     name: "zlib",
+    splitFrames: native.splitFrames,
     stages: (guard, layer) => {
       const decoder = native.create({
         chunkSize: ZLIB_CHUNK,

@@ -1,6 +1,6 @@
 /**
- * The frame check passes a stream on unchanged but split where frames end, however the bytes come in, so a
- * decoder is never given the end of one frame and the start of the next in one write (zstd-decoders.ts).
+ * The frame check passes a stream on unchanged; asked to split it, where frames end, however the bytes come in,
+ * so a decoder is never given the end of one frame and the start of the next in one write (zstd-decoders.ts).
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -15,7 +15,7 @@ function zstdCli(bytes: Buffer, ...flags: string[]): Buffer {
 }
 
 /** The chunks the frame check passes on when given `bytes` in pieces of `size`. */
-async function passedOn(bytes: Buffer, size: number): Promise<Buffer[]> {
+async function passedOn(bytes: Buffer, size: number, split: boolean): Promise<Buffer[]> {
   const pieces: Buffer[] = [];
   for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
   const out: Buffer[] = [];
@@ -25,7 +25,7 @@ async function passedOn(bytes: Buffer, size: number): Promise<Buffer[]> {
       cb();
     },
   });
-  await pipeline(Readable.from(pieces), zstdFrameCheck("layer sha256:zz"), sink);
+  await pipeline(Readable.from(pieces), zstdFrameCheck("layer sha256:zz", split), sink);
   return out;
 }
 
@@ -41,7 +41,7 @@ describe("zstd frame check", () => {
     const stream = Buffer.concat(frames);
     const frameEnds = frames.map((_, i) => Buffer.concat(frames.slice(0, i + 1)).length);
     for (const size of [1, 7, 4096, 100_000, stream.length]) {
-      const out = await passedOn(stream, size);
+      const out = await passedOn(stream, size, true);
       assert.deepEqual(Buffer.concat(out), stream, `pieces of ${size}`);
       let at = 0;
       for (const chunk of out) {
@@ -56,6 +56,8 @@ describe("zstd frame check", () => {
       }
       // A piece is split only at frame ends: one more chunk than pieces per frame end at most.
       assert.ok(out.length <= Math.ceil(stream.length / size) + frameEnds.length, `pieces of ${size}`);
+      // Not asked to split, it passes each piece on whole.
+      assert.equal((await passedOn(stream, size, false)).length, Math.ceil(stream.length / size));
     }
   });
 });

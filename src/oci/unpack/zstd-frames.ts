@@ -13,9 +13,10 @@
  *
  * What lies inside a block is left for the decoder to check.
  *
- * It also splits the bytes it passes on where a frame ends, so no chunk holds the end of one frame and the start
- * of the next: Node 22's zlib ends its output at the end of a frame that shares a write with the next
- * (zstd-decoders.ts), and decodes every frame of a stream given one frame per write.
+ * Asked to, it also splits the bytes it passes on where a frame ends, so no chunk holds the end of one frame and
+ * the start of the next: Node 22's zlib ends its output at the end of a frame that shares a write with the next
+ * (zstd-decoders.ts). Only then, as each write is one trip to zlib's thread: a layer of many small frames
+ * (zstd:chunked) decodes two to three times slower split.
  */
 import { Transform } from "node:stream";
 import { invalidArgument, type ShimError } from "../../internal/index.js";
@@ -27,16 +28,17 @@ import { invalidArgument, type ShimError } from "../../internal/index.js";
 export const MAX_ZSTD_WINDOW = 1 << 27;
 
 /**
- * A stage that passes zstd bytes on unchanged, in chunks split where frames end, and fails with
+ * A stage that passes zstd bytes on unchanged, in chunks split where frames end if `split`, and fails with
  * `InvalidArgument` naming `layer` (see above).
  */
-export function zstdFrameCheck(layer: string): Transform {
+export function zstdFrameCheck(layer: string, split = false): Transform {
   const frames = new ZstdFrames(layer);
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       try {
+        const ends = frames.check(chunk);
         let from = 0;
-        for (const end of frames.check(chunk)) {
+        for (const end of split ? ends : []) {
           this.push(chunk.subarray(from, end));
           from = end;
         }
