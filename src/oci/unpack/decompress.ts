@@ -42,6 +42,6 @@ export function decompressionStages(
         counter((n) => guard.output(n)),
       ];
     case "zstd":
-      return [zstdFrameCheck(layer), ...zstd.stages(guard, layer)];
+      return [zstdFrameCheck(layer, zstd.splitFrames === true), ...zstd.stages(guard, layer)];
   }
 }

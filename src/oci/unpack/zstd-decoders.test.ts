@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { after, before, describe, it } from "node:test";
 import zlib from "node:zlib";
 import { childrenOf } from "../../../test/harness/children.js";
@@ -17,6 +18,7 @@ import { until } from "../../../test/harness/task-kit.js";
 import { Code, executableOnPath, ShimError } from "../../internal/index.js";
 import { buildTar } from "../build/index.js";
 import { unpackLayer } from "./unpack.js";
+import { DEFAULT_UNPACK_LIMITS, InflationGuard } from "./unpack-limits.js";
 import { availableZstdDecoders, defaultZstdDecoder, type ZstdDecoder } from "./zstd-decoders.js";
 import { ZstdProcess } from "./zstd-process.js";
 
@@ -85,16 +87,42 @@ async function assertNoChildLeft(): Promise<void> {
 }
 
 describe("zstd decoders", () => {
-  it("the default is the fastest this machine has: zlib where Node decodes zstd streams, else zstd -d", () => {
+  it("the default is the fastest this machine has: zlib where Node has zstd, else zstd -d", () => {
     const names = availableZstdDecoders().map((d) => d.name);
     assert.equal(names.at(-1), "fzstd");
     assert.ok(executableOnPath("zstd"), "zstd is a test dependency (scripts/install-test-deps.sh)");
-    // Node 22 has zstd in zlib, but decodes only the first of two frames (zstd-decoders.ts): zstd -d there.
+    const nodeHasZstd =
+      typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === "function";
+    assert.equal(defaultZstdDecoder().name, nodeHasZstd ? "zlib" : "zstd -d");
+    assert.ok(names.includes("zstd -d"));
+    // Node 22's zlib stops after the first of two frames given in one write: only it has writes split.
     const z = zlib as { zstdDecompressSync?: (b: Buffer) => Buffer };
     const twoFrames = Buffer.concat([zstdCli(Buffer.from("one ")), zstdCli(Buffer.from("two"))]);
-    const zlibDecodesStreams = z.zstdDecompressSync?.(twoFrames).toString() === "one two";
-    assert.equal(defaultZstdDecoder().name, zlibDecodesStreams ? "zlib" : "zstd -d");
-    assert.ok(names.includes("zstd -d"));
+    const stopsAtFrameEnd = z.zstdDecompressSync?.(twoFrames).toString() === "one ";
+    assert.equal(defaultZstdDecoder().splitFrames === true, stopsAtFrameEnd);
+  });
+
+  it("zlib never ends a layer short: it decodes every frame of a write, or fails the layer", async (t) => {
+    const native = availableZstdDecoders().find((d) => d.name === "zlib");
+    if (!native) return t.skip("this Node has no zstd in zlib");
+    // Two frames in one write, without the frame check that splits them: Node 24 decodes both, Node 22 stops
+    // after the first (zstd-decoders.ts), and must then say so instead of ending the output there.
+    const twoFrames = Buffer.concat([zstdCli(Buffer.from("one ")), zstdCli(Buffer.from("two"))]);
+    const guard = new InflationGuard(DEFAULT_UNPACK_LIMITS, "layer sha256:zz", true);
+    const out: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk);
+        cb();
+      },
+    });
+    try {
+      await pipeline([Readable.from([twoFrames]), ...native.stages(guard, "layer sha256:zz"), sink]);
+      assert.equal(Buffer.concat(out).toString(), "one two");
+    } catch (err) {
+      assert.ok(err instanceof ShimError, String(err));
+      assertRefused(err, /corrupt zstd data \(the decoder stopped after \d+ of \d+ bytes\)/);
+    }
   });
 
   for (const decoder of availableZstdDecoders()) {

@@ -3,8 +3,8 @@
  * within 2x of `zstd -d`):
  *
  * 1. `zlib`: `zlib.createZstdDecompress`, zstd's own library inside Node (22.15 and later), told the same
- *    window limit (`ZSTD_d_windowLogMax`); only where it decodes streams of several frames (Node 24 does,
- *    Node 22 drops all but the first).
+ *    window limit (`ZSTD_d_windowLogMax`). Node 22's ends its output at the end of a frame that shares a write
+ *    with the next; the frame check gives it one frame per write, and a stream it did not read to the end fails.
  * 2. `zstd -d`: the system's reference decoder in a child process (zstd-process.ts), when `zstd` is on PATH.
  * 3. `fzstd`: pure JavaScript, always there, 5 to 10 times slower than the two above.
  *
@@ -24,6 +24,8 @@ import { ZstdProcess } from "./zstd-process.js";
 /** One way to decode zstd: the stages that turn frame-checked zstd bytes into what they hold. */
 export interface ZstdDecoder {
   readonly name: "zlib" | "zstd -d" | "fzstd";
+  /** Whether each write it is given must end no frame but at its end (Node 22's zlib; see TWO_FRAMES). */
+  readonly splitFrames?: boolean;
   /** Fresh stages for one layer; they report every byte in and out to `guard`. */
   stages(guard: InflationGuard, layer: string): Duplex[];
 }
@@ -56,13 +58,17 @@ export function defaultZstdDecoder(): ZstdDecoder {
  */
 export const ZLIB_CHUNK = 1024 * 1024;
 
-type CreateZstdDecompress = (opts: { chunkSize: number; params: Record<number, number> }) => Transform;
+type CreateZstdDecompress = (opts: {
+  chunkSize: number;
+  params: Record<number, number>;
+}) => Transform & { bytesWritten: number };
 
 /**
  * Two zstd frames of one raw block each, holding "a" and "b". A stream may hold several frames (RFC 8878
- * section 3.1: pzstd writes them, zstd:chunked layers are made of them), but Node 22's zlib ends its output at
- * the end of the first frame that shares a write with the next, silently (seen on 22.23): a layer's tail would
- * be lost, so a zlib that decodes this to "a" is not used.
+ * section 3.1: pzstd writes them, zstd:chunked layers are made of them). Node 24's zlib decodes this to "ab";
+ * Node 22's (seen on 22.23) to "a", silently: its zlib.js ends the output when the decoder stops with input
+ * left, which zstd does at the end of each frame. Given writes that end no frame but at their end, it decodes
+ * them all: both are used, Node 22's with `splitFrames`.
  */
 const TWO_FRAMES = Buffer.from([
   ...[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x01, 0x09, 0x00, 0x00, 0x61],
@@ -70,39 +76,57 @@ const TWO_FRAMES = Buffer.from([
 ]);
 
 /**
- * `zlib.createZstdDecompress` and its window parameter, where this Node has them and decodes every frame of a
- * stream (feature detection, not version strings).
+ * `zlib.createZstdDecompress` and its window parameter, where this Node has them and decodes zstd as Node 22 or
+ * 24 do (feature detection, not version strings).
  */
-function nativeZstd(): { create: CreateZstdDecompress; windowLogMax: number } | undefined {
+function nativeZstd(): Native | undefined {
   const z = zlib as unknown as {
     createZstdDecompress?: CreateZstdDecompress;
     zstdDecompressSync?: (b: Buffer) => Buffer;
   };
   const windowLogMax = (zlib.constants as Record<string, number | undefined>).ZSTD_d_windowLogMax;
   if (typeof z.createZstdDecompress !== "function" || windowLogMax === undefined) return undefined;
+  let decoded: string | undefined;
   try {
-    if (z.zstdDecompressSync?.(TWO_FRAMES).toString("latin1") !== "ab") return undefined;
+    decoded = z.zstdDecompressSync?.(TWO_FRAMES).toString("latin1");
   } catch {
     return undefined;
   }
-  return { create: z.createZstdDecompress.bind(zlib), windowLogMax };
+  if (decoded !== "ab" && decoded !== "a") return undefined;
+  return { create: z.createZstdDecompress.bind(zlib), windowLogMax, splitFrames: decoded === "a" };
+}
+
+interface Native {
+  create: CreateZstdDecompress;
+  windowLogMax: number;
+  /** Whether it stops at the end of a frame that shares a write with the next. */
+  splitFrames: boolean;
 }
 
 /**
  * zlib bounds each output chunk and honours backpressure, so counting after it stops a bomb within a chunk.
- * Its errors (`ZSTD_error_*` codes) are left for the caller to word, as for gunzip.
+ * When its output ends, it must have read every byte it was given (`bytesWritten`): a zlib that stopped early
+ * (see TWO_FRAMES) fails the layer instead of cutting it short. Its own errors (`ZSTD_error_*` codes) are left
+ * for the caller to word, as for gunzip.
  */
-function zlibDecoder(native: { create: CreateZstdDecompress; windowLogMax: number }): ZstdDecoder {
+function zlibDecoder(native: Native): ZstdDecoder {
   return {
     name: "zlib",
-    stages: (guard) => [
-      counter((n) => guard.input(n)),
-      native.create({
+    splitFrames: native.splitFrames,
+    stages: (guard, layer) => {
+      const decoder = native.create({
         chunkSize: ZLIB_CHUNK,
         params: { [native.windowLogMax]: Math.log2(MAX_ZSTD_WINDOW) },
-      }),
-      counter((n) => guard.output(n)),
-    ],
+      });
+      const readAll = () => {
+        if (decoder.bytesWritten === guard.compressed) return;
+        throw invalidArgument(
+          `${layer}: corrupt zstd data (the decoder stopped after ${decoder.bytesWritten} of ` +
+            `${guard.compressed} bytes); pull it again`,
+        );
+      };
+      return [counter((n) => guard.input(n)), decoder, counter((n) => guard.output(n), readAll)];
+    },
   };
 }
 
