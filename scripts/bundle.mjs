@@ -6,6 +6,7 @@
 //   dist/bundle/esm/shim.js          bin/containerd-shim-nodewasi-v1.mjs (start, delete, and the daemon)
 //   dist/bundle/esm/runner-main.js   a task's runner process (wasi/runner-process.ts spawns it)
 //   dist/bundle/esm/runner-guest.js  the runner's guest thread (runner-main.ts starts it)
+//   dist/bundle/esm/compile-cache.js what the two launchers import first: V8's compile cache (cli/compile-cache.ts)
 //
 // Why: a Node boot spends most of its time loading modules when they come as ~150 files and packages, each
 // resolved, read and compiled on its own; one file per entry point is read once. The code's own lazy
@@ -27,8 +28,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "dist", "bundle", "esm");
 
 // The chunks of earlier builds are left in place: a daemon started before this build still imports its own
-// (named by their content's hash) when it first needs them, and would fail if they were gone. Only the four
-// entry files are overwritten.
+// (named by their content's hash) when it first needs them, and would fail if they were gone. Only the entry
+// files are overwritten.
 const result = await build({
   absWorkingDir: root,
   entryPoints: {
@@ -36,6 +37,7 @@ const result = await build({
     shim: "dist/src/containerd/shim-main.js",
     "runner-main": "dist/src/wasi/runner-main.js",
     "runner-guest": "dist/src/wasi/runner-guest.js",
+    "compile-cache": "dist/src/cli/compile-cache.js",
   },
   outdir,
   bundle: true,
