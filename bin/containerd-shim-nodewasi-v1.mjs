@@ -13,9 +13,14 @@ process.on("warning", () => {});
 
 let shimMain;
 try {
+  // First, so that the bundle is compiled (or found compiled) through V8's cache on Node >= 22.1.
+  (await import("../dist/bundle/esm/compile-cache.js")).enableCompileCache();
   ({ shimMain } = await import("../dist/bundle/esm/shim.js"));
 } catch (err) {
-  if (err?.code !== "ERR_MODULE_NOT_FOUND" || !String(err.message).includes("dist/bundle/esm/shim.js"))
+  if (
+    err?.code !== "ERR_MODULE_NOT_FOUND" ||
+    !/dist\/bundle\/esm\/(shim|compile-cache)\.js/.test(err.message)
+  )
     throw err;
   process.stderr.write("containerd-shim-nodewasi-v1: dist/ is missing; build first with `npm run build`\n");
   process.exit(1);

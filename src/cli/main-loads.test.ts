@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loading } from "../../test/harness/module-loads.js";
+import { bundleOf, loading, requiredModules } from "../../test/harness/module-loads.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const BIN = join(REPO, "bin", "nodewasi");
@@ -73,6 +73,24 @@ describe("nodewasi's start-up", () => {
     assert.deepEqual(
       r.files.filter((u) => u.includes("/dist/src/")),
       [],
+    );
+  });
+
+  it("the shim client requires grpc-js as the bundle's one file, not node_modules' ~70", async () => {
+    const client = bundleOf("dist/src/cli/shim-client.js");
+    const script =
+      `const { shimClients } = await import(${JSON.stringify(client)}); shimClients(${JSON.stringify(join(dir, "none.sock"))}).close();` +
+      `const { createRequire } = await import("node:module"); console.log(Object.keys(createRequire(import.meta.url).cache).join("\\n"));`;
+    const r = await loading(dir, ["--input-type=module", "-e", script]);
+    assert.equal(r.code, 0, r.stderr);
+    const required = r.stdout.split("\n").filter(Boolean);
+    assert.deepEqual(
+      required.filter((p) => p.includes("/node_modules/")),
+      [],
+    );
+    assert.ok(
+      requiredModules(required).some((u) => u.endsWith("/node_modules/@grpc/grpc-js/build/src/index.js")),
+      required.join("\n"),
     );
   });
 

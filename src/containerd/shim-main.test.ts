@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
-import { bundleOf, loading } from "../../test/harness/module-loads.js";
+import { bundleOf, loading, requiredModules } from "../../test/harness/module-loads.js";
 import { DeleteResponseSchema, RuntimeInfoSchema } from "../gen/index.js";
 import { RUNTIME_TYPE, shimMain, shimVersion } from "./shim-main.js";
 import { NAMESPACE_GROUP, socketPath } from "./socket-address.js";
@@ -128,12 +128,12 @@ describe("shimMain", () => {
     test(`${build} daemon modules load neither oci/ (the rootfs comes unpacked) nor grpc-js (ttrpc is the default)`, async () => {
       const dir = await mkdtemp(join(tmpdir(), "nodewasi-loads-"));
       try {
-        // grpc-js is CommonJS: a require() of it would not pass the ES module hook, so the CommonJS cache is
-        // printed too.
+        // grpc-js is CommonJS: a require() of it (of node_modules, or of the bundle's grpc-js.cjs) would not pass
+        // the ES module hook, so the CommonJS cache is printed too.
         const script = `await import(${JSON.stringify(serve)}); const { createRequire } = await import("node:module"); console.log(Object.keys(createRequire(import.meta.url).cache).join("\\n"));`;
         const r = await loading(dir, ["--input-type=module", "-e", script]);
         assert.equal(r.code, 0, r.stderr);
-        const grpc = [...r.loaded, ...r.stdout.split("\n")].filter((u) =>
+        const grpc = [...r.loaded, ...requiredModules(r.stdout.split("\n").filter(Boolean))].filter((u) =>
           u.includes("/node_modules/@grpc/grpc-js/"),
         );
         assert.deepEqual(grpc, []);

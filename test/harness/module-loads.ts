@@ -46,6 +46,18 @@ export function bundledModules(fileUrl: string): string[] {
   return [];
 }
 
+/**
+ * The modules behind the CommonJS cache's `paths` (`Object.keys(require.cache)`, which the ES module hook of
+ * `loading` does not see): each file's URL, followed, for a bundle file (dist/bundle/esm/grpc-js.cjs), by the
+ * URLs of the modules it holds.
+ */
+export function requiredModules(paths: string[]): string[] {
+  return paths.flatMap((p) => {
+    const u = pathToFileURL(p).href;
+    return [u, ...bundledModules(u)];
+  });
+}
+
 /** The URL of the dist/bundle file made for the lazily imported (or entry) module `path` of dist/src. */
 export function bundleOf(path: string): string {
   for (const [out, { entryPoint }] of Object.entries(bundleMeta().outputs)) {
