@@ -15,44 +15,67 @@ import { RotatingLog } from "./rotating-log.js";
 const dir = mkdtempSync(join(tmpdir(), "nodewasi-log-reader-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A process writing numbered 10-byte lines to `path` through RotatingLog, 20 lines a file, until killed. */
-function writer(path: string) {
+/**
+ * A process writing numbered 10-byte lines to `path` through RotatingLog, 20 lines a file, until killed;
+ * with `pauseMs`, pausing that long after each file's last line.
+ */
+function writer(path: string, pauseMs = 0) {
   const script = `
     const { RotatingLog } = await import(${JSON.stringify(new URL("./rotating-log.js", import.meta.url).href)});
     const log = new RotatingLog(${JSON.stringify(path)}, { maxSize: 200, maxFiles: 4 });
     process.stdout.write("ready\\n");
-    for (let i = 0; ; i++) log.write(Buffer.from(String(i).padStart(9, "0") + "\\n"));
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; ; i++) {
+      log.write(Buffer.from(String(i).padStart(9, "0") + "\\n"));
+      if (${pauseMs} > 0 && i % 20 === 19) Atomics.wait(pause, 0, 0, ${pauseMs});
+    }
   `;
   return spawn(process.execPath, ["--input-type=module", "-e", script], {
     stdio: ["ignore", "pipe", "inherit"],
   });
 }
 
+/**
+ * Copies (no `live`) of a log that writer(`name`, `pauseMs`) writes meanwhile, for 3 s and 50 copies at least:
+ * the numbers of each one's lines.
+ */
+async function* copiesWhileWritten(name: string, pauseMs: number) {
+  const path = join(dir, name);
+  const child = writer(path, pauseMs);
+  try {
+    await new Promise((resolve) => child.stdout!.once("data", resolve));
+    let copy = 0;
+    for (const deadline = Date.now() + 3000; Date.now() < deadline || copy < 50; copy++) {
+      const chunks: Buffer[] = [];
+      await copyLog(path, async (b) => void chunks.push(Buffer.from(b)));
+      const lines = Buffer.concat(chunks)
+        .toString()
+        .split("\n")
+        .filter((l) => /^\d{9}$/.test(l))
+        .map(Number);
+      yield { lines, copy };
+    }
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
 describe("copyLog", () => {
   // Found in a loaded reliability run: `logs -f` printed line 95435, then 95434. Two rotations between opening
   // the log's newest file and its older ones put a newer file before an older one in the reading order.
   it("reads a log rotating every few microseconds in order: never a line before one it already gave", async () => {
-    const path = join(dir, "busy.log");
-    const child = writer(path);
-    try {
-      await new Promise((resolve) => child.stdout!.once("data", resolve));
-      let copies = 0;
-      for (const deadline = Date.now() + 3000; Date.now() < deadline || copies < 50; copies++) {
-        const chunks: Buffer[] = [];
-        await copyLog(path, async (b) => {
-          chunks.push(Buffer.from(b));
-        });
-        const lines = Buffer.concat(chunks)
-          .toString()
-          .split("\n")
-          .filter((l) => /^\d{9}$/.test(l))
-          .map(Number);
-        for (let i = 1; i < lines.length; i++) {
-          assert.ok(lines[i]! > lines[i - 1]!, `copy ${copies}: line ${lines[i]} after ${lines[i - 1]}`);
-        }
+    for await (const { lines, copy } of copiesWhileWritten("busy.log", 0)) {
+      for (let i = 1; i < lines.length; i++) {
+        assert.ok(lines[i]! > lines[i - 1]!, `copy ${copy}: line ${lines[i]} after ${lines[i - 1]}`);
       }
-    } finally {
-      child.kill("SIGKILL");
+    }
+  });
+
+  it("reads a log rotating every millisecond without a gap: the files it opens at once follow each other", async () => {
+    for await (const { lines, copy } of copiesWhileWritten("paced.log", 1)) {
+      for (let i = 1; i < lines.length; i++) {
+        assert.equal(lines[i], lines[i - 1]! + 1, `copy ${copy}: line ${lines[i]} after ${lines[i - 1]}`);
+      }
     }
   });
 

@@ -113,20 +113,28 @@ interface OpenFile {
  * The log's files, opened, oldest first. Opened one by one, newest first, they are in order only if no
  * rotation came meanwhile: two rotations put a newer file (made meanwhile, now at `PATH.1`) before the older
  * ones (a loaded `logs -f` printed line 95435, then 95434). So once all are open their names are checked
- * again, and when any moved they are opened again. A writer that rotates faster than that 50 times over gets
- * its newest file only: output is skipped, never out of order.
+ * again, and when any moved they are opened again. Nor may a name be missing between two opened ones: the
+ * names come from a listing read before the files are opened, and a name a rotation had vacated when it was
+ * read (`PATH.2` between its `PATH.2 -> PATH.3` and `PATH.1 -> PATH.2`) holds a file again once the rotation
+ * is done, one that the files opened around it skip (a loaded `logs -f` went from line 259685 to 260096, a
+ * whole 4 KiB file later). Files at `PATH`, `PATH.1`... `PATH.k`, none missing, each at its name from its open
+ * to its check, were all there at once (after the last open, before the first check), so they follow each
+ * other. A writer that does not let that happen in 50 tries gets the newest such run of them (or its newest
+ * file, when its names never held still): output is skipped, never out of order.
  */
 async function openAll(path: string): Promise<OpenFile[]> {
   for (let attempt = 1; ; attempt++) {
-    const opened: { path: string; file: OpenFile }[] = [];
-    for (const p of [path, ...(await rotatedNumbers(path)).map((n) => rotatedPath(path, n))]) {
-      const file = await openFile(p);
-      if (file) opened.push({ path: p, file });
+    const opened: { n: number; file: OpenFile }[] = [];
+    for (const n of [0, ...(await rotatedNumbers(path))]) {
+      const file = await openFile(rotatedPath(path, n));
+      if (file) opened.push({ n, file });
     }
     let moved = false;
-    for (const o of opened) moved ||= (await lstatOrUndefined(o.path))?.ino !== o.file.st.ino;
-    // Names that held still give the order; a writer that never let them keeps its newest file only.
-    const keep = moved ? (attempt === 50 ? opened.slice(0, 1) : []) : opened;
+    for (const o of opened) moved ||= (await lstatOrUndefined(rotatedPath(path, o.n)))?.ino !== o.file.st.ino;
+    // The numbers rise, so those equal to their index are the run 0, 1... k up to the first one missing.
+    const run = moved ? [] : opened.filter((o, i) => o.n === i);
+    const whole = run.length > 0 && run.length === opened.length;
+    const keep = whole ? run : attempt === 50 ? (run.length ? run : opened.slice(0, 1)) : [];
     for (const { file } of opened) if (!keep.some((k) => k.file === file)) await file.fh.close();
     if (keep.length) return keep.map((k) => k.file).reverse();
     if (opened.length === 0) return [];
