@@ -997,7 +997,7 @@ export const SECTIONS = [
         id: "logs-follow-rotation",
         title: "logs -f follows a log through its rotations",
         asked:
-          "a follower of a rotating log must print each line once, in order, across rotations (issue 10 item 7); found in loaded runs: line 95435, then 95434 (two rotations while its files were opened), and line 85195, then 85194 (a file renamed past the names just read was taken for dropped, and an older one with the same coarse mtime read next)",
+          "a follower of a rotating log must print each line once, in order, across rotations (issue 10 item 7); found in loaded runs: line 95435, then 95434 (two rotations while its files were opened), line 85195, then 85194 (a file renamed past the names just read was taken for dropped, and an older one with the same coarse mtime read next), and 000065233 after 65944 (a follower that fell behind and skipped to a later file joined the start of line 65945 to the end of line 78233), and line 260096 after 259685 (a name read while a rotation had vacated it was not opened, and a whole file skipped)",
         tests: [
           t(FLOODS, "logs -f follows a log rotated every few ms: each line once, in order, to the last one"),
           t(
@@ -1007,6 +1007,14 @@ export const SECTIONS = [
           t(
             "src/wasi/log-reader.test.ts",
             "goes on with the file after one dropped off the rotation, whatever the files' times say",
+          ),
+          t(
+            "src/wasi/log-reader.test.ts",
+            "after a skip, ends the line the file it left cut off instead of joining it to a line of the next file",
+          ),
+          t(
+            "src/wasi/log-reader.test.ts",
+            "reads a log rotating every millisecond without a gap: the files it opens at once follow each other",
           ),
         ],
       },

@@ -9,8 +9,13 @@
  * is at `PATH.(n-1)` (`PATH` for n = 1); the reader opens that and checks that the file it left is still at
  * `PATH.n` afterwards, else the names moved meanwhile and it looks again. A reader too slow for the writer
  * (a file dropped at the end of the rotation before it was opened) goes on with the oldest file newer than
- * the one it left: output is skipped then, never repeated, and never out of order. Files are opened with
- * O_NOFOLLOW, so a symlink planted among them is not read through.
+ * the one it left: output is skipped then, never repeated, and never out of order. Nor are two lines made one:
+ * the writer splits a write at the size cap, so a file may end inside a line, and the file taken after a skip
+ * starts inside some later line (a loaded `logs -f` printed 000065233 after line 65944: the "000065" that began
+ * line 65945, then the "233" that ended line 78233, 30 files later). So when the file left ended inside a
+ * line, the reader ends that line with a newline before going on. It cannot tell a skip from a dropped file's
+ * direct successor: when it took that successor, a line the rotation cut is printed in two, with nothing lost.
+ * Files are opened with O_NOFOLLOW, so a symlink planted among them is not read through.
  */
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, open, readdir, rm } from "node:fs/promises";
@@ -29,6 +34,7 @@ export interface CopyLogOptions {
 }
 
 const CHUNK = 64 * 1024;
+const NEWLINE = 0x0a;
 
 /** Whether the log at `path` has any file: `path` itself or a rotated one. */
 export async function logExists(path: string): Promise<boolean> {
@@ -51,11 +57,14 @@ export async function removeLog(path: string): Promise<boolean> {
 /** Copies the log at `path` to `write` (which resolves once its bytes may be overwritten), as described above. */
 export async function copyLog(path: string, write: (b: Buffer) => Promise<void>, opts: CopyLogOptions = {}) {
   const buf = Buffer.alloc(CHUNK);
+  /** Whether what was written so far ends a line (or is nothing). */
+  let lineEnded = true;
   const drain = async (f: OpenFile) => {
     for (;;) {
       const { bytesRead } = await f.fh.read(buf, 0, CHUNK, f.offset);
       if (bytesRead === 0) return;
       f.offset += bytesRead;
+      lineEnded = buf[bytesRead - 1] === NEWLINE;
       await write(buf.subarray(0, bytesRead));
     }
   };
@@ -76,6 +85,10 @@ export async function copyLog(path: string, write: (b: Buffer) => Promise<void>,
       if (next) {
         await drain(cur);
         await cur.fh.close();
+        if (next.afterSkip && !lineEnded) {
+          lineEnded = true;
+          await write(Buffer.from("\n"));
+        }
         cur = next;
         continue;
       }
@@ -92,26 +105,36 @@ interface OpenFile {
   fh: FileHandle;
   st: Stats;
   offset: number;
+  /** Taken after a dropped file: output may have been skipped before it, so it may start inside a line. */
+  afterSkip?: true;
 }
 
 /**
  * The log's files, opened, oldest first. Opened one by one, newest first, they are in order only if no
  * rotation came meanwhile: two rotations put a newer file (made meanwhile, now at `PATH.1`) before the older
  * ones (a loaded `logs -f` printed line 95435, then 95434). So once all are open their names are checked
- * again, and when any moved they are opened again. A writer that rotates faster than that 50 times over gets
- * its newest file only: output is skipped, never out of order.
+ * again, and when any moved they are opened again. Nor may a name be missing between two opened ones: the
+ * names come from a listing read before the files are opened, and a name a rotation had vacated when it was
+ * read (`PATH.2` between its `PATH.2 -> PATH.3` and `PATH.1 -> PATH.2`) holds a file again once the rotation
+ * is done, one that the files opened around it skip (a loaded `logs -f` went from line 259685 to 260096, a
+ * whole 4 KiB file later). Files at `PATH`, `PATH.1`... `PATH.k`, none missing, each at its name from its open
+ * to its check, were all there at once (after the last open, before the first check), so they follow each
+ * other. A writer that does not let that happen in 50 tries gets the newest such run of them (or its newest
+ * file, when its names never held still): output is skipped, never out of order.
  */
 async function openAll(path: string): Promise<OpenFile[]> {
   for (let attempt = 1; ; attempt++) {
-    const opened: { path: string; file: OpenFile }[] = [];
-    for (const p of [path, ...(await rotatedNumbers(path)).map((n) => rotatedPath(path, n))]) {
-      const file = await openFile(p);
-      if (file) opened.push({ path: p, file });
+    const opened: { n: number; file: OpenFile }[] = [];
+    for (const n of [0, ...(await rotatedNumbers(path))]) {
+      const file = await openFile(rotatedPath(path, n));
+      if (file) opened.push({ n, file });
     }
     let moved = false;
-    for (const o of opened) moved ||= (await lstatOrUndefined(o.path))?.ino !== o.file.st.ino;
-    // Names that held still give the order; a writer that never let them keeps its newest file only.
-    const keep = moved ? (attempt === 50 ? opened.slice(0, 1) : []) : opened;
+    for (const o of opened) moved ||= (await lstatOrUndefined(rotatedPath(path, o.n)))?.ino !== o.file.st.ino;
+    // The numbers rise, so those equal to their index are the run 0, 1... k up to the first one missing.
+    const run = moved ? [] : opened.filter((o, i) => o.n === i);
+    const whole = run.length > 0 && run.length === opened.length;
+    const keep = whole ? run : attempt === 50 ? (run.length ? run : opened.slice(0, 1)) : [];
     for (const { file } of opened) if (!keep.some((k) => k.file === file)) await file.fh.close();
     if (keep.length) return keep.map((k) => k.file).reverse();
     if (opened.length === 0) return [];
@@ -121,7 +144,7 @@ async function openAll(path: string): Promise<OpenFile[]> {
 
 /**
  * The file that came after `cur` in the log at `path`, opened; undefined while `cur` is still the one being
- * written (or was deleted and nothing newer exists yet).
+ * written (or was deleted and nothing newer exists yet). Marked `afterSkip` when `cur` had been dropped.
  */
 async function after(path: string, cur: OpenFile): Promise<OpenFile | undefined> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -143,7 +166,7 @@ async function after(path: string, cur: OpenFile): Promise<OpenFile | undefined>
       for (const n of [...numbers.reverse(), 0]) {
         const f = await openFile(rotatedPath(path, n));
         if (!f) continue;
-        if (f.st.ino !== cur.st.ino) return f;
+        if (f.st.ino !== cur.st.ino) return { ...f, afterSkip: true };
         await f.fh.close();
       }
       if (head === undefined) return undefined;
