@@ -1169,7 +1169,7 @@ export const SECTIONS = [
         id: "warm-slot-isolation",
         title: "A warm sandbox sees only its own task",
         asked:
-          "a warm bwrap sandbox bound the whole tasks folder: a guest that escaped its preopen reached every other task's rootfs; now each sees only its own slot, emptied after the task",
+          "a warm bwrap sandbox bound the whole tasks folder: a guest that escaped its preopen reached every other task's rootfs; now each sees only its own slot, emptied after the task (its exit is reported first; Delete waits for that before it removes the task's files)",
         tests: [
           t(
             "src/wasi/child-runner-pool.test.ts",
@@ -1177,7 +1177,11 @@ export const SECTIONS = [
           ),
           t(
             "src/wasi/child-runner-pool.test.ts",
-            "a slot is unmounted and removed once its task has exited, also when it was killed",
+            "a slot is unmounted and removed once its task has exited (released), also when it was killed",
+          ),
+          t(
+            "src/shim/task-service.test.ts",
+            "reports the exit before the runner releases the task's files, and Delete removes them only after",
           ),
           t(
             "src/wasi/child-runner-pool.test.ts",
