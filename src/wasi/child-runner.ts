@@ -16,8 +16,8 @@
  * /run/containerd/fifo). After the task its slot is unmounted and removed (the exit is reported first, and the
  * Task service's Delete waits for `released`); a sandbox never takes a second spec. The binds are made and
  * undone by the shim's mount helper (internal/mount-syscalls.ts: about a millisecond each, without a process
- * per call; mount(8) where it cannot run), where a cold sandbox costs a Node boot. Only root can mount: elsewhere every sandboxed runner starts cold, and so does a spec with
- * a rotated log (warm-slots.ts `fitsSlot`).
+ * per call; mount(8) where it cannot run), where a cold sandbox costs a Node boot. Only root can mount:
+ * elsewhere every sandboxed runner starts cold, and so does a spec with a rotated log (warm-slots.ts `fitsSlot`).
  */
 import { existsSync } from "node:fs";
 import { constants } from "node:os";

@@ -102,9 +102,9 @@ export interface RunningProcess {
   readonly exited: Promise<ExitStatus>;
   /**
    * Settles after `exited`, once what the runner held for this process outside it is undone (a warm sandbox's
-   * slot: the task's files bound into it, warm-slots.ts); absent when it held nothing. Never rejects. The exit is
-   * reported without waiting for it (an unmount is a process spawn); whoever removes the task's files (Delete)
-   * waits for it first.
+   * slot: the task's files bound into it, warm-slots.ts); absent when it held nothing. Never rejects. The exit
+   * is reported without waiting for it (an unmount may cost a process spawn); whoever removes the task's files
+   * (Delete) waits for it first.
    */
   readonly released?: Promise<void>;
   /**
