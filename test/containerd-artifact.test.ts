@@ -14,7 +14,6 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildImage } from "../src/oci/index.js";
 import {
-  type CtrResult,
   containerdUnavailable,
   type PrivateContainerd,
   REPO_DIR,
@@ -47,8 +46,6 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
   let restoreDockerConfig: (() => Promise<void>) | undefined;
   let tmp: string;
   const fifo = () => join(ctd.dir, "fifo");
-  const explain = (r: CtrResult) =>
-    `code: ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
 
   /** `ctr run --rm --rootfs DIR` (a fresh empty dir unless given) of task `id`, annotated `k=v`. */
   const runAnnotated = (
@@ -118,8 +115,8 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
   test("a CNCF Wasm OCI artifact, no args: the shim pulls it and runs its module; the pull is in the shim's log", async () => {
     const ref = `${registry.host}/artifact:v1`;
     const r = await runAnnotated("artifact", { "io.nodewasi.image": ref });
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", ctd.explain(r));
     assert.match(ctd.log(), new RegExp(`nodewasi-shim\\[\\d+\\]: pulled ${ref}: CNCF Wasm OCI artifact`));
     // The shim's store for containerd's namespace `test`, under its NODEWASI_ROOT.
     const store = join(ctd.dir, "nodewasi", "containerd", ctd.namespace, "blobs", "sha256");
@@ -132,8 +129,8 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
       { "io.containerd.image.name": `${registry.host}/artifact:v1` },
       ["/hello.wasm", "one", "two words"],
     );
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\none\ntwo words\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\none\ntwo words\n", ctd.explain(r));
   });
 
   test("a wasm-to-oci image: ctr's exit status is the guest's", async () => {
@@ -141,7 +138,7 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
       "exit-code",
       "7",
     ]);
-    assert.equal(r.code, 7, explain(r));
+    assert.equal(r.code, 7, ctd.explain(r));
   });
 
   test("a runwasi wasm-layer image named by CRI's annotation, args = its config's Entrypoint", async () => {
@@ -151,8 +148,8 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
       { "io.kubernetes.cri.image-name": `${registry.host}/runwasi:v1` },
       ["app.wasm"],
     );
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "hello from a runwasi layer\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "hello from a runwasi layer\n", ctd.explain(r));
   });
 
   test("a tar image into an empty rootfs: its files are copied in, args[0] found there", async () => {
@@ -163,27 +160,27 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
       ["/hello.wasm", "x"],
       rootfs,
     );
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\nx\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\nx\n", ctd.explain(r));
     assert.deepEqual(readdirSync(rootfs), ["hello.wasm"]);
   });
 
   test("credentials for the shim's pull come from the Docker config (DOCKER_CONFIG)", async () => {
     const r = await runAnnotated("private", { "io.nodewasi.image": `${privateRegistry.host}/secret:v1` });
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "hello from a private registry\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "hello from a private registry\n", ctd.explain(r));
   });
 
   test("an annotation naming a missing image: ctr fails with what the rootfs lacked and why the pull failed", async () => {
     const ref = `${registry.host}/missing:v1`;
     const r = await runAnnotated("missing", { "io.nodewasi.image": ref }, ["/x.wasm"]);
-    assert.notEqual(r.code, 0, explain(r));
+    assert.notEqual(r.code, 0, ctd.explain(r));
     assert.match(
       r.stderr,
       new RegExp(
         `task missing: the rootfs has no /x\\.wasm, and pulling ${ref} \\(named by the annotation io\\.nodewasi\\.image\\) failed: .*MANIFEST_UNKNOWN`,
       ),
-      explain(r),
+      ctd.explain(r),
     );
     const ls = await ctd.ctr(["container", "ls", "-q"]);
     assert.doesNotMatch(ls.stdout, /^missing$/m, "ctr run --rm removed the container");
@@ -191,15 +188,15 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
 
   test("no annotation and an empty rootfs: the spec's lack of args is the error", async () => {
     const r = await runAnnotated("bare", {});
-    assert.notEqual(r.code, 0, explain(r));
-    assert.match(r.stderr, /task bare: the runtime spec has no process\.args/, explain(r));
+    assert.notEqual(r.code, 0, ctd.explain(r));
+    assert.match(r.stderr, /task bare: the runtime spec has no process\.args/, ctd.explain(r));
   });
 
   for (const tag of ["multi", "single"]) {
     test(`ctr image pull --plain-http --platform wasi/wasm, then ctr run --platform wasi/wasm (${tag})`, async () => {
       const ref = `${registry.host}/${tag}:v1`;
       const pulled = await ctd.ctr(["image", "pull", "--plain-http", "--platform", "wasi/wasm", ref]);
-      assert.equal(pulled.code, 0, explain(pulled));
+      assert.equal(pulled.code, 0, ctd.explain(pulled));
       const r = await ctd.ctr([
         "run",
         "--rm",
@@ -212,9 +209,9 @@ describe("the shim pulls what containerd cannot unpack; ctr pulls wasi/wasm imag
         ref,
         `pulled-${tag}`,
       ]);
-      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.code, 0, ctd.explain(r));
       const greeting = tag === "multi" ? "hello from a multi-platform index" : "Hello from nodewasi!";
-      assert.equal(r.stdout, `${greeting}\n`, explain(r));
+      assert.equal(r.stdout, `${greeting}\n`, ctd.explain(r));
     });
   }
 });

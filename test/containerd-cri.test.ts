@@ -30,8 +30,6 @@ describe("containerd's CRI plugin runs a nodewasi pod", { skip: containerdUnavai
   let cri: CriClient;
   let tmp: string;
   let logs: string;
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "nodewasi-cri-"));
@@ -50,7 +48,7 @@ describe("containerd's CRI plugin runs a nodewasi pod", { skip: containerdUnavai
       ],
     ] as const) {
       const r = await ctd.ctr(["image", "import", "--base-name", name, archive]);
-      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.code, 0, ctd.explain(r));
     }
     cri = criClient(ctd.address);
     // The CRI plugin learns of imported images from containerd's events.

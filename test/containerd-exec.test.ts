@@ -4,17 +4,10 @@
  * a kill, and no exec runner is left behind.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  containerdUnavailable,
-  type PrivateContainerd,
-  SHIM_RUNTIME,
-  startContainerd,
-} from "./harness/containerd.js";
-import { importModuleImages } from "./harness/containerd-images.js";
+import { containerdUnavailable, nodewasiImage, type PrivateContainerd } from "./harness/containerd.js";
+import { containerdWithModuleImages, stopContainerdAndTemp } from "./harness/containerd-images.js";
 import { until } from "./harness/task-kit.js";
 
 const IMAGE = "nodewasi.test/exec";
@@ -32,19 +25,13 @@ function isLive(pid: number): boolean {
 describe("ctr task exec: execs end with their init", { skip: containerdUnavailable() ?? false }, () => {
   let ctd: PrivateContainerd;
   let tmp: string;
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-exec-"));
-    ctd = await startContainerd();
-    await importModuleImages(ctd, tmp, IMAGE, { sleep: "examples/modules/sleep-ms.wasm" });
+    ({ ctd, tmp } = await containerdWithModuleImages("exec", IMAGE, {
+      sleep: "examples/modules/sleep-ms.wasm",
+    }));
   });
-
-  after(async () => {
-    await ctd?.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  after(() => stopContainerdAndTemp(ctd, tmp));
 
   test("an init that exits takes its running exec with it; ctr task delete needs no kill", async () => {
     const id = "short";
@@ -52,18 +39,14 @@ describe("ctr task exec: execs end with their init", { skip: containerdUnavailab
       "run",
       "-d",
       "--null-io",
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
+      ...nodewasiImage(`${IMAGE}:sleep`),
       id,
       "/sleep-ms.wasm",
       "3000",
     ]);
-    assert.equal(run.code, 0, explain(run));
+    assert.equal(run.code, 0, ctd.explain(run));
     const exec = await ctd.ctr(["task", "exec", "-d", "--exec-id", "long", id, "/sleep-ms.wasm", "600000"]);
-    assert.equal(exec.code, 0, explain(exec));
+    assert.equal(exec.code, 0, ctd.explain(exec));
     const pids = async () =>
       (await ctd.ctr(["task", "ps", id])).stdout
         .split("\n")
@@ -86,7 +69,7 @@ describe("ctr task exec: execs end with their init", { skip: containerdUnavailab
     );
     await until(() => both.every((pid) => !isLive(pid)), 20_000, "the exec's runner to end too");
     const del = await ctd.ctr(["task", "delete", id]);
-    assert.equal(del.code, 0, explain(del));
+    assert.equal(del.code, 0, ctd.explain(del));
     assert.equal((await ctd.ctr(["container", "rm", id])).code, 0);
     await until(() => ctd.shims().length === 0, 20_000, "the shim to exit");
   });

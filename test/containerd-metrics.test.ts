@@ -5,18 +5,10 @@
  * more CPU over time, an exec adds its runner to the task's figures, a paused task is measured too.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hostCgroupMode } from "../src/shim/index.js";
-import {
-  containerdUnavailable,
-  type PrivateContainerd,
-  SHIM_RUNTIME,
-  startContainerd,
-} from "./harness/containerd.js";
-import { importModuleImages } from "./harness/containerd-images.js";
+import { containerdUnavailable, type PrivateContainerd, SHIM_RUNTIME } from "./harness/containerd.js";
+import { containerdWithModuleImages, stopContainerdAndTemp } from "./harness/containerd-images.js";
 import { recordFigures } from "./harness/reliability.js";
 import { until } from "./harness/task-kit.js";
 
@@ -51,22 +43,14 @@ function figures(json: string): Figures {
 describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?? false }, () => {
   let ctd: PrivateContainerd;
   let tmp: string;
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-metrics-"));
-    ctd = await startContainerd();
-    await importModuleImages(ctd, tmp, IMAGE, {
+    ({ ctd, tmp } = await containerdWithModuleImages("metrics", IMAGE, {
       spin: "examples/modules/busy-loop.wasm",
       sleep: "examples/modules/sleep-ms.wasm",
-    });
+    }));
   });
-
-  after(async () => {
-    await ctd?.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  after(() => stopContainerdAndTemp(ctd, tmp));
 
   const runDetached = async (id: string, tag: string, args: string[]) => {
     const r = await ctd.ctr([
@@ -81,7 +65,7 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
       id,
       ...args,
     ]);
-    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
     await until(
       async () =>
         (await ctd.ctr(["task", "ls"])).stdout.match(new RegExp(`^${id}\\s+\\d+\\s+RUNNING`, "m")) !== null,
@@ -91,7 +75,7 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
   };
   const metrics = async (id: string): Promise<Figures> => {
     const r = await ctd.ctr(["task", "metrics", "--format", "json", id]);
-    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
     return figures(r.stdout);
   };
   const remove = async (id: string) => {
@@ -104,11 +88,11 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
     const id = "spinner";
     await runDetached(id, "spin", []);
     const table = await ctd.ctr(["task", "metrics", id]);
-    assert.equal(table.code, 0, explain(table));
+    assert.equal(table.code, 0, ctd.explain(table));
     // ctr's table for the host's encoding: v1 names cgroup v1 files, v2 cgroup v2 files.
     const usage = hostCgroupMode() === "v2" ? /^memory\.usage\s+(\d+)/m : /^memory\.usage_in_bytes\s+(\d+)/m;
-    assert.match(table.stdout, usage, explain(table));
-    assert.match(table.stdout, /^pids\.current\s+[1-9]\d*/m, explain(table));
+    assert.match(table.stdout, usage, ctd.explain(table));
+    assert.match(table.stdout, /^pids\.current\s+[1-9]\d*/m, ctd.explain(table));
     assert.ok(Number(usage.exec(table.stdout)![1]) > 10 * 1024 * 1024, `memory usage: ${table.stdout}`);
 
     const first = await metrics(id);
@@ -138,7 +122,7 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
     await runDetached(id, "sleep", ["/sleep-ms.wasm", "120000"]);
     const alone = await metrics(id);
     const exec = await ctd.ctr(["task", "exec", "-d", "--exec-id", "x1", id, "/sleep-ms.wasm", "120000"]);
-    assert.equal(exec.code, 0, explain(exec));
+    assert.equal(exec.code, 0, ctd.explain(exec));
     let both = alone;
     await until(
       async () => {
@@ -162,7 +146,7 @@ describe("ctr task metrics of nodewasi tasks", { skip: containerdUnavailable() ?
     const id = "frozen";
     await runDetached(id, "spin", []);
     const exec = await ctd.ctr(["task", "exec", "-d", "--exec-id", "spin2", id, "/busy-loop.wasm"]);
-    assert.equal(exec.code, 0, explain(exec));
+    assert.equal(exec.code, 0, ctd.explain(exec));
     await until(
       async () => (await ctd.ctr(["task", "ps", id])).stdout.trim().split("\n").length === 3,
       20_000,

@@ -6,17 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  containerdUnavailable,
-  type PrivateContainerd,
-  SHIM_RUNTIME,
-  startContainerd,
-} from "./harness/containerd.js";
-import { importModuleImages } from "./harness/containerd-images.js";
+import { containerdUnavailable, type PrivateContainerd, SHIM_RUNTIME } from "./harness/containerd.js";
+import { containerdWithModuleImages, stopContainerdAndTemp } from "./harness/containerd-images.js";
 
 const IMAGE = "nodewasi.test/oom";
 
@@ -25,19 +17,13 @@ describe("ctr events shows /tasks/oom for a guest that hits --memory-limit", {
 }, () => {
   let ctd: PrivateContainerd;
   let tmp: string;
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-oom-"));
-    ctd = await startContainerd();
-    await importModuleImages(ctd, tmp, IMAGE, { grow: "examples/modules/grow-memory.wasm" });
+    ({ ctd, tmp } = await containerdWithModuleImages("oom", IMAGE, {
+      grow: "examples/modules/grow-memory.wasm",
+    }));
   });
-
-  after(async () => {
-    await ctd?.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  after(() => stopContainerdAndTemp(ctd, tmp));
 
   /** Runs grow-memory growing by `pages` as task `id` with `extra` flags; the /tasks/ lines ctr events printed. */
   async function runWatched(id: string, pages: number, extra: string[]) {
@@ -76,8 +62,8 @@ describe("ctr events shows /tasks/oom for a guest that hits --memory-limit", {
   test("create, start, oom, exit, delete; TaskOOM decoded with the container id", async (t) => {
     const { r, lines } = await runWatched("oom1", 100, ["--memory-limit", String(4 * 1024 * 1024)]);
     t.diagnostic(lines.join("\n"));
-    assert.equal(r.code, 1, explain(r));
-    assert.match(r.stdout, /grow 100: failed at \d+ pages/, explain(r));
+    assert.equal(r.code, 1, ctd.explain(r));
+    assert.match(r.stdout, /grow 100: failed at \d+ pages/, ctd.explain(r));
     const topics = lines.map((l) => /\/tasks\/[a-z-]+/.exec(l)![0]);
     assert.deepEqual(
       topics,
@@ -90,7 +76,7 @@ describe("ctr events shows /tasks/oom for a guest that hits --memory-limit", {
 
   test("no /tasks/oom when the growth fits the limit", async () => {
     const { r, lines } = await runWatched("fits1", 10, ["--memory-limit", String(4 * 1024 * 1024)]);
-    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
     assert.ok(lines.length >= 4, lines.join("\n"));
     assert.ok(!lines.some((l) => l.includes("/tasks/oom")), lines.join("\n"));
   });

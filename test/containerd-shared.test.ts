@@ -6,19 +6,17 @@
  * and can delete. Skipped, with the reason, when containerd cannot run here.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isProcessAlive } from "../src/internal/index.js";
 import {
   containerdUnavailable,
+  nodewasiImage,
   type PrivateContainerd,
   processDescendants,
-  SHIM_RUNTIME,
-  startContainerd,
 } from "./harness/containerd.js";
-import { importModuleImages } from "./harness/containerd-images.js";
+import { containerdWithModuleImages, stopContainerdAndTemp } from "./harness/containerd-images.js";
 import { until } from "./harness/task-kit.js";
 
 const IMAGE = "nodewasi.test/shared";
@@ -27,8 +25,6 @@ const skip = containerdUnavailable();
 describe("one shim daemon per containerd namespace", { skip: skip ?? false }, () => {
   let ctd: PrivateContainerd;
   let tmp: string;
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
   /** The bundle containerd made for task `id`. */
   const bundle = (id: string) => join(ctd.dir, "state/io.containerd.runtime.v2.task", ctd.namespace, id);
   const run = (id: string, ...how: string[]) =>
@@ -37,11 +33,7 @@ describe("one shim daemon per containerd namespace", { skip: skip ?? false }, ()
       ...how,
       "--fifo-dir",
       join(ctd.dir, "fifo"),
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
+      ...nodewasiImage(`${IMAGE}:sleep`),
       id,
       "/sleep-ms.wasm",
       how.includes("-d") ? "60000" : "0",
@@ -49,19 +41,16 @@ describe("one shim daemon per containerd namespace", { skip: skip ?? false }, ()
   const tasks = async () => (await ctd.ctr(["task", "ls"])).stdout;
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-shared-"));
-    ctd = await startContainerd();
-    await importModuleImages(ctd, tmp, IMAGE, { sleep: "examples/modules/sleep-ms.wasm" });
+    ({ ctd, tmp } = await containerdWithModuleImages("shared", IMAGE, {
+      sleep: "examples/modules/sleep-ms.wasm",
+    }));
   });
-  after(async () => {
-    await ctd?.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  after(() => stopContainerdAndTemp(ctd, tmp));
 
   test("two tasks share one daemon; killing it ends both, containerd sees them go and deletes them", async () => {
     for (const id of ["one", "two"]) {
       const r = await run(id, "-d");
-      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.code, 0, ctd.explain(r));
     }
     await until(
       async () => ((await tasks()).match(/RUNNING/g) ?? []).length === 2,
@@ -91,13 +80,13 @@ describe("one shim daemon per containerd namespace", { skip: skip ?? false }, ()
     });
     for (const id of ["one", "two"]) {
       const rmc = await ctd.ctr(["container", "rm", id]);
-      assert.equal(rmc.code, 0, explain(rmc));
+      assert.equal(rmc.code, 0, ctd.explain(rmc));
     }
   });
 
   test("the daemon exits once idle; the next start launches a new one", async () => {
     const first = await run("first", "--rm");
-    assert.equal(first.code, 0, explain(first));
+    assert.equal(first.code, 0, ctd.explain(first));
     const pid = Number(/nodewasi-shim\[(\d+)\]: serving [^ ]+\/first /.exec(ctd.log())?.[1]);
     assert.ok(pid > 0, "the first run started a daemon");
     await until(() => ctd.shims().length === 0, 20_000, "the idle daemon to exit");
@@ -107,7 +96,7 @@ describe("one shim daemon per containerd namespace", { skip: skip ?? false }, ()
       "its socket and records are gone",
     );
     const second = await run("second", "--rm");
-    assert.equal(second.code, 0, explain(second));
+    assert.equal(second.code, 0, ctd.explain(second));
     const again = Number(/nodewasi-shim\[(\d+)\]: serving [^ ]+\/second /.exec(ctd.log())?.[1]);
     assert.ok(again > 0 && again !== pid, `a new daemon served the second run (${pid}, then ${again})`);
   });

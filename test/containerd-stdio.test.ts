@@ -10,25 +10,11 @@
  *   wait for that in `task.Delete`, and a logger sees EOF only then.
  */
 import assert from "node:assert/strict";
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  containerdUnavailable,
-  type PrivateContainerd,
-  SHIM_RUNTIME,
-  startContainerd,
-} from "./harness/containerd.js";
-import { importModuleImages } from "./harness/containerd-images.js";
+import { containerdUnavailable, nodewasiImage, type PrivateContainerd } from "./harness/containerd.js";
+import { containerdWithModuleImages, stopContainerdAndTemp } from "./harness/containerd-images.js";
 import { onTerminal, terminalUnavailable } from "./harness/terminal.js";
 
 const IMAGE = "nodewasi.test/stdio";
@@ -65,9 +51,7 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
 }, () => {
   let ctd: PrivateContainerd;
   let tmp: string;
-  const explain = (r: { stdout: string; stderr?: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr ?? ""}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
-  const image = (tag: string) => ["--runtime", SHIM_RUNTIME, "--platform", "wasip1/wasm", `${IMAGE}:${tag}`];
+  const image = (tag: string) => nodewasiImage(`${IMAGE}:${tag}`);
 
   /** `ctr args` with a pseudo-terminal as its stdin, stdout and stderr; what the terminal showed. */
   const ctrOnTerminal = async (args: string[]) => {
@@ -83,32 +67,26 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
   };
 
   before(async () => {
-    tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-stdio-"));
-    ctd = await startContainerd();
-    await importModuleImages(ctd, tmp, IMAGE, {
+    ({ ctd, tmp } = await containerdWithModuleImages("stdio", IMAGE, {
       hello: "examples/hello/hello.wasm",
       trap: "examples/modules/trap.wasm",
       exit: "examples/modules/exit-code.wasm",
-    });
+    }));
   });
-
-  after(async () => {
-    await ctd?.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  after(() => stopContainerdAndTemp(ctd, tmp));
 
   test("ctr run --rm -t: the output reaches ctr's terminal, without resize errors, and the status is the guest's", async () => {
     const hello = await ctrOnTerminal(["run", "--rm", "-t", ...image("hello"), "tty-hello"]);
-    assert.equal(hello.code, 0, explain(hello));
-    assert.match(hello.stdout, /Hello from nodewasi!/, explain(hello));
+    assert.equal(hello.code, 0, ctd.explain(hello));
+    assert.match(hello.stdout, /Hello from nodewasi!/, ctd.explain(hello));
     // ctr logs a failed ResizePty as `ERRO[...] resize pty` on the terminal: there must be none.
-    assert.doesNotMatch(hello.stdout, /ERRO|resize|not implemented/i, explain(hello));
+    assert.doesNotMatch(hello.stdout, /ERRO|resize|not implemented/i, ctd.explain(hello));
 
     // terminal=true: no stderr FIFO; the guest's stderr shares the terminal's stream, as on a real tty.
     const trap = await ctrOnTerminal(["run", "--rm", "-t", ...image("trap"), "tty-trap"]);
-    assert.equal(trap.code, 134, explain(trap));
-    assert.match(trap.stdout, /about to trap/, explain(trap));
-    assert.match(trap.stdout, /wasm trap: unreachable/, explain(trap));
+    assert.equal(trap.code, 134, ctd.explain(trap));
+    assert.match(trap.stdout, /about to trap/, ctd.explain(trap));
+    assert.match(trap.stdout, /wasm trap: unreachable/, ctd.explain(trap));
 
     const exit = await ctrOnTerminal([
       "run",
@@ -119,7 +97,7 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
       "/exit-code.wasm",
       "9",
     ]);
-    assert.equal(exit.code, 9, explain(exit));
+    assert.equal(exit.code, 9, ctd.explain(exit));
   });
 
   test("ctr run --rm --log-uri binary://: the logger gets stdout on fd 3 and stderr on fd 4, then EOF", async () => {
@@ -144,7 +122,7 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
     );
     const uri = `binary://${logger}?dir=${encodeURIComponent(out)}`;
     const hello = await ctd.ctr(["run", "--rm", "--log-uri", uri, ...image("hello"), "bin-hello"]);
-    assert.equal(hello.code, 0, explain(hello));
+    assert.equal(hello.code, 0, ctd.explain(hello));
     assert.equal(hello.stdout, "", "the output went to the logger, not to ctr");
     assert.equal(readFileSync(join(out, "bin-hello.stdout"), "utf8"), "Hello from nodewasi!\n");
     assert.equal(readFileSync(join(out, "bin-hello.stderr"), "utf8"), "");
@@ -152,7 +130,7 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
     assert.equal(readFileSync(join(out, "bin-hello.done"), "utf8"), `${ctd.namespace}/bin-hello\n`);
 
     const trap = await ctd.ctr(["run", "--rm", "--log-uri", uri, ...image("trap"), "bin-trap"]);
-    assert.equal(trap.code, 134, explain(trap));
+    assert.equal(trap.code, 134, ctd.explain(trap));
     assert.equal(readFileSync(join(out, "bin-trap.stdout"), "utf8"), "");
     assert.match(readFileSync(join(out, "bin-trap.stderr"), "utf8"), /^about to trap\nError: wasm trap: /);
     assert.ok(existsSync(join(out, "bin-trap.done")));
@@ -161,7 +139,7 @@ describe("stdio of nodewasi tasks under ctr: -t, binary:// loggers, closed write
   test("once the guest has exited, nothing holds a write end of its FIFOs (before ctr deletes the task)", async () => {
     const fifos = join(ctd.dir, "fifo-closed");
     const r = await ctd.ctr(["run", "-d", "--fifo-dir", fifos, ...image("hello"), "closed"]);
-    assert.equal(r.code, 0, explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
     const deadline = Date.now() + 20_000;
     for (;;) {
       const ls = await ctd.ctr(["task", "ls"]);

@@ -14,6 +14,7 @@ import { isProcessAlive } from "../src/internal/index.js";
 import { buildImage, buildIndex, writeLayoutArchive } from "../src/oci/index.js";
 import {
   containerdUnavailable,
+  nodewasiImage,
   type PrivateContainerd,
   processDescendants,
   REPO_DIR,
@@ -100,16 +101,12 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       "run",
       "-d",
       ...io,
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
+      ...nodewasiImage(`${IMAGE}:sleep`),
       id,
       "/sleep-ms.wasm",
       String(ms),
     ]);
-    assert.equal(started.code, 0, explain(started));
+    assert.equal(started.code, 0, ctd.explain(started));
   };
   let tmp: string;
   const run = (
@@ -133,8 +130,6 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       id,
       ...args,
     ]);
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-3000)}`;
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "nodewasi-ctd-images-"));
@@ -147,7 +142,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       "--all-platforms",
       await imageArchive(tmp),
     ]);
-    assert.equal(imported.code, 0, explain(imported));
+    assert.equal(imported.code, 0, ctd.explain(imported));
   });
 
   after(async () => {
@@ -157,21 +152,21 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
 
   test("ctr run --rm prints the module's output and exits 0 (overlayfs snapshotter)", async () => {
     const r = await run("hello-overlay");
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
-    assert.equal(r.stderr, "", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", ctd.explain(r));
+    assert.equal(r.stderr, "", ctd.explain(r));
   });
 
   test("ctr run --rm with arguments (they replace the whole argv, entrypoint included)", async () => {
     const r = await run("hello-args", [], ["/hello.wasm", "one", "two words"]);
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\none\ntwo words\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\none\ntwo words\n", ctd.explain(r));
   });
 
   test("ctr run --rm on the native snapshotter (a bind mount read in place)", async () => {
     const r = await run("hello-native", ["--snapshotter", "native"]);
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", ctd.explain(r));
   });
 
   test("ctr events shows /tasks/create, start, exit and delete in order, decoded (bare type URLs)", async () => {
@@ -183,7 +178,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     try {
       await new Promise((r) => setTimeout(r, 300));
       const r = await run("evented");
-      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.code, 0, ctd.explain(r));
       const seen = () =>
         out
           .split("\n")
@@ -198,23 +193,23 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
 
   test("ctr run --platform wasi/wasm picks the wasm entry of a multi-platform index", async () => {
     const r = await run("multi", [], [], "multi", "wasi/wasm");
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "Hello from nodewasi!\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "Hello from nodewasi!\n", ctd.explain(r));
   });
 
   test("ctr run --rm --null-io, and --log-uri file:// (the output lands in the file)", async () => {
     const nullIo = await run("null-io", ["--null-io"]);
-    assert.equal(nullIo.code, 0, explain(nullIo));
-    assert.equal(nullIo.stdout, "", explain(nullIo));
+    assert.equal(nullIo.code, 0, ctd.explain(nullIo));
+    assert.equal(nullIo.stdout, "", ctd.explain(nullIo));
     const file = join(ctd.dir, "hello.log");
     const logged = await run("log-uri", ["--log-uri", `file://${file}`]);
-    assert.equal(logged.code, 0, explain(logged));
+    assert.equal(logged.code, 0, ctd.explain(logged));
     assert.equal(readFileSync(file, "utf8"), "Hello from nodewasi!\n");
   });
 
   test("ctr's exit status is the guest's", async () => {
     const r = await run("exit-7", [], ["/exit-code.wasm", "7"], "exit");
-    assert.equal(r.code, 7, explain(r));
+    assert.equal(r.code, 7, ctd.explain(r));
   });
 
   test("ctr run -d, task ls RUNNING, task kill, STOPPED, task delete; no shim or mount left", async () => {
@@ -223,12 +218,12 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     const status = async () => (await taskRow(id))?.[2];
     await until("RUNNING", async () => ((await status()) === "RUNNING" ? true : undefined));
     const kill = await ctd.ctr(["task", "kill", id]);
-    assert.equal(kill.code, 0, explain(kill));
+    assert.equal(kill.code, 0, ctd.explain(kill));
     await until("STOPPED", async () => ((await status()) === "STOPPED" ? true : undefined));
     const del = await ctd.ctr(["task", "delete", id]);
-    assert.equal(del.code, 0, explain(del));
+    assert.equal(del.code, 0, ctd.explain(del));
     const rmc = await ctd.ctr(["container", "rm", id]);
-    assert.equal(rmc.code, 0, explain(rmc));
+    assert.equal(rmc.code, 0, ctd.explain(rmc));
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     assert.deepEqual(ctd.mounts(), []);
   });
@@ -242,7 +237,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       return s?.[2] === "RUNNING" ? s : undefined;
     });
     const ps = await ctd.ctr(["task", "ps", id]);
-    assert.equal(ps.code, 0, explain(ps));
+    assert.equal(ps.code, 0, ctd.explain(ps));
     assert.match(ps.stdout, new RegExp(`^${pid}\\s`, "m"));
     assert.equal((await ctd.ctr(["task", "pause", id])).code, 0);
     assert.equal((await status())?.[2], "PAUSED");
@@ -259,7 +254,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
       "/hello.wasm",
       "from exec",
     ]);
-    assert.equal(exec.code, 0, explain(exec));
+    assert.equal(exec.code, 0, ctd.explain(exec));
     assert.equal(exec.stdout, "Hello from nodewasi!\nfrom exec\n");
     assert.equal((await ctd.ctr(["task", "kill", "-s", "SIGTERM", id])).code, 0);
     await until("STOPPED", async () => ((await status())?.[2] === "STOPPED" ? true : undefined));
@@ -277,7 +272,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     assert.equal(await status(), "RUNNING", "restored from the bundle's address file");
     await until("STOPPED", async () => ((await status()) === "STOPPED" ? true : undefined), 20_000);
     const del = await ctd.ctr(["task", "delete", id]);
-    assert.equal(del.code, 0, explain(del));
+    assert.equal(del.code, 0, ctd.explain(del));
     assert.equal((await ctd.ctr(["container", "rm", id])).code, 0);
     await until("the shim to exit", async () => (ctd.shims().length === 0 ? true : undefined), 10_000);
     // The shim reopened its log FIFO, which the new containerd holds and copies (this line is written before
@@ -292,21 +287,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
 
   test("the shim daemon killed with SIGKILL mid-task: containerd cleans up, the task is gone, no runner left", async (t) => {
     const id = "killed-shim";
-    const started = await ctd.ctr([
-      "run",
-      "-d",
-      "--fifo-dir",
-      join(ctd.dir, "fifo"),
-      "--runtime",
-      SHIM_RUNTIME,
-      "--platform",
-      "wasip1/wasm",
-      `${IMAGE}:sleep`,
-      id,
-      "/sleep-ms.wasm",
-      "60000",
-    ]);
-    assert.equal(started.code, 0, explain(started));
+    await runSleeper(id, 60000, ["--fifo-dir", join(ctd.dir, "fifo")]);
     const [shim] = await until("the shim", async () => (ctd.shims().length === 1 ? ctd.shims() : undefined));
     await until("RUNNING", async () => {
       const ls = await ctd.ctr(["task", "ls"]);
@@ -326,7 +307,7 @@ describe("containerd runs wasm images through containerd-shim-nodewasi-v1", { sk
     // containerd runs `delete` (which unmounts <bundle>/rootfs) in the background of the disconnect.
     await until("the rootfs unmounted", async () => (ctd.mounts().length === 0 ? true : undefined), 10_000);
     const rmc = await ctd.ctr(["container", "rm", id]);
-    assert.equal(rmc.code, 0, explain(rmc));
+    assert.equal(rmc.code, 0, ctd.explain(rmc));
     recordFigures(t, {
       "shims killed": 1,
       "runners left": 0,

@@ -73,8 +73,6 @@ describe("containerd 1.6 pulls what nodewasi pushes", { skip: skip ?? false }, (
   let ctd: PrivateContainerd;
   let work: string;
   const all = skip ? [] : cases();
-  const explain = (r: { stdout: string; stderr: string }) =>
-    `stdout: ${r.stdout}\nstderr: ${r.stderr}\ncontainerd log tail:\n${ctd.log().slice(-2000)}`;
 
   before(async () => {
     registry = await startRegistry();
@@ -102,11 +100,11 @@ describe("containerd 1.6 pulls what nodewasi pushes", { skip: skip ?? false }, (
       const ref = `${registry.host}/ctr/${c.tag}:v1`;
       const r = await ctd.ctr(["image", "pull", "--plain-http", "--platform", c.platform, ref]);
       if (!c.accepted) {
-        assert.notEqual(r.code, 0, explain(r));
-        assert.match(r.stderr, /mismatched image rootfs and manifest layers/, explain(r));
+        assert.notEqual(r.code, 0, ctd.explain(r));
+        assert.match(r.stderr, /mismatched image rootfs and manifest layers/, ctd.explain(r));
         return;
       }
-      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.code, 0, ctd.explain(r));
       const listed = await ctd.ctr(["image", "ls"]);
       const row = listed.stdout.split("\n").find((l) => l.startsWith(`${ref} `));
       assert.ok(
@@ -119,7 +117,7 @@ describe("containerd 1.6 pulls what nodewasi pushes", { skip: skip ?? false }, (
   test("ctr run of a pushed OCI index runs its wasi/wasm entry through the nodewasi shim", async () => {
     const ref = `${registry.host}/ctr/oci-index:v1`;
     const pulled = await ctd.ctr(["image", "pull", "--plain-http", "--platform", "wasi/wasm", ref]);
-    assert.equal(pulled.code, 0, explain(pulled));
+    assert.equal(pulled.code, 0, ctd.explain(pulled));
     const r = await ctd.ctr([
       "run",
       "--rm",
@@ -132,7 +130,7 @@ describe("containerd 1.6 pulls what nodewasi pushes", { skip: skip ?? false }, (
       ref,
       "pushed-index",
     ]);
-    assert.equal(r.code, 0, explain(r));
-    assert.equal(r.stdout, "ctr runs a pushed OCI index\n", explain(r));
+    assert.equal(r.code, 0, ctd.explain(r));
+    assert.equal(r.stdout, "ctr runs a pushed OCI index\n", ctd.explain(r));
   });
 });

@@ -3,10 +3,11 @@
  * OCI archive with one `wasip1/wasm` image per tag, the module in a plain tar layer at `/<name>.wasm` as its
  * entrypoint (the layout containerd 1.6.20 can unpack: reference containerd-shim-protocol.md §7).
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage, writeLayoutArchive } from "../../src/oci/index.js";
-import { type PrivateContainerd, REPO_DIR } from "./containerd.js";
+import { type PrivateContainerd, REPO_DIR, startContainerd } from "./containerd.js";
 
 /** Writes `<dir>/images.tar` with tag -> module (a path under the repository, e.g. examples/hello/hello.wasm). */
 export async function moduleImagesArchive(dir: string, modules: Record<string, string>): Promise<string> {
@@ -42,4 +43,32 @@ export async function importModuleImages(
   if (r.code !== 0) {
     throw new Error(`ctr image import failed (${r.code}): ${r.stdout}${r.stderr}\n${ctd.log().slice(-3000)}`);
   }
+}
+
+/**
+ * A suite's private containerd with `modules` imported as `<base>:<tag>` (importModuleImages), and a temp folder
+ * `nodewasi-ctd-<name>-*` for the suite's files. What a failed start had made is removed before it throws; the
+ * suite's `after` ends both with stopContainerdAndTemp.
+ */
+export async function containerdWithModuleImages(
+  name: string,
+  base: string,
+  modules: Record<string, string>,
+): Promise<{ ctd: PrivateContainerd; tmp: string }> {
+  const tmp = mkdtempSync(join(tmpdir(), `nodewasi-ctd-${name}-`));
+  let ctd: PrivateContainerd | undefined;
+  try {
+    ctd = await startContainerd();
+    await importModuleImages(ctd, tmp, base, modules);
+    return { ctd, tmp };
+  } catch (err) {
+    await stopContainerdAndTemp(ctd, tmp);
+    throw err;
+  }
+}
+
+/** Stops `ctd` (its shims and mounts too) and removes `tmp`; either may be missing (a suite that did not start). */
+export async function stopContainerdAndTemp(ctd: PrivateContainerd | undefined, tmp: string | undefined) {
+  await ctd?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 }

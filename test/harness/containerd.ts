@@ -16,6 +16,11 @@ import { fileURLToPath } from "node:url";
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const SHIM_RUNTIME = "io.containerd.nodewasi.v1";
 
+/** `ctr run`'s arguments before the container id that run image `ref` under nodewasi's runtime, as `platform`. */
+export function nodewasiImage(ref: string, platform = "wasip1/wasm"): string[] {
+  return ["--runtime", SHIM_RUNTIME, "--platform", platform, ref];
+}
+
 export interface CtrResult {
   code: number | null;
   stdout: string;
@@ -31,6 +36,8 @@ export interface PrivateContainerd {
   ctr(args: string[], timeoutMs?: number): Promise<CtrResult>;
   /** containerd's log so far (the shims' log FIFOs are copied into it). */
   log(): string;
+  /** A failed assertion's message: the command's exit code and output, and the tail of containerd's log. */
+  explain(r: { code?: number | null; stdout: string; stderr?: string }): string;
   /** Live shim processes (pids) started by this containerd. */
   shims(): number[];
   /** Mount points under this dir. */
@@ -266,7 +273,10 @@ export async function startContainerd(
     await stop();
     throw err;
   }
-  return { dir, address, namespace, ctr, log, shims, mounts, restart, stop };
+  const explain = (r: { code?: number | null; stdout: string; stderr?: string }) =>
+    `${r.code !== undefined ? `code: ${r.code}\n` : ""}stdout: ${r.stdout}\nstderr: ${r.stderr ?? ""}\n` +
+    `containerd log tail:\n${log().slice(-3000)}`;
+  return { dir, address, namespace, ctr, log, explain, shims, mounts, restart, stop };
 }
 
 /** The live descendants of `pid`. */
