@@ -6,7 +6,7 @@
 //   dist/bundle/esm/shim.js          bin/containerd-shim-nodewasi-v1.mjs (start, delete, and the daemon)
 //   dist/bundle/esm/runner-main.js   a task's runner process (wasi/runner-process.ts spawns it)
 //   dist/bundle/esm/runner-guest.js  the runner's guest thread (runner-main.ts starts it)
-//   dist/bundle/esm/compile-cache.js what the two launchers import first: V8's compile cache (cli/compile-cache.ts)
+//   dist/bundle/esm/compile-cache.js what the two launchers import first: V8's compile cache (internal/compile-cache.ts)
 //   dist/bundle/esm/grpc-js.cjs      @grpc/grpc-js, which rpc/grpc-js.ts requires at its first use
 //
 // Why: a Node boot spends most of its time loading modules when they come as ~150 files and packages, each
@@ -72,7 +72,7 @@ const result = await build({
     shim: "dist/src/containerd/shim-main.js",
     "runner-main": "dist/src/wasi/runner-main.js",
     "runner-guest": "dist/src/wasi/runner-guest.js",
-    "compile-cache": "dist/src/cli/compile-cache.js",
+    "compile-cache": "dist/src/internal/compile-cache.js",
   },
   outdir,
   bundle: true,

@@ -3,10 +3,8 @@
  * composition root over every folder below it. Store commands (pull, images, build, push, copy, check) use
  * `oci/` in-process; task commands (run, ps, kill, logs, rm) are clients of the shim daemon over `rpc/` and
  * `gen/`, and `shim serve` is that daemon (`shim/daemon.ts` with a gRPC server). `bin/nodewasi` runs `main()`;
- * nothing else in nodewasi imports this folder, except the tests (exit codes, the program). Both launchers
- * call `enableCompileCache()` before they load the rest (from its own bundle entry, compile-cache.js).
+ * nothing else in nodewasi imports this folder, except the tests (exit codes, the program).
  */
-export { compileCacheDir, enableCompileCache } from "./compile-cache.js";
 export { EXIT_CODES_HELP, ExitCode, type ExitCodeValue, exitCodeFor } from "./exit-code.js";
 export { createProgram, main, packageVersion } from "./main.js";
 export { reportError } from "./report-error.js";

@@ -1,9 +1,12 @@
 /**
  * Leaf helpers every other folder may use: the one error type with gRPC codes, digests, logging, abort and
- * timeouts, state paths, containerd's identifier rule, the mount table and mounts. Imports nothing from the rest of nodewasi.
+ * timeouts, state paths, containerd's identifier rule, the mount table and mounts, and V8's compile cache that
+ * both launchers turn on first (compile-cache.ts, a bundle entry of its own). Imports nothing from the rest of
+ * nodewasi.
  */
 export { sleep } from "./abort.js";
 export { parseByteSize } from "./byte-size.js";
+export { compileCacheDir, enableCompileCache } from "./compile-cache.js";
 export {
   type DaemonReadiness,
   daemonReadiness,
